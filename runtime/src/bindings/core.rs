@@ -1,0 +1,386 @@
+//! The functions every runbook has: `params`, `step`, `fail`, `confirm`,
+//! `sleep`, `now`, `timestamp`, `parallel`, and `log::info` / `log::warn`.
+//! Bookkeeping and flow only; none of these touches an outside system.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, EvalAltResult, FnPtr, NativeCallContext};
+
+use super::{duration_arg, script_error, ScriptResult};
+use crate::diagnostics::{Diagnostic, Sources};
+use crate::output::Tone;
+use crate::run::journal::Event;
+use crate::run::Run;
+
+#[export_module]
+pub(crate) mod core {
+    /// Declares the runbook's parameters and returns their values as a map.
+    /// Call it once, at the top, with a literal map so `hubops show` can read
+    /// it without running the script. Fields of each parameter: `type`
+    /// (string, int, float, bool, list, map, duration),
+    /// `required`, `doc`, `example`, `choices`, `secret` (and `default_value`,
+    /// since `default` is a reserved word in Rhai).
+    ///
+    /// ```rhai
+    /// let p = params(#{
+    ///     zone: #{ doc: "Route53 zone", example: "example.org" },
+    ///     ttl:  #{ type: "int", default_value: 60 },
+    /// });
+    /// print(p.zone);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn params(ctx: NativeCallContext, declaration: rhai::Map) -> ScriptResult<rhai::Map> {
+        let _ = declaration;
+        super::params_values(&ctx)
+    }
+
+    /// Runs `body` as a named step: journaled with its start, end, duration
+    /// and result. Step names are unique within a run. Returns what `body`
+    /// returns.
+    ///
+    /// ```rhai
+    /// let lb = step("read the load balancer", || "a1b2.elb.amazonaws.com");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn step(ctx: NativeCallContext, name: &str, body: FnPtr) -> ScriptResult<Dynamic> {
+        super::run_step(&ctx, name, &body, None)
+    }
+
+    /// Runs `body` as a named step with a rollback: if the run fails later and
+    /// was started with `--on-failure rollback`, `rollback` runs (newest step
+    /// first).
+    ///
+    /// ```rhai
+    /// step("point hub at green", || zone_set("green"), || zone_set("blue"));
+    /// ```
+    #[rhai_fn(name = "step", return_raw)]
+    pub fn step_with_rollback(
+        ctx: NativeCallContext,
+        name: &str,
+        body: FnPtr,
+        rollback: FnPtr,
+    ) -> ScriptResult<Dynamic> {
+        super::run_step(&ctx, name, &body, Some(rollback))
+    }
+
+    /// Stops the runbook with a message (exit code 1): a refusal or a failed
+    /// precondition.
+    ///
+    /// ```rhai
+    /// if users > 0 { fail(`${users} users are still active`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn fail(message: &str) -> ScriptResult<()> {
+        Err(script_error("Failed", message))
+    }
+
+    /// Asks the operator a yes/no question on the terminal. `--yes` answers
+    /// yes; a dry run records "would ask" and goes on; no terminal and no
+    /// `--yes` is an error, never a silent yes. Answering no stops the run.
+    ///
+    /// ```rhai
+    /// confirm("Cognito callback URLs updated to the new hub?");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn confirm(ctx: NativeCallContext, question: &str) -> ScriptResult<bool> {
+        super::confirm(&ctx, question)
+    }
+
+    /// Waits on the run's clock: `"90s"`, `"15m"`, `"1h30m"` or a number of
+    /// seconds. Virtual on worlds (no wall time passes); in a dry run it
+    /// records "would wait" and returns.
+    ///
+    /// ```rhai
+    /// sleep("5m");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn sleep(ctx: NativeCallContext, duration: Dynamic) -> ScriptResult<()> {
+        super::sleep(&ctx, &duration)
+    }
+
+    /// The current time on the run's clock (virtual on worlds), RFC 3339.
+    ///
+    /// ```rhai
+    /// log::info(`cutover at ${now()}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn now(ctx: NativeCallContext) -> ScriptResult<String> {
+        Ok(Run::from_context(&ctx)?.clock().now().to_string())
+    }
+
+    /// A duration in whole seconds: `seconds("15m") == 900`.
+    ///
+    /// ```rhai
+    /// let deadline = timestamp() + seconds(p.timeout);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn seconds(duration: Dynamic) -> ScriptResult<i64> {
+        let d = super::duration_arg(&duration, "the argument of `seconds`")?;
+        Ok(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// The current time on the run's clock, in seconds since 1970.
+    ///
+    /// ```rhai
+    /// let deadline = timestamp() + 900;
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn timestamp(ctx: NativeCallContext) -> ScriptResult<i64> {
+        Ok(Run::from_context(&ctx)?.clock().now().as_second())
+    }
+
+    /// Calls `f` on every item with at most `limit` calls in flight and
+    /// returns the results in input order. The first failing item (in input
+    /// order) is reported with the item; items not yet started are skipped,
+    /// those in flight finish.
+    ///
+    /// ```rhai
+    /// let sizes = parallel(["alice", "bob"], 4, |user| user.len());
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn parallel(ctx: NativeCallContext, items: Array, limit: i64, f: FnPtr) -> ScriptResult<Array> {
+        super::parallel(&ctx, items, limit, &f)
+    }
+}
+
+#[export_module]
+pub(crate) mod log {
+    /// Logs a message: shown on stderr and kept in the journal.
+    ///
+    /// ```rhai
+    /// log::info("blue has 0 active users");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn info(ctx: NativeCallContext, message: &str) -> ScriptResult<()> {
+        super::log(&ctx, "info", message)
+    }
+
+    /// Logs a warning: shown on stderr (even with -q) and kept in the journal.
+    ///
+    /// ```rhai
+    /// log::warn("green has no users yet");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn warn(ctx: NativeCallContext, message: &str) -> ScriptResult<()> {
+        super::log(&ctx, "warn", message)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn params_values(ctx: &NativeCallContext) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    let values = lock(&run.params)
+        .take()
+        .ok_or_else(|| script_error("Script", "`params` can be called only once, at the top of the runbook"))?;
+    let dynamic = rhai::serde::to_dynamic(&values.values)?;
+    dynamic.try_cast::<rhai::Map>().ok_or_else(|| script_error("Script", "parameter values are not a map"))
+}
+
+/// A one-line message for an error, for the journal.
+pub(crate) fn short_message(err: &EvalAltResult) -> String {
+    Diagnostic::from_eval(&Sources::default(), "", err).message
+}
+
+fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<FnPtr>) -> ScriptResult<Dynamic> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let index = lock(&run.steps).begin(name).ok_or_else(|| {
+        script_error("Script", &format!("step `{name}` is declared twice; step names must be unique within a run"))
+    })?;
+    run.record(&Event::StepStart { step: name.into(), index, at: run.clock().now().to_string() });
+    run.printer().status(Tone::Progress, "Step", &format!("{index} {name}"));
+    let started = Instant::now();
+    let result = body.call_within_context::<Dynamic>(ctx, ());
+    let duration_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(value) => {
+            let json = if value.is_unit() {
+                None
+            } else {
+                Some(
+                    rhai::serde::from_dynamic::<serde_json::Value>(&value).unwrap_or_else(|_| value.to_string().into()),
+                )
+            };
+            run.record(&Event::StepEnd {
+                step: name.into(),
+                index,
+                status: "ok".into(),
+                duration_ms,
+                result: json,
+                error: None,
+            });
+            lock(&run.steps).complete(name, rollback);
+            Ok(value)
+        }
+        Err(err) => {
+            let error = Some(run.redactor().redact(&short_message(&err)));
+            run.record(&Event::StepEnd {
+                step: name.into(),
+                index,
+                status: "failed".into(),
+                duration_ms,
+                result: None,
+                error,
+            });
+            Err(err)
+        }
+    }
+}
+
+fn confirm(ctx: &NativeCallContext, question: &str) -> ScriptResult<bool> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let _one_at_a_time = lock(&run.prompt);
+    let printer = run.printer();
+    let answer = |a: &str| run.record(&Event::Prompt { question: question.into(), answer: a.into() });
+    if run.dry_run() {
+        answer("would_ask");
+        printer.status(Tone::Plan, "Would ask", question);
+        return Ok(true);
+    }
+    if run.yes {
+        answer("yes_by_flag");
+        printer.status(Tone::Progress, "Confirmed", &format!("{question} (--yes)"));
+        return Ok(true);
+    }
+    if !printer.interactive() {
+        answer("no_terminal");
+        let mut map = super::error_map(
+            "Usage",
+            &format!("`confirm` needs an answer but there is no terminal to ask on: {question}"),
+        );
+        map.insert("hint".into(), "pass --yes to answer yes to every question, or run hubops from a terminal".into());
+        return Err(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)));
+    }
+    let yes = printer.ask(question).map_err(|e| script_error("Usage", &format!("cannot read the answer: {e}")))?;
+    answer(if yes { "yes" } else { "no" });
+    if yes {
+        Ok(true)
+    } else {
+        Err(script_error("Declined", &format!("the operator answered no: {question}")))
+    }
+}
+
+fn sleep(ctx: &NativeCallContext, duration: &Dynamic) -> ScriptResult<()> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let d = duration_arg(duration, "the duration of `sleep`")?;
+    let shown = crate::duration::format(d);
+    let virtual_time = run.clock().is_virtual();
+    let wait = |outcome: &str| Event::Wait {
+        what: format!("sleep {shown}"),
+        duration_ms: d.as_millis() as u64,
+        outcome: outcome.into(),
+        virtual_time,
+    };
+    if run.dry_run() {
+        // Dry-run time is virtual (see `run::execute`): advance it so that
+        // retry loops reach their deadlines without waiting for real.
+        run.clock().sleep(d, &run.cancel, |_| {}).map_err(|_| script_error("Interrupted", "interrupted"))?;
+        run.record(&wait("would_wait"));
+        run.printer().status(Tone::Plan, "Would wait", &shown);
+        return Ok(());
+    }
+    let bar = if virtual_time { None } else { run.printer().wait_bar(&format!("sleep {shown}"), d) };
+    let slept = run.clock().sleep(d, &run.cancel, |waited| {
+        if let Some(bar) = &bar {
+            bar.set_position(waited.as_millis() as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    slept.map_err(|_| script_error("Interrupted", "interrupted"))?;
+    run.record(&wait("done"));
+    let note = if virtual_time { format!("{shown} (virtual time, now {})", run.clock().now()) } else { shown };
+    run.printer().status(Tone::Progress, "Waited", &note);
+    Ok(())
+}
+
+fn log(ctx: &NativeCallContext, level: &str, message: &str) -> ScriptResult<()> {
+    let run = Run::from_context(ctx)?;
+    let message = run.redactor().redact(message);
+    run.record(&Event::Log { level: level.into(), message: message.clone() });
+    if level == "warn" {
+        run.printer().warn(&message);
+    } else {
+        run.printer().status(Tone::Progress, "Info", &message);
+    }
+    Ok(())
+}
+
+fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> ScriptResult<Array> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let Ok(limit) = usize::try_from(limit) else {
+        return Err(script_error("Invalid", "the limit of `parallel` must be at least 1"));
+    };
+    if limit == 0 {
+        return Err(script_error("Invalid", "the limit of `parallel` must be at least 1"));
+    }
+    let n = items.len();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<ScriptResult<Dynamic>>>> = Mutex::new((0..n).map(|_| None).collect());
+    let (engine, fn_name, source, pos) = (ctx.engine(), ctx.fn_name(), ctx.fn_source(), ctx.call_position());
+    let global = ctx.global_runtime_state();
+    std::thread::scope(|scope| {
+        for _ in 0..limit.min(n) {
+            let worker_global = global.clone();
+            let (next, stop, results, items, run) = (&next, &stop, &results, &items, &run);
+            let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || loop {
+                if stop.load(Ordering::SeqCst) || run.cancel.is_cancelled() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    break;
+                }
+                let call = NativeCallContext::new_with_all_fields(engine, fn_name, source, &worker_global, pos);
+                let outcome = f.call_raw(&call, None, [items[i].clone()]);
+                if outcome.is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                lock(results)[i] = Some(outcome);
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start a parallel worker: {e}");
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let skipped = results.iter().filter(|r| r.is_none()).count();
+    let mut out = Array::with_capacity(n);
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Some(Ok(value)) => out.push(value),
+            Some(Err(err)) => return Err(item_error(i, &items[i], &err, skipped)),
+            None => {}
+        }
+    }
+    if out.len() < n {
+        run.check_cancelled()?;
+        return Err(script_error("Failed", &format!("parallel: {skipped} of {n} items did not run")));
+    }
+    Ok(out)
+}
+
+fn item_error(index: usize, item: &Dynamic, err: &EvalAltResult, skipped: usize) -> Box<EvalAltResult> {
+    let diag = Diagnostic::from_eval(&Sources::default(), "", err);
+    let mut map = super::error_map(&diag.kind, &format!("parallel: item {index} (`{item}`) failed: {}", diag.message));
+    let mut causes: Array = diag.causes.iter().map(|c| Dynamic::from(c.clone())).collect();
+    if skipped > 0 {
+        causes.push(Dynamic::from(format!("{skipped} items not yet started were skipped")));
+    }
+    map.insert("causes".into(), causes.into());
+    map.insert("item".into(), item.clone());
+    map.insert("index".into(), (index as i64).into());
+    Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE))
+}

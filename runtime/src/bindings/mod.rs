@@ -1,0 +1,96 @@
+//! The Rhai surface, one module per family. Bindings are thin: convert types,
+//! reach the run ([`Run::from_context`]), call a backend, and hand every
+//! mutation to the effects gate ([`Run::change`]). Policy and sequencing
+//! belong in `stdlib/*.rhai`.
+//!
+//! Errors cross into scripts as maps with a `kind` and a `message`, so a
+//! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
+
+mod core;
+mod http;
+mod reference;
+
+pub(crate) use reference::reference_markdown;
+
+use rhai::{Dynamic, EvalAltResult, Module, Position};
+
+use crate::run::Run;
+use crate::world::SectionLoader;
+
+/// What a binding returns to Rhai.
+pub type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// A binding family added from outside the crate (tests use this to register
+/// a mutating test binding; sites could add their own).
+#[derive(Clone, Copy)]
+pub struct Extension {
+    /// The module name scripts use: `name::function(...)`.
+    pub name: &'static str,
+    /// Builds the Rhai module.
+    pub module: fn() -> Module,
+    /// The world-file section the family owns, and its loader.
+    pub world_section: Option<(&'static str, SectionLoader)>,
+}
+
+impl std::fmt::Debug for Extension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extension").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+pub(crate) use self::core::short_message as short_error;
+
+/// The built-in families: (module name, module).
+pub(crate) fn families() -> Vec<(&'static str, Module)> {
+    vec![("log", rhai::exported_module!(core::log)), ("http", rhai::exported_module!(http::http))]
+}
+
+/// Global functions every runbook has: `params`, `step`, `fail`, `confirm`,
+/// `sleep`, `now`, `timestamp`, `parallel`.
+pub(crate) fn core_module() -> Module {
+    rhai::exported_module!(core::core)
+}
+
+/// The world sections the built-in families own.
+pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
+    vec![("http", crate::backends::http::load_world)]
+}
+
+/// An error map with `kind` and `message`.
+#[must_use]
+pub fn error_map(kind: &str, message: &str) -> rhai::Map {
+    let mut map = rhai::Map::new();
+    map.insert("kind".into(), kind.into());
+    map.insert("message".into(), message.into());
+    map
+}
+
+/// A script error with `kind` and `message`; the engine fills in the position.
+#[must_use]
+pub fn script_error(kind: &str, message: &str) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from_map(error_map(kind, message)), Position::NONE))
+}
+
+/// The run of a binding call (re-exported for extension families).
+pub fn run_of(ctx: &rhai::NativeCallContext) -> ScriptResult<std::sync::Arc<Run>> {
+    Run::from_context(ctx)
+}
+
+/// A duration argument: `"15m"` or a number of seconds.
+pub(crate) fn duration_arg(value: &Dynamic, what: &str) -> ScriptResult<std::time::Duration> {
+    if let Ok(secs) = value.as_int() {
+        return u64::try_from(secs)
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| script_error("Invalid", &format!("{what} must not be negative")));
+    }
+    if let Ok(f) = value.as_float() {
+        if f >= 0.0 && f.is_finite() {
+            return Ok(std::time::Duration::from_secs_f64(f));
+        }
+        return Err(script_error("Invalid", &format!("{what} must be a non-negative number of seconds")));
+    }
+    let text = value.clone().into_immutable_string().map_err(|t| {
+        script_error("Invalid", &format!("{what} must be a duration such as \"15m\" or a number of seconds, not {t}"))
+    })?;
+    crate::duration::parse(&text).map_err(|why| script_error("Invalid", &format!("{what}: {why}")))
+}

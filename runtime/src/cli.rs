@@ -1,0 +1,172 @@
+//! The command line, syntax only: clap derive types and nothing else. Every
+//! value is turned into a [`crate::config`] type before anything acts on it, so
+//! no other module sees clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::{ColorChoice, Printer};
+
+/// Run JupyterHub maintenance runbooks: rehearse them on a simulated site,
+/// dry-run them against the real one, then apply them, with a journal of
+/// everything that happened.
+#[derive(Debug, Parser)]
+#[command(name = "hubops", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Start with `hubops list`, then `hubops run hub-health --rehearse`.")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Print only errors and results
+    #[arg(short, long, global = true, env = "HUBOPS_QUIET")]
+    pub(crate) quiet: bool,
+    /// Print more detail (repeat for debug logging; `RUST_LOG` also works)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// When to colour output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "HUBOPS_COLOR")]
+    pub(crate) color: ColorChoice,
+    /// Never draw progress bars, even on a terminal
+    #[arg(long, global = true, env = "HUBOPS_NO_PROGRESS")]
+    pub(crate) no_progress: bool,
+    /// Folder of site runbooks and modules, searched before the bundled ones (repeatable)
+    #[arg(long = "path", global = true, value_name = "DIR", env = "HUBOPS_PATH", value_delimiter = ':')]
+    pub(crate) path: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List the bundled runbooks and those on the search path
+    List,
+    /// Describe a runbook and its parameters without running it
+    Show {
+        /// Runbook name or path to a .rhai file
+        runbook: String,
+    },
+    /// Compile scripts and check their parameter declarations, imports and calls (runs nothing)
+    Check {
+        /// Runbook names or .rhai files
+        #[arg(required = true)]
+        scripts: Vec<String>,
+    },
+    /// Write a bundled runbook out for editing
+    Eject(EjectArgs),
+    /// Run a runbook: live, --dry-run, or rehearsed on a simulated world
+    Run(Box<RunArgs>),
+    /// Print the reference of every binding, generated from the engine
+    Docs {
+        /// What to print
+        #[arg(long, value_enum, default_value_t = DocsFormat::Markdown)]
+        format: DocsFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum DocsFormat {
+    /// A Markdown reference
+    Markdown,
+    /// Rhai definition files for editors (`.d.rhai`), concatenated
+    Definitions,
+    /// The engine's function metadata as JSON
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EjectArgs {
+    /// Bundled runbook name
+    pub(crate) runbook: String,
+    /// Where to write it: a file, a folder, or `-` for stdout (default: ./NAME.rhai)
+    pub(crate) dest: Option<PathBuf>,
+    /// Also write the stdlib modules it imports, next to it
+    #[arg(long)]
+    pub(crate) with_modules: bool,
+    /// Overwrite existing files
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub(crate) struct RunArgs {
+    /// Runbook name (see `hubops list`) or path to a .rhai file
+    pub(crate) runbook: Option<String>,
+    /// Set a parameter (repeatable): --set zone=example.org
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// Read parameters from a YAML file (`--set` wins over it)
+    #[arg(long = "params", value_name = "FILE", env = "HUBOPS_PARAMS")]
+    pub(crate) params_file: Option<PathBuf>,
+    /// Check every change against the real systems and print the plan; change nothing
+    #[arg(long, env = "HUBOPS_DRY_RUN")]
+    pub(crate) dry_run: bool,
+    /// Run against the simulated site in this world file instead of live systems
+    #[arg(long, value_name = "FILE", env = "HUBOPS_WORLD", conflicts_with = "rehearse")]
+    pub(crate) world: Option<PathBuf>,
+    /// Run against the runbook's own default world (virtual time, nothing real touched)
+    #[arg(long)]
+    pub(crate) rehearse: bool,
+    /// Write the world as the run left it to this YAML file (world runs only)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) save_world: Option<PathBuf>,
+    /// Answer yes to every confirmation
+    #[arg(short, long, env = "HUBOPS_YES")]
+    pub(crate) yes: bool,
+    /// Where to write the journal (default: under the XDG state directory)
+    #[arg(long, value_name = "PATH", env = "HUBOPS_JOURNAL")]
+    pub(crate) journal: Option<PathBuf>,
+    /// What stdout carries: results for people, or the journal as JSON lines
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, env = "HUBOPS_OUTPUT")]
+    pub(crate) output: OutputFormat,
+    /// On failure, run the rollbacks of completed steps (newest first)
+    #[arg(long, value_enum, default_value_t = OnFailure::Stop, env = "HUBOPS_ON_FAILURE")]
+    pub(crate) on_failure: OnFailure,
+    /// Print help, with the runbook's parameters when a runbook is named
+    #[arg(short = 'h', long = "help")]
+    pub(crate) help: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Status on stderr, script results on stdout
+    Human,
+    /// Every journal event on stdout, one JSON object per line
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailure {
+    /// Stop and report; completed steps stay as they are
+    Stop,
+    /// Run the rollback of every completed step that has one, newest first
+    Rollback,
+}
+
+impl Cli {
+    pub(crate) fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Self, crate::Error> {
+        Ok(<Self as Parser>::try_parse_from(args)?)
+    }
+
+    pub(crate) fn printer(&self) -> Printer {
+        let output = match &self.command {
+            Command::Run(run) => run.output,
+            _ => OutputFormat::Human,
+        };
+        Printer::new(self.global.color, self.global.quiet, self.global.verbose, !self.global.no_progress, output)
+    }
+
+    /// The help text of `hubops run`, as clap renders it.
+    pub(crate) fn run_help() -> String {
+        use clap::CommandFactory;
+        let mut cmd = Self::command();
+        cmd.build();
+        cmd.find_subcommand_mut("run").map(|run| run.render_help().to_string()).unwrap_or_default()
+    }
+}

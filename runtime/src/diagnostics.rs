@@ -1,0 +1,292 @@
+//! Turns Rhai errors into what a person reads: a lowercase headline, the
+//! script position as `file:line:col` with the source line and a caret, the
+//! chain of calls it came through, and a hint where one helps. Also decides
+//! the exit status a script error means. Rendering only; no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rhai::{EvalAltResult, ParseError, Position};
+
+use crate::error::Status;
+
+/// A located error in a script.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    /// The headline, lowercase, no trailing period.
+    pub message: String,
+    /// The error's `kind` as scripts see it (`Failed`, `NotFound`, `Syntax`, ...).
+    pub kind: String,
+    /// Where it happened.
+    pub location: Option<Location>,
+    /// How it got there: calls and imports, outermost last.
+    pub causes: Vec<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The exit status it means.
+    pub status: Status,
+}
+
+/// A position in a script, with its line of source text.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The script's name (a path, or `NAME.rhai` for bundled ones).
+    pub source: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// The text of that line, when the source is known.
+    pub text: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// The texts of the scripts an error may point into, by source name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources {
+    texts: BTreeMap<String, String>,
+    /// Function names the engine knows, for "did you mean".
+    pub(crate) functions: Vec<String>,
+}
+
+impl Sources {
+    pub(crate) fn add(&mut self, name: &str, text: &str) {
+        self.texts.insert(name.to_string(), text.to_string());
+    }
+
+    fn locate(&self, source: &str, pos: Position) -> Option<Location> {
+        let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+        let text = self.texts.get(source).and_then(|t| t.lines().nth(line - 1)).map(str::to_string);
+        Some(Location { source: source.to_string(), line, col, text })
+    }
+}
+
+impl Diagnostic {
+    fn new(message: String, kind: &str, status: Status) -> Self {
+        Self { message, kind: kind.into(), location: None, causes: Vec::new(), hint: None, status }
+    }
+
+    /// A problem found by reading a script (no run): status 1 for `check`.
+    pub(crate) fn at(sources: &Sources, source: &str, pos: Position, message: String, kind: &str) -> Self {
+        let mut diag = Self::new(message, kind, Status::Usage);
+        diag.location = sources.locate(source, pos);
+        diag
+    }
+
+    /// A script that did not compile.
+    pub(crate) fn from_parse(sources: &Sources, source: &str, err: &ParseError) -> Self {
+        let message = match err.err_type() {
+            rhai::ParseErrorType::VariableUndefined(name) => format!("unknown variable `{name}`"),
+            rhai::ParseErrorType::ModuleUndefined(name) => format!("unknown module `{name}`"),
+            other => format!("syntax error: {}", lowercase_first(&other.to_string())),
+        };
+        let mut diag = Self::new(message, "Syntax", Status::Usage);
+        diag.location = sources.locate(source, err.position());
+        diag
+    }
+
+    /// A script that failed while running.
+    pub(crate) fn from_eval(sources: &Sources, main_source: &str, err: &EvalAltResult) -> Self {
+        let mut source = main_source.to_string();
+        let mut causes = Vec::new();
+        let mut err = err;
+        loop {
+            match err {
+                EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
+                    causes.push(format!("in `{name}`, called at {}", place(&source, *pos)));
+                    if !fn_source.is_empty() {
+                        source.clone_from(fn_source);
+                    }
+                    err = inner;
+                }
+                EvalAltResult::ErrorInModule(path, inner, pos) => {
+                    causes.push(format!("in module `{path}`, imported at {}", place(&source, *pos)));
+                    source.clone_from(path);
+                    err = inner;
+                }
+                _ => break,
+            }
+        }
+        causes.reverse();
+        let mut diag = Self::innermost(sources, err);
+        if let Some(inner_source) = innermost_source(err) {
+            source = inner_source;
+        }
+        diag.location = sources.locate(&source, err.position());
+        diag.causes.extend(causes);
+        diag
+    }
+
+    fn innermost(sources: &Sources, err: &EvalAltResult) -> Self {
+        match err {
+            EvalAltResult::ErrorRuntime(value, _) => from_error_value(value),
+            EvalAltResult::ErrorTerminated(..) => Self::new("interrupted".into(), "Interrupted", Status::Interrupted),
+            EvalAltResult::ErrorFunctionNotFound(signature, _) => not_found(sources, signature),
+            EvalAltResult::ErrorVariableNotFound(name, _) => {
+                Self::new(format!("unknown variable `{name}`"), "Script", Status::Failed)
+            }
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                let mut d =
+                    Self::new("the runbook ran too many operations and was stopped".into(), "Limit", Status::Failed);
+                d.hint = Some("look for a loop that never ends".into());
+                d
+            }
+            EvalAltResult::ErrorStackOverflow(_) => {
+                let mut d = Self::new("functions nest too deeply".into(), "Limit", Status::Failed);
+                d.hint = Some("look for a function that calls itself without end".into());
+                d
+            }
+            EvalAltResult::ErrorParsing(kind, _) => {
+                Self::new(format!("syntax error: {}", lowercase_first(&kind.to_string())), "Syntax", Status::Usage)
+            }
+            EvalAltResult::ErrorModuleNotFound(name, _) => {
+                let mut d = Self::new(format!("module `{name}` not found"), "NotFound", Status::Usage);
+                d.hint = Some(
+                    "modules are looked up in the script's folder, the search path (--path), then the bundled stdlib"
+                        .into(),
+                );
+                d
+            }
+            other => {
+                let text = other.to_string();
+                let plain = text.rfind(" (line ").filter(|_| text.ends_with(')')).map_or(text.as_str(), |i| &text[..i]);
+                Self::new(lowercase_first(plain), "Script", Status::Failed)
+            }
+        }
+    }
+
+    /// The whole error as it is printed on stderr.
+    pub fn render(&self, color: bool) -> String {
+        let (red, blue, cyan, bold, reset) =
+            if color { ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1;36m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "", "") };
+        let mut out = format!("{red}error{reset}{bold}: {}{reset}", self.message);
+        if let Some(loc) = &self.location {
+            let width = loc.line.to_string().len();
+            let pad = " ".repeat(width);
+            out.push_str(&format!("\n{pad}{blue}-->{reset} {}:{}:{}", loc.source, loc.line, loc.col));
+            if let Some(text) = &loc.text {
+                let caret_pad: String =
+                    text.chars().take(loc.col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                out.push_str(&format!("\n{pad} {blue}|{reset}"));
+                out.push_str(&format!("\n{blue}{}{reset} {blue}|{reset} {text}", loc.line));
+                out.push_str(&format!("\n{pad} {blue}|{reset} {caret_pad}{red}^{reset}"));
+            }
+        }
+        for cause in &self.causes {
+            out.push_str(&format!("\ncaused by: {cause}"));
+        }
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("\n{cyan}hint{reset}: {hint}"));
+        }
+        out
+    }
+}
+
+fn place(source: &str, pos: Position) -> String {
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{source}:{line}:{col}"),
+        (Some(line), None) => format!("{source}:{line}"),
+        _ => source.to_string(),
+    }
+}
+
+fn innermost_source(err: &EvalAltResult) -> Option<String> {
+    match err {
+        EvalAltResult::ErrorRuntime(value, _) => value
+            .read_lock::<rhai::Map>()
+            .and_then(|m| m.get("source").map(ToString::to_string))
+            .filter(|s| !s.is_empty()),
+        _ => None,
+    }
+}
+
+/// An error raised by a binding or `fail`: a map with `kind` and `message`.
+fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
+    let Some(map) = value.read_lock::<rhai::Map>() else {
+        return Diagnostic::new(lowercase_first(&value.to_string()), "Thrown", Status::Failed);
+    };
+    let get = |key: &str| map.get(key).map(ToString::to_string).filter(|s| !s.is_empty());
+    let kind = get("kind").unwrap_or_else(|| "Thrown".into());
+    let status = match kind.as_str() {
+        "Usage" => Status::Usage,
+        "Interrupted" => Status::Interrupted,
+        _ => Status::Failed,
+    };
+    let message = get("message").unwrap_or_else(|| value.to_string());
+    let mut diag = Diagnostic::new(message, &kind, status);
+    if let Some(causes) = map.get("causes").and_then(|c| c.read_lock::<rhai::Array>().map(|a| a.clone())) {
+        diag.causes = causes.iter().map(ToString::to_string).collect();
+    }
+    diag.hint = get("hint");
+    diag
+}
+
+fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
+    let name = signature.split(" (").next().unwrap_or(signature).trim();
+    let args = signature.strip_prefix(name).unwrap_or("").trim();
+    let known: Vec<&String> = sources.functions.iter().filter(|f| fn_name(f) == name).collect();
+    if known.is_empty() {
+        let mut d = Diagnostic::new(format!("unknown function `{name}`"), "Script", Status::Failed);
+        let names: Vec<&str> = sources.functions.iter().map(|f| fn_name(f)).collect();
+        d.hint = crate::catalog::closest(name, names.into_iter()).map(|s| format!("did you mean `{s}`?"));
+        if d.hint.is_none() {
+            d.hint = Some("`hubops docs` lists every function".into());
+        }
+        d
+    } else {
+        let mut d = Diagnostic::new(
+            format!("function `{name}` cannot be called with {}", if args.is_empty() { "no arguments" } else { args }),
+            "Script",
+            Status::Failed,
+        );
+        let mut sigs: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+        sigs.dedup();
+        d.hint = Some(format!("it takes: {}", sigs.join("; ")));
+        d
+    }
+}
+
+/// The function name of a signature such as `k8s::get(kind: &str) -> Map`.
+fn fn_name(signature: &str) -> &str {
+    signature.split('(').next().unwrap_or(signature).trim()
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else { return String::new() };
+    let rest: String = chars.collect();
+    // Keep acronyms and names as they are.
+    if rest.starts_with(|c: char| c.is_uppercase()) {
+        return text.trim_end_matches('.').to_string();
+    }
+    format!("{}{rest}", first.to_lowercase()).trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caret_under_the_column() {
+        let mut sources = Sources::default();
+        sources.add("x.rhai", "let a = 1;\nlet b = oops(a);\n");
+        let d = Diagnostic::at(&sources, "x.rhai", Position::new(2, 9), "unknown function `oops`".into(), "Script");
+        assert_eq!(
+            d.render(false),
+            "error: unknown function `oops`\n --> x.rhai:2:9\n  |\n2 | let b = oops(a);\n  |         ^"
+        );
+    }
+
+    #[test]
+    fn keeps_names_capitalised() {
+        assert_eq!(lowercase_first("Expecting ';'."), "expecting ';'");
+        assert_eq!(lowercase_first("EOF reached"), "EOF reached");
+    }
+}

@@ -1,0 +1,106 @@
+//! Durations as operators write them in runbooks and on the command line:
+//! `90s`, `15m`, `1h30m`, `2h`, `500ms`, or a bare number of seconds.
+//! Parsing only; clocks live in `run::clock`.
+
+use std::time::Duration;
+
+/// Parses `15m`, `1h30m`, `90s`, `250ms`, `1d`, or a bare number of seconds.
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("an empty duration".into());
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("`{text}` is not a duration (examples: 90s, 15m, 1h30m)"));
+        }
+        let value: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` is too large for a duration"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(value),
+            "s" => Duration::from_secs(value),
+            "m" => Duration::from_secs(value.saturating_mul(60)),
+            "h" => Duration::from_secs(value.saturating_mul(3600)),
+            "d" => Duration::from_secs(value.saturating_mul(86_400)),
+            "" => return Err(format!("`{text}` needs a unit after {value} (ms, s, m, h or d)")),
+            other => return Err(format!("`{other}` in `{text}` is not a unit (ms, s, m, h or d)")),
+        };
+        total = total.checked_add(part).ok_or_else(|| format!("`{text}` is too large for a duration"))?;
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way [`parse`] reads it: `1h30m`, `15m`, `2.5s`.
+pub(crate) fn format(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let secs = d.as_secs();
+    if secs < 60 {
+        let tenths = (ms % 1000) / 100;
+        return if tenths == 0 { format!("{secs}s") } else { format!("{secs}.{tenths}s") };
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_operators_write() {
+        assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse(" 2d "), Ok(Duration::from_secs(172_800)));
+    }
+
+    #[test]
+    fn rejects_nonsense_with_a_reason() {
+        assert_eq!(parse("15"), Ok(Duration::from_secs(15)));
+        assert!(parse("15x").unwrap_err().contains("`x` in `15x` is not a unit"));
+        assert!(parse("m").unwrap_err().contains("is not a duration"));
+        assert!(parse("").is_err());
+        assert!(parse("1h5").unwrap_err().contains("needs a unit"));
+        assert!(parse("99999999999999999999s").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for text in ["15m", "1h30m", "2h", "45s", "1h0m5s"] {
+            let d = parse(text).unwrap();
+            assert_eq!(parse(&format(d)).unwrap(), d);
+        }
+        assert_eq!(format(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format(Duration::from_millis(2500)), "2.5s");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,24}") {
+            let _ = parse(&text);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The errors that end a `hubops` command, and the exit code each one means.
+//!
+//! Every module has its own error enum; this one only gathers them for the one
+//! place (`crate::main`) that prints a fatal error and picks the exit code. It
+//! must not print anything itself.
+
+use std::path::PathBuf;
+
+use crate::diagnostics::Diagnostic;
+use crate::params::ParamProblems;
+
+/// How a command ended, as the process exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: the command did what it was asked.
+    Success,
+    /// 1: the runbook failed, refused, or a check found problems.
+    Failed,
+    /// 2: usage, configuration or internal error.
+    Usage,
+    /// 130: interrupted by Ctrl-C.
+    Interrupted,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(status: Status) -> Self {
+        Self::from(match status {
+            Status::Success => 0,
+            Status::Failed => 1,
+            Status::Usage => 2,
+            Status::Interrupted => 130,
+        })
+    }
+}
+
+/// An error that ends a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line did not parse; clap renders its own message.
+    #[error("{0}")]
+    Cli(#[from] clap::Error),
+    /// No runbook by that name is bundled or on the search path.
+    #[error("unknown runbook `{name}`")]
+    UnknownRunbook {
+        /// The name as given.
+        name: String,
+        /// The closest known name, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runbook's parameters were missing, unknown or ill-typed.
+    #[error(transparent)]
+    Params(#[from] ParamProblems),
+    /// A script did not compile, or failed while running.
+    #[error(transparent)]
+    Script(#[from] Box<Diagnostic>),
+    /// A world file could not be loaded.
+    #[error(transparent)]
+    World(#[from] crate::world::Error),
+    /// The journal could not be opened or read.
+    #[error(transparent)]
+    Journal(#[from] crate::run::journal::Error),
+    /// `eject` would overwrite a file.
+    #[error("`{}` already exists", path.display())]
+    Exists {
+        /// The file that is in the way.
+        path: PathBuf,
+    },
+    /// A check found problems in one or more scripts (already printed).
+    #[error("{count} problem{} found", if *count == 1 { "" } else { "s" })]
+    CheckFailed {
+        /// How many problems were found.
+        count: usize,
+    },
+    /// Something hubops itself got wrong.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The exit status this error ends the process with.
+    #[must_use]
+    pub fn exit_code(&self) -> Status {
+        match self {
+            Self::Cli(e) if !e.use_stderr() => Status::Success,
+            Self::Script(diag) => diag.status,
+            Self::CheckFailed { .. } => Status::Failed,
+            _ => Status::Usage,
+        }
+    }
+
+    /// A suggestion shown after the error, where one helps.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnknownRunbook { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            Self::UnknownRunbook { .. } => {
+                Some("`hubops list` shows the bundled runbooks and those on the search path".into())
+            }
+            Self::Params(p) => Some(format!("`hubops show {}` lists the parameters of this runbook", p.runbook)),
+            Self::Exists { .. } => Some("pass --force to overwrite it".into()),
+            Self::World(e) => e.hint(),
+            _ => None,
+        }
+    }
+}

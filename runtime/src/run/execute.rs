@@ -1,0 +1,246 @@
+//! A run from start to end: check parameters, load the world, open the
+//! journal, build the engine, run the script on its own thread, roll back if
+//! asked, print the plan, close the journal. Every problem found before the
+//! first step (parameters, world, syntax) ends the command with exit 2 and
+//! nothing started.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rhai::Dynamic;
+
+use super::journal::{self, Event, Journal};
+use super::{cancel, Clock, Redactor, Run, Steps};
+use crate::bindings::Extension;
+use crate::catalog::{Catalog, Runbook};
+use crate::check::declaration;
+use crate::cli::OnFailure;
+use crate::diagnostics::{Diagnostic, Sources};
+use crate::engine::{self, Build};
+use crate::error::Status;
+use crate::output::{Printer, Tone};
+use crate::params::{self, Supplied};
+use crate::world::{self, World};
+use crate::Error;
+
+/// Where a run's systems are.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// Real clusters, accounts and resolvers.
+    Live,
+    /// The simulated world in this file (or name).
+    World(String),
+    /// The runbook's own default world.
+    Rehearse,
+}
+
+/// Everything a run needs, decided from the command line.
+pub(crate) struct RunRequest<'a> {
+    pub(crate) runbook: Runbook,
+    pub(crate) supplied: Supplied,
+    pub(crate) dry_run: bool,
+    pub(crate) target: Target,
+    pub(crate) save_world: Option<PathBuf>,
+    pub(crate) yes: bool,
+    pub(crate) journal: Option<PathBuf>,
+    pub(crate) on_failure: OnFailure,
+    pub(crate) printer: Printer,
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) extensions: &'a [Extension],
+}
+
+pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
+    let printer = req.printer;
+    let runbook = req.runbook.clone();
+    let runbook = &runbook;
+    let decl = declaration(runbook, req.catalog, req.extensions)?.unwrap_or_default();
+    let world = load_world(&req)?;
+    let mut supplied = req.supplied;
+    supplied.world = world.as_ref().map(|w| (w.origin.clone(), w.params.clone()));
+    let values = params::validate(&runbook.name, &decl, &supplied)?;
+    // A dry run changes nothing, so waiting for changes to settle is
+    // pointless: its time is virtual too, and retry loops end at once.
+    let clock = Arc::new(match &world {
+        Some(w) => Clock::starting_at(w.start()),
+        None if req.dry_run => Clock::starting_at(jiff::Timestamp::now()),
+        None => Clock::Live,
+    });
+    let redactor = Redactor::new(values.secrets.clone());
+    let id = run_id(&runbook.name);
+    let journal_path = req.journal.clone().unwrap_or_else(|| journal::default_dir().join(format!("{id}.jsonl")));
+    let journal = Journal::create(&journal_path, printer, redactor.clone())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
+    let world_origin = world.as_ref().map(|w| w.origin.clone());
+    let run = Arc::new(Run {
+        id: id.clone(),
+        printer,
+        journal,
+        gate: crate::effects::Gate::new(req.dry_run, req.yes),
+        clock,
+        cancel: cancel::on_ctrl_c(),
+        redactor,
+        yes: req.yes,
+        steps: Mutex::new(Steps::default()),
+        params: Mutex::new(Some(values.clone())),
+        world: world.map(|w| Arc::new(Mutex::new(w))),
+        runtime,
+        prompt: Mutex::default(),
+    });
+
+    let (resolver, sources) = engine::resolver(runbook.folder(), req.catalog.search_path().to_vec());
+    let engine = engine::build(Build { resolver, extensions: req.extensions, run: Some(run.clone()), optimize: true });
+    let source_name = runbook.source_name();
+    {
+        let mut s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.add(&source_name, &runbook.text);
+        s.functions = engine::signatures(&engine);
+    }
+    let mut ast = engine.compile(&runbook.text).map_err(|e| {
+        let s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Error::Script(Box::new(Diagnostic::from_parse(&s, &source_name, &e)))
+    })?;
+    ast.set_source(source_name.as_str());
+
+    run.record(&Event::RunStart {
+        run_id: id,
+        runbook: runbook.name.clone(),
+        origin: runbook.origin_label(),
+        params: values.redacted(),
+        target: if world_origin.is_some() { "world" } else { "live" }.into(),
+        world: world_origin.clone(),
+        dry_run: req.dry_run,
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: jiff::Timestamp::now().to_string(),
+        clock: run.clock().now().to_string(),
+    });
+    let mode = match (&world_origin, req.dry_run) {
+        (Some(w), false) => format!("on world {w} (virtual time; nothing real is touched)"),
+        (Some(w), true) => format!("as a dry run on world {w} (changes are checked, not made)"),
+        (None, false) => "live".into(),
+        (None, true) => "as a dry run against live systems (changes are checked, not made)".into(),
+    };
+    printer.status(Tone::Progress, "Running", &format!("{} ({}) {mode}", runbook.name, runbook.origin_label()));
+
+    let started = Instant::now();
+    let outcome = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("runbook".into())
+            .stack_size(16 << 20)
+            .spawn_scoped(scope, || engine.run_ast(&ast))
+            .map_err(|e| Error::Internal(format!("cannot start the script thread: {e}")))?
+            .join()
+            .map_err(|_| Error::Internal("the script thread panicked".into()))
+    })?;
+
+    let failure = outcome.err().map(|err| {
+        let s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Diagnostic::from_eval(&s, &source_name, &err)
+    });
+    if let Some(diag) = &failure {
+        run.record(&Event::Error {
+            kind: diag.kind.clone(),
+            message: run.redactor().redact(&diag.message),
+            location: diag.location.as_ref().map(|l| format!("{}:{}:{}", l.source, l.line, l.col)),
+            causes: diag.causes.iter().map(|c| run.redactor().redact(c)).collect(),
+        });
+        if diag.status != Status::Interrupted {
+            settle_rollbacks(&run, &engine, &ast, req.on_failure);
+        }
+    }
+    if req.dry_run {
+        run.gate.print_plan(printer);
+    }
+    let status = failure.as_ref().map_or(Status::Success, |d| d.status);
+    run.record(&Event::RunEnd {
+        status: match status {
+            Status::Success => "succeeded",
+            Status::Interrupted => "interrupted",
+            _ => "failed",
+        }
+        .into(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        applied: run.gate.applied_count(),
+        planned: run.gate.planned_count(),
+        clock: run.clock().now().to_string(),
+    });
+    if let (Some(path), Some(world)) = (&req.save_world, run.world()) {
+        let yaml = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner).to_yaml(run.clock().now());
+        std::fs::write(path, yaml).map_err(|source| Error::Write { path: path.clone(), source })?;
+        printer.status(Tone::Progress, "Saved", &format!("world to {}", path.display()));
+    }
+    printer.status(Tone::Progress, "Journal", &run.journal().path().display().to_string());
+    match failure {
+        None => {
+            printer.status(
+                Tone::Progress,
+                "Finished",
+                &format!("{} in {}", runbook.name, crate::duration::format(started.elapsed())),
+            );
+            Ok(Status::Success)
+        }
+        Some(diag) => Err(Error::Script(Box::new(diag))),
+    }
+}
+
+fn load_world(req: &RunRequest<'_>) -> Result<Option<World>, Error> {
+    let name = match &req.target {
+        Target::Live => return Ok(None),
+        Target::World(name) => name.clone(),
+        Target::Rehearse => {
+            req.runbook.default_world().ok_or_else(|| world::Error::NoDefault { runbook: req.runbook.name.clone() })?
+        }
+    };
+    let (text, origin) =
+        req.catalog.world(&name, req.runbook.folder().as_deref()).ok_or(world::Error::NotFound { name })?;
+    let mut sections = crate::bindings::world_sections();
+    sections.extend(req.extensions.iter().filter_map(|e| e.world_section));
+    Ok(Some(World::load(&text, &origin, &sections)?))
+}
+
+/// After a failure: run the rollbacks of completed steps (newest first) when
+/// asked to, or say which steps could be rolled back.
+fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_failure: OnFailure) {
+    let rollbacks = run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).rollbacks();
+    if rollbacks.is_empty() {
+        return;
+    }
+    if on_failure == OnFailure::Stop {
+        let names: Vec<&str> = rollbacks.iter().map(|(n, _)| n.as_str()).collect();
+        run.printer().warn(&format!(
+            "completed steps with a rollback were left as they are: {} (run with --on-failure rollback to undo them automatically)",
+            names.join(", ")
+        ));
+        return;
+    }
+    for (step, rollback) in rollbacks {
+        run.printer().status(Tone::Warn, "Rolling back", &step);
+        let result = rollback.call::<Dynamic>(engine, ast, ());
+        let error = result.err().map(|e| run.redactor().redact(&crate::bindings::short_error(&e)));
+        if let Some(why) = &error {
+            run.printer().warn(&format!("rollback of `{step}` failed: {why}"));
+        }
+        run.record(&Event::Rollback { step, status: if error.is_some() { "failed" } else { "ok" }.into(), error });
+    }
+}
+
+fn run_id(runbook: &str) -> String {
+    let now = jiff::Timestamp::now();
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ");
+    let salt = (now.as_nanosecond() as u64 ^ u64::from(std::process::id())) & 0xffff;
+    let safe: String = runbook.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    format!("{stamp}-{safe}-{salt:04x}")
+}
+
+impl Sources {
+    /// For errors before a run: the main script only.
+    pub(crate) fn of(name: &str, text: &str) -> Self {
+        let mut s = Self::default();
+        s.add(name, text);
+        s
+    }
+}

@@ -1,0 +1,73 @@
+//! Secret redaction: values of parameters declared `secret: true` are
+//! replaced by `***` in everything the run writes (journal, plan, errors).
+
+use std::sync::Arc;
+
+use crate::effects::Change;
+
+/// Replaces known secret values in text.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Arc<Vec<String>>,
+}
+
+impl Redactor {
+    /// A redactor for these secret values (longest first, so one secret that
+    /// contains another is replaced whole).
+    #[must_use]
+    pub fn new(mut secrets: Vec<String>) -> Self {
+        secrets.retain(|s| !s.is_empty());
+        // JSON-escaped forms too, since journal lines are JSON.
+        let escaped: Vec<String> = secrets
+            .iter()
+            .filter_map(|s| serde_json::to_string(s).ok())
+            .map(|s| s.trim_matches('"').to_string())
+            .collect();
+        secrets.extend(escaped);
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self { secrets: Arc::new(secrets) }
+    }
+
+    /// `text` with every secret replaced by `***`.
+    #[must_use]
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    pub(crate) fn redact_change(&self, change: Change) -> Change {
+        if self.secrets.is_empty() {
+            return change;
+        }
+        let value = serde_json::to_string(&change).map(|s| self.redact(&s));
+        let redacted = value.ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+        let Some(v) = redacted else { return change };
+        let text = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+        Change {
+            system: text("system"),
+            verb: text("verb"),
+            target: text("target"),
+            before: v.get("before").cloned(),
+            after: v.get("after").cloned(),
+            destructive: change.destructive,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_plain_and_json_escaped_secrets() {
+        let r = Redactor::new(vec!["tok\"en".into(), "abc".into()]);
+        assert_eq!(r.redact("Bearer abc"), "Bearer ***");
+        assert_eq!(r.redact(r#"{"t":"tok\"en"}"#), r#"{"t":"***"}"#);
+    }
+}

@@ -1,0 +1,34 @@
+//! Step book-keeping: names are unique within a run, each step has a
+//! position, and completed steps keep their rollback for `--on-failure rollback`.
+
+use std::collections::HashSet;
+
+use rhai::FnPtr;
+
+/// The steps of a run so far.
+#[derive(Debug, Default)]
+pub(crate) struct Steps {
+    names: HashSet<String>,
+    count: usize,
+    completed: Vec<(String, Option<FnPtr>)>,
+}
+
+impl Steps {
+    /// Registers a step; `None` when the name was used before.
+    pub(crate) fn begin(&mut self, name: &str) -> Option<usize> {
+        if !self.names.insert(name.to_string()) {
+            return None;
+        }
+        self.count += 1;
+        Some(self.count)
+    }
+
+    pub(crate) fn complete(&mut self, name: &str, rollback: Option<FnPtr>) {
+        self.completed.push((name.to_string(), rollback));
+    }
+
+    /// Completed steps that have a rollback, newest first.
+    pub(crate) fn rollbacks(&mut self) -> Vec<(String, FnPtr)> {
+        self.completed.drain(..).rev().filter_map(|(name, rb)| rb.map(|rb| (name, rb))).collect()
+    }
+}
