@@ -100,7 +100,9 @@ impl Diagnostic {
         loop {
             match err {
                 EvalAltResult::ErrorInFunctionCall(name, fn_source, inner, pos) => {
-                    causes.push(format!("in `{name}`, called at {}", place(&source, *pos)));
+                    let what =
+                        if name.starts_with("anon$") { "in a closure".to_string() } else { format!("in `{name}`") };
+                    causes.push(format!("{what}, called at {}", place(&source, *pos)));
                     if !fn_source.is_empty() {
                         source.clone_from(fn_source);
                     }
@@ -246,7 +248,9 @@ fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
             "Script",
             Status::Failed,
         );
-        let mut sigs: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+        // Shadowed built-ins appear twice; return types add nothing here.
+        let mut sigs: Vec<&str> = known.iter().map(|s| s.split(" ->").next().unwrap_or(s).trim()).collect();
+        sigs.sort_unstable();
         sigs.dedup();
         d.hint = Some(format!("it takes: {}", sigs.join("; ")));
         d

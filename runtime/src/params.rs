@@ -368,16 +368,15 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
         }
     }
 
-    let mut from_world: BTreeMap<String, Value> = BTreeMap::new();
-    if let Some((world, values)) = &supplied.world {
-        for (key, value) in values {
-            if decl.params.iter().any(|p| &p.name == key) {
-                from_world.insert(key.clone(), value.clone());
-            } else {
-                problems.push(unknown(key, &format!("in the `params` of world `{world}`")));
-            }
-        }
-    }
+    // A world may serve several runbooks: values this one does not declare
+    // are for the others, not mistakes.
+    let from_world: BTreeMap<String, Value> = supplied.world.as_ref().map_or_else(BTreeMap::new, |(_, values)| {
+        values
+            .iter()
+            .filter(|(k, _)| decl.params.iter().any(|p| &p.name == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
 
     let mut from_sets: BTreeMap<String, String> = BTreeMap::new();
     for set in &supplied.sets {

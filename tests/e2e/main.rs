@@ -1,1 +1,14 @@
-mod x {}
+//! End-to-end tests of the `hubops` command line: the binary is run as an
+//! operator would run it, in a scratch folder, with its journal and state
+//! kept inside that folder. Exact error texts are asserted on purpose: they
+//! are the interface a person reads at 6 a.m.
+
+// Tests start the binary under test (and `kill` for Ctrl-C); the effects
+// gate's rule is about hubops itself.
+#![allow(clippy::disallowed_methods)]
+
+mod cli;
+mod core;
+mod gate;
+mod http;
+mod support;

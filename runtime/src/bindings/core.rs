@@ -32,7 +32,7 @@ pub(crate) mod core {
     /// print(p.zone);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn params(ctx: NativeCallContext, declaration: rhai::Map) -> ScriptResult<rhai::Map> {
+    pub fn params(ctx: NativeCallContext, declaration: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
         let _ = declaration;
         super::params_values(&ctx)
     }
@@ -45,7 +45,7 @@ pub(crate) mod core {
     /// let lb = step("read the load balancer", || "a1b2.elb.amazonaws.com");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn step(ctx: NativeCallContext, name: &str, body: FnPtr) -> ScriptResult<Dynamic> {
+    pub fn step(ctx: NativeCallContext, name: &str, body: FnPtr) -> Result<Dynamic, Box<EvalAltResult>> {
         super::run_step(&ctx, name, &body, None)
     }
 
@@ -73,7 +73,7 @@ pub(crate) mod core {
     /// if users > 0 { fail(`${users} users are still active`); }
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn fail(message: &str) -> ScriptResult<()> {
+    pub fn fail(message: &str) -> Result<(), Box<EvalAltResult>> {
         Err(script_error("Failed", message))
     }
 
@@ -85,7 +85,7 @@ pub(crate) mod core {
     /// confirm("Cognito callback URLs updated to the new hub?");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn confirm(ctx: NativeCallContext, question: &str) -> ScriptResult<bool> {
+    pub fn confirm(ctx: NativeCallContext, question: &str) -> Result<bool, Box<EvalAltResult>> {
         super::confirm(&ctx, question)
     }
 
@@ -97,8 +97,29 @@ pub(crate) mod core {
     /// sleep("5m");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn sleep(ctx: NativeCallContext, duration: Dynamic) -> ScriptResult<()> {
-        super::sleep(&ctx, &duration)
+    pub fn sleep(ctx: NativeCallContext, duration: &str) -> Result<(), Box<EvalAltResult>> {
+        super::sleep(&ctx, &duration.into())
+    }
+
+    /// Waits a number of seconds on the run's clock. (Replaces Rhai's own
+    /// `sleep`, which would block in wall time even on a world.)
+    ///
+    /// ```rhai
+    /// sleep(30);
+    /// ```
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_secs(ctx: NativeCallContext, seconds: i64) -> Result<(), Box<EvalAltResult>> {
+        super::sleep(&ctx, &seconds.into())
+    }
+
+    /// Waits a fractional number of seconds on the run's clock.
+    ///
+    /// ```rhai
+    /// sleep(0.5);
+    /// ```
+    #[rhai_fn(name = "sleep", return_raw)]
+    pub fn sleep_float(ctx: NativeCallContext, seconds: f64) -> Result<(), Box<EvalAltResult>> {
+        super::sleep(&ctx, &seconds.into())
     }
 
     /// The current time on the run's clock (virtual on worlds), RFC 3339.
@@ -107,7 +128,7 @@ pub(crate) mod core {
     /// log::info(`cutover at ${now()}`);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn now(ctx: NativeCallContext) -> ScriptResult<String> {
+    pub fn now(ctx: NativeCallContext) -> Result<String, Box<EvalAltResult>> {
         Ok(Run::from_context(&ctx)?.clock().now().to_string())
     }
 
@@ -117,7 +138,7 @@ pub(crate) mod core {
     /// let deadline = timestamp() + seconds(p.timeout);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn seconds(duration: Dynamic) -> ScriptResult<i64> {
+    pub fn seconds(duration: Dynamic) -> Result<i64, Box<EvalAltResult>> {
         let d = super::duration_arg(&duration, "the argument of `seconds`")?;
         Ok(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     }
@@ -128,7 +149,7 @@ pub(crate) mod core {
     /// let deadline = timestamp() + 900;
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn timestamp(ctx: NativeCallContext) -> ScriptResult<i64> {
+    pub fn timestamp(ctx: NativeCallContext) -> Result<i64, Box<EvalAltResult>> {
         Ok(Run::from_context(&ctx)?.clock().now().as_second())
     }
 
@@ -141,7 +162,7 @@ pub(crate) mod core {
     /// let sizes = parallel(["alice", "bob"], 4, |user| user.len());
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn parallel(ctx: NativeCallContext, items: Array, limit: i64, f: FnPtr) -> ScriptResult<Array> {
+    pub fn parallel(ctx: NativeCallContext, items: Array, limit: i64, f: FnPtr) -> Result<Array, Box<EvalAltResult>> {
         super::parallel(&ctx, items, limit, &f)
     }
 }
@@ -154,7 +175,7 @@ pub(crate) mod log {
     /// log::info("blue has 0 active users");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn info(ctx: NativeCallContext, message: &str) -> ScriptResult<()> {
+    pub fn info(ctx: NativeCallContext, message: &str) -> Result<(), Box<EvalAltResult>> {
         super::log(&ctx, "info", message)
     }
 
@@ -164,7 +185,7 @@ pub(crate) mod log {
     /// log::warn("green has no users yet");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn warn(ctx: NativeCallContext, message: &str) -> ScriptResult<()> {
+    pub fn warn(ctx: NativeCallContext, message: &str) -> Result<(), Box<EvalAltResult>> {
         super::log(&ctx, "warn", message)
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rhai::plugin::*;
-use rhai::{Dynamic, NativeCallContext};
+use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
 use super::{duration_arg, script_error, ScriptResult};
 use crate::backends::http::{self as backend, HttpWorld, Request, Response};
@@ -21,7 +21,7 @@ pub(crate) mod http {
     /// if r.status != 200 { fail(`hub unhealthy: ${r.status}`); }
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn get(ctx: NativeCallContext, url: &str) -> ScriptResult<rhai::Map> {
+    pub fn get(ctx: NativeCallContext, url: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::get(&ctx, url, &rhai::Map::new())
     }
 
@@ -33,7 +33,7 @@ pub(crate) mod http {
     /// let users = http::get(`${hub}/hub/api/users`, #{ bearer: p.token, timeout: "10s" });
     /// ```
     #[rhai_fn(name = "get", return_raw)]
-    pub fn get_with(ctx: NativeCallContext, url: &str, options: rhai::Map) -> ScriptResult<rhai::Map> {
+    pub fn get_with(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::get(&ctx, url, &options)
     }
 }

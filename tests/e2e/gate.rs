@@ -1,0 +1,130 @@
+//! The effects gate: a dry run checks and plans but changes nothing; a
+//! rehearsal changes only the world; destructive changes ask first.
+
+use hubops::run::journal::Event;
+
+use crate::support::{read, Test};
+
+const SCRIPT: &str = r#"//! Write some keys.
+step("set a", || testkit::set("a", "1"));
+step("set b", || testkit::set("b", "2"));
+step("drop old", || testkit::delete("old"));
+print(`a is ${testkit::get("a")}`);
+"#;
+
+#[test]
+fn dry_run_changes_nothing_and_plans_every_change() {
+    let (done, dir) = Test::testkit()
+        .file("store/old", "keep me")
+        .file("w.rhai", SCRIPT)
+        .args(&["run", "w.rhai", "--dry-run", "--journal", "j.jsonl"])
+        .run();
+    done.status(0).stdout("a is \n");
+    assert_eq!(read(&dir.path().join("store"), "old"), "keep me");
+    assert!(!dir.path().join("store/a").exists() && !dir.path().join("store/b").exists());
+    assert!(
+        done.stderr.contains("\nPlan:\n  testkit\n     set        key a\n                -> 1\n     set        key b\n                -> 2\n   ! delete     key old\n                \"keep me\" -> null\n3 changes (1 destructive); nothing was changed\n")
+            || done.stderr.contains("   ! delete     key old\n"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("3 changes (1 destructive); nothing was changed"), "{}", done.stderr);
+    let phases: Vec<String> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Change { phase, .. } = e { Some(phase) } else { None })
+        .collect();
+    assert_eq!(phases, ["planned", "planned", "planned"]);
+}
+
+#[test]
+fn dry_run_shows_what_would_fail_and_fails() {
+    let (done, _dir) = Test::testkit()
+        .file("w.rhai", "step(\"bad\", || testkit::set(\"a/b\", \"1\"));\n")
+        .args(&["run", "w.rhai", "--dry-run"])
+        .run();
+    done.status(1);
+    assert!(done.stderr.contains("Would fail set key a/b: `a/b` is not a valid key"), "{}", done.stderr);
+    assert!(done.stderr.contains("1 change (0 destructive, 1 would fail); nothing was changed"), "{}", done.stderr);
+}
+
+#[test]
+fn applying_makes_the_changes_and_destructive_ones_need_yes() {
+    let (done, dir) = Test::testkit().file("store/old", "x").file("w.rhai", SCRIPT).args(&["run", "w.rhai"]).run();
+    done.status(2);
+    assert!(
+        done.stderr.contains(
+            "error: delete key old is destructive and needs confirmation, but there is no terminal to ask on"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("hint: pass --yes to confirm destructive changes, or run from a terminal"));
+    assert_eq!(read(&dir.path().join("store"), "a"), "1", "changes before the refusal were made");
+    assert!(dir.path().join("store/old").exists());
+
+    let (done, dir) =
+        Test::testkit().file("store/old", "x").file("w.rhai", SCRIPT).args(&["run", "w.rhai", "--yes"]).run();
+    done.status(0).stdout("a is 1\n");
+    assert_eq!(read(&dir.path().join("store"), "b"), "2");
+    assert!(!dir.path().join("store/old").exists());
+}
+
+#[test]
+fn rehearsal_changes_only_the_world() {
+    let (done, dir) = Test::testkit()
+        .file("store/old", "live value")
+        .file("w.rhai", SCRIPT)
+        .file("world.yaml", "name: kit\nstart: 2026-11-21T06:00:00Z\ntestkit:\n  values: { old: world value }\n")
+        .args(&["run", "w.rhai", "--world", "world.yaml", "--yes", "--save-world", "after.yaml"])
+        .run();
+    done.status(0).stdout("a is 1\n");
+    let store: Vec<_> = std::fs::read_dir(dir.path().join("store")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(store, ["old"], "the live store is untouched");
+    assert_eq!(read(&dir.path().join("store"), "old"), "live value");
+    let after: serde_json::Value = serde_norway::from_str(&read(dir.path(), "after.yaml")).unwrap();
+    assert_eq!(after["testkit"]["values"], serde_json::json!({ "a": "1", "b": "2" }));
+}
+
+#[test]
+fn dry_run_on_a_world_leaves_the_world_as_it_was() {
+    let (done, dir) = Test::testkit()
+        .file("w.rhai", SCRIPT)
+        .file("world.yaml", "name: kit\nstart: 2026-11-21T06:00:00Z\ntestkit:\n  values: { old: v }\n")
+        .args(&["run", "w.rhai", "--world", "world.yaml", "--dry-run", "--save-world", "after.yaml"])
+        .run();
+    done.status(0);
+    let after: serde_json::Value = serde_norway::from_str(&read(dir.path(), "after.yaml")).unwrap();
+    assert_eq!(after["testkit"]["values"], serde_json::json!({ "old": "v" }));
+}
+
+#[test]
+fn every_bundled_runbook_dry_runs_on_its_world_without_changing_it() {
+    let (done, _dir) = Test::new().args(&["list"]).run();
+    for name in done.stdout.lines().filter_map(|l| l.split_whitespace().next()) {
+        let world = bundled_world_of(name);
+        // The world as loaded and saved by a run that does nothing...
+        let (untouched, before) = Test::new()
+            .file("noop.rhai", "step(\"noop\", || 1);\n")
+            .args(&["run", "noop.rhai", "--world", &world, "--save-world", "before.yaml"])
+            .run();
+        untouched.status(0);
+        // ...and as a dry run of the runbook leaves it.
+        let (done, after) =
+            Test::new().args(&["run", name, "--rehearse", "--dry-run", "--yes", "--save-world", "after.yaml"]).run();
+        done.status(0);
+        let before: serde_json::Value = serde_norway::from_str(&read(before.path(), "before.yaml")).unwrap();
+        let after: serde_json::Value = serde_norway::from_str(&read(after.path(), "after.yaml")).unwrap();
+        for (section, value) in before.as_object().unwrap() {
+            if section != "start" {
+                assert_eq!(&after[section], value, "{name}: a dry run changed world section `{section}`");
+            }
+        }
+    }
+}
+
+fn bundled_world_of(runbook: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("scripts").join(format!("{runbook}.rhai"))).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("//! world: ")).expect("bundled runbooks name a world").trim().to_string()
+}
