@@ -101,7 +101,7 @@ impl Catalog {
     /// Finds a runbook by file path (anything with a `/` or ending in `.rhai`)
     /// or by name: the search path first, so a site copy wins, then bundled.
     pub(crate) fn resolve(&self, name_or_path: &str) -> Result<Runbook, Error> {
-        let looks_like_path = name_or_path.ends_with(".rhai")
+        let looks_like_path = has_ext(name_or_path, "rhai")
             || name_or_path.contains(std::path::MAIN_SEPARATOR)
             || name_or_path.contains('/');
         if looks_like_path {
@@ -156,7 +156,7 @@ impl Catalog {
     pub(crate) fn world(&self, name: &str, near: Option<&Path>) -> Option<(String, String)> {
         let as_path = Path::new(name);
         let file =
-            if name.ends_with(".yaml") || name.ends_with(".yml") { name.to_string() } else { format!("{name}.yaml") };
+            if has_ext(name, "yaml") || has_ext(name, "yml") { name.to_string() } else { format!("{name}.yaml") };
         let mut candidates: Vec<PathBuf> = Vec::new();
         if as_path.is_absolute() {
             candidates.push(as_path.to_path_buf());
@@ -181,6 +181,11 @@ impl Catalog {
             .find(|(n, _)| *n == stem)
             .map(|(n, text)| ((*text).to_string(), format!("{n} (bundled)")))
     }
+}
+
+/// Whether `name` ends in `.ext`, in any case.
+pub(crate) fn has_ext(name: &str, ext: &str) -> bool {
+    Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 fn read_runbook(path: &Path) -> Result<Runbook, Error> {
@@ -224,8 +229,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

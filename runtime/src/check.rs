@@ -61,7 +61,7 @@ fn compile_for_reading(
     engine.compile(&runbook.text)
 }
 
-/// `hubops check`: every problem in every script, each with file:line:col.
+/// `hubops check`: every problem in every script, each with `file:line:col`.
 pub(crate) fn check(
     names: &[String],
     catalog: &Catalog,
@@ -105,7 +105,7 @@ fn check_one(runbook: &Runbook, catalog: &Catalog, extensions: &[Extension]) -> 
     for (path, alias, pos) in imports(&ast) {
         match resolver.find(&path) {
             None => {
-                problems.push(Diagnostic::at(&sources, &source, pos, format!("module `{path}` not found"), "NotFound"))
+                problems.push(Diagnostic::at(&sources, &source, pos, format!("module `{path}` not found"), "NotFound"));
             }
             Some((module_source, text)) => match engine.compile(&text) {
                 Err(e) => {

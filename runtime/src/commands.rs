@@ -14,8 +14,7 @@ use crate::params::{show_plain, Declaration, Supplied};
 use crate::run::{execute as execute_run, RunRequest, Target};
 use crate::Error;
 
-pub(crate) fn execute(cli: Cli, extensions: &[Extension], printer: &Printer) -> Result<Status, Error> {
-    let printer = *printer;
+pub(crate) fn execute(cli: Cli, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
     let catalog = Catalog::new(cli.global.path.clone());
     match cli.command {
         Command::List => {

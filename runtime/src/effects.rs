@@ -296,6 +296,7 @@ pub(crate) struct GateContext<'a> {
 
 /// Starts a local process. The only place in hubops allowed to.
 #[allow(clippy::disallowed_methods)]
+#[must_use]
 pub fn command(_permit: &Permit, program: &str) -> std::process::Command {
     std::process::Command::new(program)
 }

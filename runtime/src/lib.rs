@@ -1,4 +1,4 @@
-//! hubops runs JupyterHub maintenance runbooks: Rhai scripts with typed
+//! `hubops` runs JupyterHub maintenance runbooks: Rhai scripts with typed
 //! bindings, rehearsed on simulated worlds, dry-run against real systems, or
 //! applied, with every mutation passing one effects gate and journaled.
 //!
@@ -37,7 +37,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, extensions: &[Extension]) 
         |err| (Err(err), output::Printer::fallback()),
         |cli| {
             let printer = cli.printer();
-            (commands::execute(cli, extensions, &printer), printer)
+            (commands::execute(cli, extensions, printer), printer)
         },
     );
     match result {

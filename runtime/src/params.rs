@@ -165,6 +165,7 @@ fn literal(expr: &Expr) -> Option<Value> {
     rhai::serde::from_dynamic::<Value>(&value).ok()
 }
 
+#[allow(clippy::too_many_lines)] // one match arm per declaration field
 fn declare(name: &str, pos: Position, expr: &Expr, problems: &mut Vec<DeclProblem>) -> Option<ParamDecl> {
     let mut param = ParamDecl {
         name: name.to_string(),
@@ -302,7 +303,7 @@ impl fmt::Display for ParamProblems {
 /// Validated values, ready for the script, and the secret ones to redact.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Values {
-    pub(crate) values: BTreeMap<String, Value>,
+    pub(crate) by_name: BTreeMap<String, Value>,
     pub(crate) secrets: Vec<String>,
     pub(crate) secret_names: Vec<String>,
 }
@@ -311,7 +312,7 @@ impl Values {
     /// The values as the journal shows them: secrets replaced.
     pub(crate) fn redacted(&self) -> Value {
         let map = self
-            .values
+            .by_name
             .iter()
             .map(|(k, v)| {
                 let shown = if self.secret_names.contains(k) { Value::from("***") } else { v.clone() };
@@ -323,6 +324,7 @@ impl Values {
 }
 
 /// Checks every supplied value against the declaration; all problems at once.
+#[allow(clippy::too_many_lines)] // one pass over the sources, in priority order
 pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -> Result<Values, ParamProblems> {
     let mut problems = Vec::new();
     let names = || decl.params.iter().map(|p| p.name.as_str());
@@ -420,7 +422,7 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
                     }
                     values.secret_names.push(param.name.clone());
                 }
-                values.values.insert(param.name.clone(), v);
+                values.by_name.insert(param.name.clone(), v);
             }
             Err(why) => problems.push(format!("parameter `{}` {why}", param.name)),
         }
@@ -575,9 +577,9 @@ mod tests {
             world: None,
         };
         let v = validate("rb", &decl(), &supplied).unwrap();
-        assert_eq!(v.values["ttl"], Value::from(30));
-        assert_eq!(v.values["users"], serde_json::json!(["alice", "bob"]));
-        assert_eq!(v.values["wait"], Value::from("90s"));
+        assert_eq!(v.by_name["ttl"], Value::from(30));
+        assert_eq!(v.by_name["users"], serde_json::json!(["alice", "bob"]));
+        assert_eq!(v.by_name["wait"], Value::from("90s"));
         assert_eq!(v.secrets, ["s3cret"]);
         assert_eq!(v.redacted()["token"], Value::from("***"));
     }

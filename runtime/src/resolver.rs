@@ -28,7 +28,7 @@ impl Resolver {
 
     /// The source name and text of module `name`, wherever it is first found.
     pub(crate) fn find(&self, name: &str) -> Option<(String, String)> {
-        let file = if name.ends_with(".rhai") { name.to_string() } else { format!("{name}.rhai") };
+        let file = if crate::catalog::has_ext(name, "rhai") { name.to_string() } else { format!("{name}.rhai") };
         let dirs = self.script_dir.iter().chain(self.search_path.iter());
         for dir in dirs {
             let path = dir.join(&file);

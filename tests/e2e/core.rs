@@ -13,7 +13,7 @@ fn hub_health_rehearses_on_its_world_in_virtual_time() {
         "https://hub.example.org is healthy (checked at 2026-11-21T06:02:00Z)\n3 users, 2 with running servers: alice, bob\n",
     );
     // Eight 15-second retries happened in virtual time.
-    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert!(started.elapsed() < std::time::Duration::from_mins(1));
     let events = done.journal("j.jsonl");
     let waits = events.iter().filter(|e| matches!(e, Event::Wait { virtual_time: true, .. })).count();
     assert_eq!(waits, 8);

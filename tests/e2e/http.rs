@@ -129,7 +129,7 @@ fn dry_run_reads_are_real_and_waits_are_virtual() {
         .args(&["run", "hub-health", "--dry-run", "--set", &format!("hub={base}"), "--set", "every=30s"])
         .run();
     done.status(0);
-    assert!(started.elapsed() < std::time::Duration::from_secs(60), "three 30s waits took no wall time");
+    assert!(started.elapsed() < std::time::Duration::from_mins(1), "three 30s waits took no wall time");
     assert!(done.stderr.contains("Would wait 30s"), "{}", done.stderr);
     assert!(done.stderr.contains("Plan: no changes"), "{}", done.stderr);
 }

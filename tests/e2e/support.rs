@@ -112,8 +112,11 @@ impl Done {
         self.stderr
             .lines()
             .filter(|l| !l.starts_with("  ") || l.starts_with("  -") || l.trim_start().starts_with('|'))
-            .map(|l| format!("{l}\n"))
-            .collect()
+            .fold(String::new(), |mut out, l| {
+                out.push_str(l);
+                out.push('\n');
+                out
+            })
     }
 
     pub(crate) fn journal(&self, name: &str) -> Vec<Event> {

@@ -189,8 +189,7 @@ impl HttpWorld {
         let answer = endpoint
             .answers
             .iter()
-            .filter(|a| crate::duration::parse(&a.after).is_ok_and(|after| after <= elapsed))
-            .next_back()
+            .rfind(|a| crate::duration::parse(&a.after).is_ok_and(|after| after <= elapsed))
             .ok_or(Error::Unreachable { url, source: None })?;
         let mut headers = answer.headers.clone();
         let body = match (&answer.json, &answer.body) {

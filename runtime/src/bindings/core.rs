@@ -199,7 +199,7 @@ fn params_values(ctx: &NativeCallContext) -> ScriptResult<rhai::Map> {
     let values = lock(&run.params)
         .take()
         .ok_or_else(|| script_error("Script", "`params` can be called only once, at the top of the runbook"))?;
-    let dynamic = rhai::serde::to_dynamic(&values.values)?;
+    let dynamic = rhai::serde::to_dynamic(&values.by_name)?;
     dynamic.try_cast::<rhai::Map>().ok_or_else(|| script_error("Script", "parameter values are not a map"))
 }
 

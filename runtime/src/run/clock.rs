@@ -65,7 +65,7 @@ impl Clock {
                     if waited >= d {
                         return Ok(());
                     }
-                    cancel.wait_timeout((d - waited).min(Duration::from_millis(200)));
+                    cancel.wait_timeout(d.saturating_sub(waited).min(Duration::from_millis(200)));
                     cancel.check()?;
                 }
             }

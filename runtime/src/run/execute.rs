@@ -50,6 +50,9 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) extensions: &'a [Extension],
 }
 
+// Reads top to bottom as the sequence of a run; splitting it would only
+// scatter that sequence.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let printer = req.printer;
     let runbook = req.runbook.clone();

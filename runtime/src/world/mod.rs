@@ -194,6 +194,7 @@ impl World {
 
     /// The world as a world file, with `start` moved to `now` so that a saved
     /// world continues where the run left it.
+    #[must_use]
     pub fn to_yaml(&self, now: Timestamp) -> String {
         let mut map = serde_json::Map::new();
         map.insert("world".into(), Value::from(1));
