@@ -197,3 +197,21 @@ fn ctrl_c_stops_the_run_records_it_and_exits_130() {
         .any(|(_, e)| matches!(e, Event::StepStart { step, .. } if step == "after")));
     drop(t);
 }
+
+#[test]
+fn jupyterhub_module_escapes_names_like_kubespawner_and_filters_activity() {
+    let script = r#"import "jupyterhub" as hub;
+print(hub::escape_username("ana"));
+print(hub::escape_username("Ana.B"));
+print(hub::pvc_name("josé"));
+print(hub::pod_name("user@example.org"));
+let users = [#{ name: "a", last_activity: "2026-11-21T05:30:00.123456Z" }, #{ name: "b", last_activity: "2026-11-20T01:00:00Z" }, #{ name: "c", last_activity: () }];
+print(hub::active_within(users, 2).map(|u| u.name));
+"#;
+    let (done, _dir) = Test::new()
+        .file("j.rhai", script)
+        .file("w.yaml", "name: w\nstart: 2026-11-21T06:00:00Z\n")
+        .args(&["run", "j.rhai", "--world", "w.yaml", "-q"])
+        .run();
+    done.status(0).stdout("ana\n-41na-2e-42\nclaim-jos-c3-a9\njupyter-user-40example-2eorg\n[\"a\"]\n");
+}

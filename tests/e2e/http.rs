@@ -133,3 +133,99 @@ fn dry_run_reads_are_real_and_waits_are_virtual() {
     assert!(done.stderr.contains("Would wait 30s"), "{}", done.stderr);
     assert!(done.stderr.contains("Plan: no changes"), "{}", done.stderr);
 }
+
+mod more {
+    use crate::support::Test;
+    use crate::web::Web;
+
+    fn json(status: u16, body: &str) -> (u16, String, String) {
+        (status, "application/json".into(), body.into())
+    }
+
+    #[test]
+    fn tls_to_a_self_signed_server_needs_insecure() {
+        let web = Web::start(true, |_, _| json(200, "{\"ok\":true}"));
+        let script = format!(
+            "try {{ http::get(\"{0}/x\"); }} catch (e) {{ print(e.kind); }}\nprint(http::get(\"{0}/x\", #{{ insecure: true }}).json.ok);\n",
+            web.base
+        );
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "-q"]).run();
+        done.status(0).stdout("Unreachable\ntrue\n");
+    }
+
+    #[test]
+    fn expect_retries_until_the_status_matches_and_times_out_otherwise() {
+        let web = Web::start(false, |_, n| if n < 2 { json(502, "{}") } else { json(200, "{}") });
+        let script = format!("let r = http::expect(\"{}/hub/health\", 200, #{{ every: \"200ms\", timeout: \"20s\" }});\nprint(r.status);\n", web.base);
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai"]).run();
+        done.status(0).stdout("200\n");
+        assert_eq!(web.seen().len(), 3);
+
+        let down = Web::start(false, |_, _| json(503, "{}"));
+        let script =
+            format!("http::expect(\"{}/hub/health\", 200, #{{ every: \"200ms\", timeout: \"1s\" }});\n", down.base);
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai"]).run();
+        done.status(1);
+        assert!(
+            done.stderr.contains(&format!(
+                "error: `{}/hub/health` did not answer 200 within 1s (last: status 503)",
+                down.base
+            )),
+            "{}",
+            done.stderr
+        );
+    }
+
+    #[test]
+    fn a_slow_server_times_out_with_a_kind() {
+        let web = Web::start(false, |_, _| {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            json(200, "{}")
+        });
+        let script = format!("try {{ http::get(\"{}/slow\", #{{ timeout: \"500ms\" }}); }} catch (e) {{ print(`${{e.kind}}: ${{e.message}}`); }}\n", web.base);
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "-q"]).run();
+        done.status(0).stdout(&format!("Timeout: `{}/slow` did not answer within 500ms\n", web.base));
+    }
+
+    #[test]
+    fn bad_urls_and_non_json_bodies_are_clear_errors() {
+        let web = Web::start(false, |_, _| (200, "text/html".into(), "<html>hub</html>".into()));
+        let script = format!(
+            "for f in [|| http::get(\"hub.example.org/health\"), || http::get(\"ftp://x/y\"), || http::get_json(\"{}/api\", #{{}}), || http::get(\"http://x\", #{{ retries: 3 }})] {{\n  try {{ f.call(); }} catch (e) {{ print(`${{e.kind}}: ${{e.message}}`); }}\n}}\n",
+            web.base
+        );
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "-q"]).run();
+        done.status(0).stdout(&format!(
+            "Invalid: `hub.example.org/health` is not a URL: relative URL without a base\nInvalid: `ftp://x/y` is not an http or https URL\nInvalid: `{}/api` did not answer JSON (expected value at line 1 column 1); the body starts: \"<html>hub</html>\"\nInvalid: `http::get` has no option `retries` (options: headers, bearer, timeout, insecure)\n",
+            web.base
+        ));
+    }
+
+    #[test]
+    fn mutations_pass_the_gate_and_bearer_tokens_never_reach_the_journal() {
+        let web = Web::start(false, |_, _| json(204, ""));
+        let script = format!(
+            "let token = \"tok-\" + \"123456\";\nhttp::delete(\"{0}/mobu/flocks/notebook\", #{{ bearer: token }});\nhttp::post(\"{0}/hub/api/users\", #{{ bearer: token, body: #{{ usernames: [\"ana\"] }} }});\n",
+            web.base
+        );
+        // Dry run: only HEAD checks reach the server; the plan lists both.
+        let (done, _dir) =
+            Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--dry-run", "--journal", "j.jsonl"]).run();
+        done.status(0);
+        let methods: Vec<String> = web.seen().iter().map(|s| s.method.clone()).collect();
+        assert_eq!(methods, ["HEAD", "HEAD"]);
+        assert!(done.stderr.contains("Plan:\n  http\n   ! delete"), "{}", done.stderr);
+        assert!(done.stderr.contains("2 changes (1 destructive); nothing was changed"), "{}", done.stderr);
+        // Applied: the requests are sent, with the token, which the journal never shows.
+        let (done, _dir) =
+            Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--yes", "--journal", "j.jsonl"]).run();
+        done.status(0);
+        let seen = web.seen();
+        assert_eq!((seen[2].method.as_str(), seen[2].path.as_str()), ("DELETE", "/mobu/flocks/notebook"));
+        assert_eq!(seen[2].authorization, "Bearer tok-123456");
+        assert_eq!(seen[3].body, "{\"usernames\":[\"ana\"]}");
+        let journal = std::fs::read_to_string(done.dir.join("j.jsonl")).unwrap();
+        assert!(journal.contains("\"phase\":\"applied\""));
+        assert!(!journal.contains("tok-123456"), "{journal}");
+    }
+}

@@ -9,6 +9,8 @@
 
 mod cli;
 mod core;
+mod dns;
 mod gate;
 mod http;
 mod support;
+mod web;

@@ -10,11 +10,17 @@ use serde_json::Value;
 
 use crate::world::WorldPart;
 
-/// A GET request.
+/// A request.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
     /// The URL, already parsed.
     pub url: url::Url,
+    /// A body, with its content type.
+    pub body: Option<(String, Vec<u8>)>,
+    /// Accept any TLS certificate (self-signed test hubs).
+    pub insecure: bool,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
     /// A bearer token (never printed).
@@ -67,15 +73,21 @@ impl Error {
     }
 }
 
-/// GET against the real network.
-pub async fn live_get(req: Request) -> Result<Response, Error> {
+/// A request against the real network.
+pub async fn live(req: Request) -> Result<Response, Error> {
     let url = req.url.to_string();
     let client = reqwest::Client::builder()
         .timeout(req.timeout)
+        .danger_accept_invalid_certs(req.insecure)
         .user_agent(concat!("hubops/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Unreachable { url: url.clone(), source: Some(Box::new(e)) })?;
-    let mut builder = client.get(req.url.clone());
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|e| Error::Unreachable { url: url.clone(), source: Some(Box::new(e)) })?;
+    let mut builder = client.request(method, req.url.clone());
+    if let Some((content_type, body)) = &req.body {
+        builder = builder.header("content-type", content_type).body(body.clone());
+    }
     for (name, value) in &req.headers {
         builder = builder.header(name, value);
     }
@@ -100,13 +112,30 @@ pub async fn live_get(req: Request) -> Result<Response, Error> {
     Ok(Response { status, headers, body })
 }
 
-/// The `http:` section of a world: endpoints and their answers over time.
+/// The `http:` section of a world: endpoints and their answers over time,
+/// and the requests that changed something (so a rehearsal can be checked).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpWorld {
     /// The simulated endpoints.
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// Requests other than GET and HEAD received so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub received: Vec<Received>,
+}
+
+/// A request that was sent to the world.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Received {
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The body, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// One simulated URL.
@@ -115,6 +144,9 @@ pub struct HttpWorld {
 pub struct Endpoint {
     /// The exact URL (query string included).
     pub url: String,
+    /// The method it answers (default GET; GET endpoints answer HEAD too).
+    #[serde(default = "get_method")]
+    pub method: String,
     /// If set, requests must carry this bearer token, or get 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer: Option<String>,
@@ -141,6 +173,10 @@ pub struct Answer {
     /// Headers.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+}
+
+fn get_method() -> String {
+    "GET".into()
 }
 
 fn zero() -> String {
@@ -175,14 +211,19 @@ pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> 
 }
 
 impl HttpWorld {
-    /// Answers a GET `elapsed` after the world's start.
-    pub fn get(&self, req: &Request, elapsed: Duration) -> Result<Response, Error> {
+    /// Answers a request `elapsed` after the world's start. Only reads: a
+    /// request that changes something is recorded with [`Self::receive`].
+    pub fn answer(&self, req: &Request, elapsed: Duration) -> Result<Response, Error> {
         let url = req.url.to_string();
-        let endpoint = self
-            .endpoints
-            .iter()
-            .find(|e| url::Url::parse(&e.url).is_ok_and(|u| u == req.url))
-            .ok_or_else(|| Error::Unreachable { url: url.clone(), source: None })?;
+        let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+        let same_url = |e: &&Endpoint| url::Url::parse(&e.url).is_ok_and(|u| u == req.url);
+        if !self.endpoints.iter().any(|e| same_url(&e)) {
+            return Err(Error::Unreachable { url, source: None });
+        }
+        let Some(endpoint) = self.endpoints.iter().filter(same_url).find(|e| e.method.eq_ignore_ascii_case(method))
+        else {
+            return Ok(Response { status: 405, headers: BTreeMap::new(), body: "method not allowed".into() });
+        };
         if endpoint.bearer.is_some() && endpoint.bearer != req.bearer {
             return Ok(Response { status: 403, headers: BTreeMap::new(), body: "forbidden".into() });
         }
@@ -200,6 +241,16 @@ impl HttpWorld {
             (None, Some(body)) => body.clone(),
             (None, None) => String::new(),
         };
+        let body = if req.method == "HEAD" { String::new() } else { body };
         Ok(Response { status: answer.status, headers, body })
+    }
+
+    /// Records a request that changes something (the gate's apply step).
+    pub fn receive(&mut self, req: &Request) {
+        self.received.push(Received {
+            method: req.method.clone(),
+            url: req.url.to_string(),
+            body: req.body.as_ref().map(|(_, b)| String::from_utf8_lossy(b).into_owned()),
+        });
     }
 }

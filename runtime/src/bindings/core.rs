@@ -143,6 +143,19 @@ pub(crate) mod core {
         Ok(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     }
 
+    /// Seconds since 1970 of an RFC 3339 time such as JupyterHub's
+    /// `last_activity` (`"2026-11-21T05:41:12.123456Z"`).
+    ///
+    /// ```rhai
+    /// let idle = timestamp() - parse_time(user.last_activity);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn parse_time(text: &str) -> Result<i64, Box<EvalAltResult>> {
+        text.parse::<jiff::Timestamp>()
+            .map(jiff::Timestamp::as_second)
+            .map_err(|e| script_error("Invalid", &format!("`{text}` is not an RFC 3339 time: {e}")))
+    }
+
     /// The current time on the run's clock, in seconds since 1970.
     ///
     /// ```rhai

@@ -7,6 +7,7 @@
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
 mod core;
+mod dns;
 mod http;
 mod reference;
 
@@ -42,7 +43,11 @@ pub(crate) use self::core::short_message as short_error;
 
 /// The built-in families: (module name, module).
 pub(crate) fn families() -> Vec<(&'static str, Module)> {
-    vec![("log", rhai::exported_module!(core::log)), ("http", rhai::exported_module!(http::http))]
+    vec![
+        ("log", rhai::exported_module!(core::log)),
+        ("http", rhai::exported_module!(http::http)),
+        ("dns", rhai::exported_module!(dns::dns)),
+    ]
 }
 
 /// Global functions every runbook has: `params`, `step`, `fail`, `confirm`,

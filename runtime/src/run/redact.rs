@@ -1,22 +1,35 @@
 //! Secret redaction: values of parameters declared `secret: true` are
 //! replaced by `***` in everything the run writes (journal, plan, errors).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::effects::Change;
 
 /// Replaces known secret values in text.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Arc<Vec<String>>,
+    secrets: Arc<RwLock<Vec<String>>>,
 }
 
 impl Redactor {
     /// A redactor for these secret values (longest first, so one secret that
     /// contains another is replaced whole).
     #[must_use]
-    pub fn new(mut secrets: Vec<String>) -> Self {
-        secrets.retain(|s| !s.is_empty());
+    pub fn new(secrets: Vec<String>) -> Self {
+        let redactor = Self::default();
+        for secret in secrets {
+            redactor.add(&secret);
+        }
+        redactor
+    }
+
+    /// Adds a secret learnt during the run (a bearer token a binding was
+    /// given, a password read from a Secret): from now on it is redacted too.
+    pub fn add(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let mut secrets = vec![secret.to_string()];
         // JSON-escaped forms too, since journal lines are JSON.
         let escaped: Vec<String> = secrets
             .iter()
@@ -24,16 +37,18 @@ impl Redactor {
             .map(|s| s.trim_matches('"').to_string())
             .collect();
         secrets.extend(escaped);
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets: Arc::new(secrets) }
+        let mut known = self.secrets.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        known.extend(secrets);
+        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        known.dedup();
     }
 
     /// `text` with every secret replaced by `***`.
     #[must_use]
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in self.secrets.iter() {
+        let secrets = self.secrets.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for secret in secrets.iter() {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), "***");
             }
@@ -42,7 +57,7 @@ impl Redactor {
     }
 
     pub(crate) fn redact_change(&self, change: Change) -> Change {
-        if self.secrets.is_empty() {
+        if self.secrets.read().map_or(true, |s| s.is_empty()) {
             return change;
         }
         let value = serde_json::to_string(&change).map(|s| self.redact(&s));

@@ -1,0 +1,359 @@
+//! DNS queries on the wire: one question to one server, UDP with a TCP retry
+//! when the answer is truncated. Built on hickory-proto's message codec so
+//! that hubops sees exactly what each server answers (records, TTLs, the
+//! authoritative flag) with no cache in between: a propagation check must ask
+//! every authoritative server itself.
+//!
+//! The "system resolver" is `HUBOPS_RESOLVER` (comma-separated `ip[:port]`)
+//! or the `nameserver` lines of /etc/resolv.conf. Authoritative servers are
+//! asked on port 53, or `HUBOPS_DNS_PORT` (test setups on loopback).
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Why a query got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A name or type that is not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The server did not answer in time.
+    #[error("DNS server {server} did not answer within {after}")]
+    Timeout {
+        /// The server.
+        server: String,
+        /// The timeout.
+        after: String,
+    },
+    /// The server could not be reached or sent garbage.
+    #[error("DNS server {server} is unreachable: {why}")]
+    Unreachable {
+        /// The server.
+        server: String,
+        /// Why.
+        why: String,
+    },
+    /// No resolver is configured.
+    #[error("no DNS resolver is configured (no nameserver in /etc/resolv.conf and HUBOPS_RESOLVER unset)")]
+    NoResolver,
+    /// The name has no such records.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl Error {
+    /// The `kind` scripts see.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "Invalid",
+            Self::Timeout { .. } => "Timeout",
+            Self::Unreachable { .. } | Self::NoResolver => "Unreachable",
+            Self::NotFound(_) => "NotFound",
+        }
+    }
+}
+
+/// One record of an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rec {
+    /// Owner name, without the trailing dot.
+    pub name: String,
+    /// `A`, `CNAME`, ...
+    pub rtype: String,
+    /// Time to live in seconds.
+    pub ttl: u32,
+    /// The data as text: an address, a target name (no trailing dot), TXT text.
+    pub value: String,
+}
+
+/// What one server answered.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `ip:port` of the server.
+    pub server: String,
+    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
+    pub rcode: String,
+    /// Whether the server is authoritative for the name.
+    pub authoritative: bool,
+    /// The answer section.
+    pub records: Vec<Rec>,
+    /// The authority section (an SOA there names the zone).
+    pub authority: Vec<Rec>,
+}
+
+impl Answer {
+    /// The values of records of `rtype` for `name` (following a CNAME chain
+    /// inside the answer when the type is not CNAME).
+    #[must_use]
+    pub fn values(&self, name: &str, rtype: &str) -> Vec<String> {
+        let mut current = normalize(name);
+        let mut hops = 0;
+        loop {
+            let direct: Vec<String> = self
+                .records
+                .iter()
+                .filter(|r| normalize(&r.name) == current && r.rtype == rtype)
+                .map(|r| r.value.clone())
+                .collect();
+            if !direct.is_empty() || rtype == "CNAME" || hops > 8 {
+                return direct;
+            }
+            match self.records.iter().find(|r| normalize(&r.name) == current && r.rtype == "CNAME") {
+                Some(cname) => current = normalize(&cname.value),
+                None => return direct,
+            }
+            hops += 1;
+        }
+    }
+}
+
+/// Lowercase, without the trailing dot.
+#[must_use]
+pub fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Parses a record type name (`A`, `cname`, ...).
+pub fn record_type(text: &str) -> Result<RecordType, Error> {
+    RecordType::from_str(&text.to_ascii_uppercase()).map_err(|_| {
+        Error::Invalid(format!("`{text}` is not a DNS record type (A, AAAA, CNAME, NS, TXT, MX, SOA, ...)"))
+    })
+}
+
+fn name_of(text: &str) -> Result<Name, Error> {
+    let mut name = Name::from_utf8(text).map_err(|e| Error::Invalid(format!("`{text}` is not a DNS name: {e}")))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
+fn text_of(data: &RData) -> String {
+    match data {
+        RData::A(a) => a.to_string(),
+        RData::AAAA(a) => a.to_string(),
+        RData::CNAME(n) => normalize(&n.to_string()),
+        RData::NS(n) => normalize(&n.to_string()),
+        RData::PTR(n) => normalize(&n.to_string()),
+        RData::MX(mx) => format!("{} {}", mx.preference, normalize(&mx.exchange.to_string())),
+        RData::TXT(txt) => txt.txt_data.iter().map(|b| String::from_utf8_lossy(b)).collect::<String>(),
+        other => other.to_string(),
+    }
+}
+
+/// Asks `server` one question. `recursion` sets the RD flag (on for
+/// resolvers, off for authoritative servers).
+pub async fn query(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    timeout: Duration,
+    recursion: bool,
+) -> Result<Answer, Error> {
+    let mut message = Message::query();
+    message.add_query(Query::query(name_of(name)?, rtype));
+    message.metadata.recursion_desired = recursion;
+    let bytes = message.to_vec().map_err(|e| Error::Invalid(e.to_string()))?;
+    let id = message.metadata.id;
+    let shown = server.to_string();
+    let timed_out = || Error::Timeout { server: shown.clone(), after: crate::duration::format(timeout) };
+    let unreachable = |why: String| Error::Unreachable { server: shown.clone(), why };
+
+    let reply =
+        tokio::time::timeout(timeout, udp(server, &bytes, id)).await.map_err(|_| timed_out())?.map_err(unreachable)?;
+    let reply = if reply.metadata.truncation {
+        tokio::time::timeout(timeout, tcp(server, &bytes)).await.map_err(|_| timed_out())?.map_err(unreachable)?
+    } else {
+        reply
+    };
+    let convert = |records: &[hickory_proto::rr::Record]| -> Vec<Rec> {
+        records
+            .iter()
+            .map(|r| Rec {
+                name: normalize(&r.name.to_string()),
+                rtype: r.record_type().to_string(),
+                ttl: r.ttl,
+                value: text_of(&r.data),
+            })
+            .collect()
+    };
+    Ok(Answer {
+        server: shown.clone(),
+        rcode: reply.metadata.response_code.to_string().to_ascii_uppercase().replace(' ', "_"),
+        authoritative: reply.metadata.authoritative,
+        records: convert(&reply.answers),
+        authority: convert(&reply.authorities),
+    })
+}
+
+async fn udp(server: SocketAddr, bytes: &[u8], id: u16) -> Result<Message, String> {
+    let bind: SocketAddr = if server.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(|e| format!("{e}"))?;
+    let socket = tokio::net::UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
+    socket.connect(server).await.map_err(|e| e.to_string())?;
+    socket.send(bytes).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = socket.recv(&mut buf).await.map_err(|e| e.to_string())?;
+        let reply = Message::from_vec(&buf[..n]).map_err(|e| format!("not a DNS answer: {e}"))?;
+        // Stray datagrams with another id are ignored, as resolvers do.
+        if reply.metadata.id == id {
+            return Ok(reply);
+        }
+    }
+}
+
+async fn tcp(server: SocketAddr, bytes: &[u8]) -> Result<Message, String> {
+    let mut stream = tokio::net::TcpStream::connect(server).await.map_err(|e| e.to_string())?;
+    let len = u16::try_from(bytes.len()).map_err(|_| "query too large".to_string())?;
+    stream.write_all(&len.to_be_bytes()).await.map_err(|e| e.to_string())?;
+    stream.write_all(bytes).await.map_err(|e| e.to_string())?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+    Message::from_vec(&buf).map_err(|e| format!("not a DNS answer: {e}"))
+}
+
+/// Parses `ip`, `ip:port` or `[v6]:port`, with `default_port` when none.
+pub fn server_addr(text: &str, default_port: u16) -> Result<SocketAddr, Error> {
+    if let Ok(addr) = SocketAddr::from_str(text) {
+        return Ok(addr);
+    }
+    IpAddr::from_str(text.trim_matches(['[', ']']))
+        .map(|ip| SocketAddr::new(ip, default_port))
+        .map_err(|_| Error::Invalid(format!("`{text}` is not a server address (ip or ip:port)")))
+}
+
+/// The resolvers to ask: `HUBOPS_RESOLVER`, else /etc/resolv.conf.
+pub fn system_resolvers() -> Result<Vec<SocketAddr>, Error> {
+    if let Ok(list) = std::env::var("HUBOPS_RESOLVER") {
+        if !list.trim().is_empty() {
+            return list.split(',').map(|s| server_addr(s.trim(), 53)).collect();
+        }
+    }
+    let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers: Vec<SocketAddr> = conf
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|rest| server_addr(rest.trim(), 53).ok())
+        .collect();
+    if servers.is_empty() {
+        Err(Error::NoResolver)
+    } else {
+        Ok(servers)
+    }
+}
+
+/// The port authoritative servers are asked on.
+#[must_use]
+pub fn authoritative_port() -> u16 {
+    std::env::var("HUBOPS_DNS_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(53)
+}
+
+/// Asks the system resolvers in turn; the first that answers wins.
+pub async fn resolve(name: &str, rtype: RecordType, timeout: Duration) -> Result<Answer, Error> {
+    let mut last = Error::NoResolver;
+    for server in system_resolvers()? {
+        match query(server, name, rtype, timeout, true).await {
+            Ok(answer) if answer.rcode != "SERVFAIL" && answer.rcode != "REFUSED" => return Ok(answer),
+            Ok(answer) => last = Error::Unreachable { server: answer.server, why: answer.rcode },
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The zone a name belongs to: the owner of the SOA the resolver returns for
+/// it or, when the name is itself an alias (a CNAME has no SOA beside it),
+/// for its parent, walking up.
+pub async fn zone_of(name: &str, timeout: Duration) -> Result<String, Error> {
+    let mut candidate = normalize(name);
+    loop {
+        let answer = resolve(&candidate, RecordType::SOA, timeout).await?;
+        let soa = answer
+            .records
+            .iter()
+            .filter(|r| r.rtype == "SOA" && r.name == candidate)
+            .chain(answer.authority.iter().filter(|r| r.rtype == "SOA"))
+            .map(|r| r.name.clone())
+            .next();
+        if let Some(zone) = soa {
+            return Ok(zone);
+        }
+        match candidate.split_once('.') {
+            Some((_, parent)) if !parent.is_empty() => candidate = parent.to_string(),
+            _ => return Err(Error::NotFound(format!("no zone found for `{name}` (no SOA record)"))),
+        }
+    }
+}
+
+/// An authoritative server of a zone.
+#[derive(Debug, Clone)]
+pub struct NameServer {
+    /// Its host name.
+    pub host: String,
+    /// Its addresses, with the port authoritative servers are asked on.
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// The authoritative servers of `zone`, with their addresses.
+pub async fn nameservers(zone: &str, timeout: Duration) -> Result<Vec<NameServer>, Error> {
+    let answer = resolve(zone, RecordType::NS, timeout).await?;
+    let hosts = answer.values(zone, "NS");
+    if hosts.is_empty() {
+        return Err(Error::NotFound(format!("`{zone}` has no NS records: is it a zone?")));
+    }
+    let port = authoritative_port();
+    let mut servers = Vec::new();
+    for host in hosts {
+        let a = resolve(&host, RecordType::A, timeout).await?;
+        let addrs: Vec<SocketAddr> = a
+            .values(&host, "A")
+            .iter()
+            .filter_map(|ip| IpAddr::from_str(ip).ok())
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::NotFound(format!("name server `{host}` of `{zone}` has no address")));
+        }
+        servers.push(NameServer { host, addrs });
+    }
+    Ok(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_cname_chains_inside_an_answer() {
+        let rec = |name: &str, rtype: &str, value: &str| Rec {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: 60,
+            value: value.into(),
+        };
+        let answer = Answer {
+            server: "x".into(),
+            rcode: "NOERROR".into(),
+            authoritative: false,
+            records: vec![rec("hub.example.org", "CNAME", "lb.aws.com"), rec("lb.aws.com", "A", "192.0.2.1")],
+            authority: vec![],
+        };
+        assert_eq!(answer.values("Hub.Example.org.", "A"), ["192.0.2.1"]);
+        assert_eq!(answer.values("hub.example.org", "CNAME"), ["lb.aws.com"]);
+    }
+
+    #[test]
+    fn parses_server_addresses_and_types() {
+        assert_eq!(server_addr("127.0.0.2", 5353).unwrap().to_string(), "127.0.0.2:5353");
+        assert_eq!(server_addr("127.0.0.2:53", 1).unwrap().port(), 53);
+        assert!(server_addr("ns1.example.org", 53).is_err());
+        assert_eq!(record_type("cname").unwrap(), RecordType::CNAME);
+        assert!(record_type("NOPE").unwrap_err().to_string().contains("not a DNS record type"));
+    }
+}
