@@ -128,6 +128,9 @@ pub(crate) struct RunArgs {
     /// On failure, run the rollbacks of completed steps (newest first)
     #[arg(long, value_enum, default_value_t = OnFailure::Stop, env = "HUBOPS_ON_FAILURE")]
     pub(crate) on_failure: OnFailure,
+    /// Continue a failed run (journal path or run id): finished steps are not run again
+    #[arg(long, value_name = "RUN")]
+    pub(crate) resume: Option<String>,
     /// Print help, with the runbook's parameters when a runbook is named
     #[arg(short = 'h', long = "help")]
     pub(crate) help: bool,

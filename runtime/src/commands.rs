@@ -127,6 +127,7 @@ fn run(args: RunArgs, catalog: &Catalog, extensions: &[Extension], printer: Prin
         yes: args.yes,
         journal: args.journal,
         on_failure: args.on_failure,
+        resume: args.resume,
         printer,
         catalog,
         extensions,

@@ -77,6 +77,9 @@ pub enum Error {
     /// The journal could not be opened or read.
     #[error(transparent)]
     Journal(#[from] crate::run::journal::Error),
+    /// `--resume` cannot continue that run.
+    #[error(transparent)]
+    Resume(#[from] crate::run::resume::Error),
     /// `eject` would overwrite a file.
     #[error("`{}` already exists", path.display())]
     Exists {

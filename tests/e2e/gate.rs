@@ -128,3 +128,63 @@ fn bundled_world_of(runbook: &str) -> String {
     let text = std::fs::read_to_string(root.join("scripts").join(format!("{runbook}.rhai"))).unwrap();
     text.lines().find_map(|l| l.strip_prefix("//! world: ")).expect("bundled runbooks name a world").trim().to_string()
 }
+
+const RESUMABLE: &str = r#"let p = params(#{ label: #{ default_value: "x" }, token: #{ secret: true, required: false } });
+let a = step("write a", || { testkit::set("a", p.label); "a-done" });
+step("needs ready", || if testkit::get("ready") != "yes" { fail("not ready") });
+print(`a said ${a}`);
+"#;
+
+#[test]
+fn resume_skips_finished_steps_and_keeps_their_results() {
+    let t = Test::testkit().file("r.rhai", RESUMABLE).args(&[
+        "run",
+        "r.rhai",
+        "--journal",
+        "first.jsonl",
+        "--set",
+        "token=s3cret",
+    ]);
+    let (done, dir) = t.run();
+    done.status(1);
+    assert!(done.stderr.contains("error: not ready"), "{}", done.stderr);
+    // Between the runs: `a` is removed (a resumed run must not write it
+    // again) and the precondition is met.
+    std::fs::remove_file(dir.path().join("store/a")).unwrap();
+    std::fs::write(dir.path().join("store/ready"), "yes").unwrap();
+    let out = Test::testkit_in(&dir)
+        .args(&["run", "r.rhai", "--resume", "first.jsonl", "--journal", "second.jsonl", "--set", "token=s3cret"])
+        .output();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "a said a-done\n");
+    assert!(out.stderr.contains("Skipping 1 write a (finished in run "), "{}", out.stderr);
+    assert!(!dir.path().join("store/a").exists(), "a finished step was run again");
+    let events = hubops::run::journal::read(&dir.path().join("second.jsonl")).unwrap();
+    let Some(Event::RunStart { resumed_from: Some(from), .. }) = events.first() else { panic!("no resumed_from") };
+    assert!(from.contains("-r-"));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::StepEnd { step, status, .. } if step == "write a" && status == "resumed")));
+}
+
+#[test]
+fn resume_refuses_other_parameters_and_finished_runs() {
+    let (done, dir) =
+        Test::testkit().file("r.rhai", RESUMABLE).args(&["run", "r.rhai", "--journal", "first.jsonl"]).run();
+    done.status(1);
+    let out = Test::testkit_in(&dir).args(&["run", "r.rhai", "--resume", "first.jsonl", "--set", "label=y"]).output();
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("cannot be resumed as asked: parameter `label` was \"x\", now \"y\""),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(dir.path().join("store/ready"), "yes").unwrap();
+    let out = Test::testkit_in(&dir)
+        .args(&["run", "r.rhai", "--resume", "first.jsonl", "--journal", "second.jsonl"])
+        .output();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let out = Test::testkit_in(&dir).args(&["run", "r.rhai", "--resume", "second.jsonl"]).output();
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("already succeeded: there is nothing to resume"), "{}", out.stderr);
+}

@@ -34,6 +34,12 @@ impl Test {
         t.env("HUBOPS_TESTKIT_DIR", &store)
     }
 
+    /// The testkit command line in an existing scratch folder (a second run
+    /// of the same site).
+    pub(crate) fn testkit_in(dir: &tempfile::TempDir) -> Again {
+        Again { dir: dir.path().to_path_buf(), args: Vec::new() }
+    }
+
     fn with_bin(bin: &'static str) -> Self {
         Self { bin, dir: tempfile::tempdir().expect("tempdir"), args: Vec::new(), env: Vec::new() }
     }
@@ -134,4 +140,38 @@ pub(crate) fn types(events: &[Event]) -> Vec<String> {
 
 pub(crate) fn read(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+/// A further run in a scratch folder that a [`Test`] made.
+pub(crate) struct Again {
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl Again {
+    pub(crate) fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(ToString::to_string));
+        self
+    }
+
+    pub(crate) fn output(self) -> Done {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubops-testkit"));
+        cmd.args(&self.args).current_dir(&self.dir).stdin(Stdio::null());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("HUBOPS_") || key == "RUST_LOG" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.dir.join("state"))
+            .env("HOME", &self.dir)
+            .env("HUBOPS_TESTKIT_DIR", self.dir.join("store"));
+        let Output { status, stdout, stderr } = cmd.output().expect("run hubops");
+        Done {
+            status: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            dir: self.dir,
+        }
+    }
 }

@@ -228,6 +228,20 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
         script_error("Script", &format!("step `{name}` is declared twice; step names must be unique within a run"))
     })?;
     run.record(&Event::StepStart { step: name.into(), index, at: run.clock().now().to_string() });
+    if let Some(done) = run.resumed.as_ref().and_then(|r| r.steps.get(name).map(|v| (r.from.clone(), v.clone()))) {
+        let (from, result) = done;
+        run.printer().status(Tone::Progress, "Skipping", &format!("{index} {name} (finished in run {from})"));
+        run.record(&Event::StepEnd {
+            step: name.into(),
+            index,
+            status: "resumed".into(),
+            duration_ms: 0,
+            result: result.clone(),
+            error: None,
+        });
+        lock(&run.steps).complete(name, rollback);
+        return result.map_or(Ok(Dynamic::UNIT), rhai::serde::to_dynamic);
+    }
     run.printer().status(Tone::Progress, "Step", &format!("{index} {name}"));
     let started = Instant::now();
     let result = body.call_within_context::<Dynamic>(ctx, ());

@@ -45,6 +45,7 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) yes: bool,
     pub(crate) journal: Option<PathBuf>,
     pub(crate) on_failure: OnFailure,
+    pub(crate) resume: Option<String>,
     pub(crate) printer: Printer,
     pub(crate) catalog: &'a Catalog,
     pub(crate) extensions: &'a [Extension],
@@ -59,9 +60,22 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let runbook = &runbook;
     let decl = declaration(runbook, req.catalog, req.extensions)?.unwrap_or_default();
     let world = load_world(&req)?;
+    let resumed = match &req.resume {
+        Some(run) => Some(super::resume::load(&super::resume::locate(run)?)?),
+        None => None,
+    };
     let mut supplied = req.supplied;
-    supplied.world = world.as_ref().map(|w| (w.origin.clone(), w.params.clone()));
+    // Lower layers first: the world's values, then the resumed run's.
+    let mut base = world.as_ref().map(|w| w.params.clone()).unwrap_or_default();
+    if let Some(r) = &resumed {
+        base.extend(r.reusable_params());
+    }
+    supplied.world = Some((world.as_ref().map_or_else(String::new, |w| w.origin.clone()), base));
     let values = params::validate(&runbook.name, &decl, &supplied)?;
+    if let Some(r) = &resumed {
+        let target = if world.is_some() { "world" } else { "live" };
+        r.check(&runbook.name, target, req.dry_run, &values.redacted())?;
+    }
     // A dry run changes nothing, so waiting for changes to settle is
     // pointless: its time is virtual too, and retry loops end at once.
     let clock = Arc::new(match &world {
@@ -93,6 +107,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         world: world.map(|w| Arc::new(Mutex::new(w))),
         runtime,
         prompt: Mutex::default(),
+        resumed,
     });
 
     let (resolver, sources) = engine::resolver(runbook.folder(), req.catalog.search_path().to_vec());
@@ -120,7 +135,16 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         version: env!("CARGO_PKG_VERSION").into(),
         started: jiff::Timestamp::now().to_string(),
         clock: run.clock().now().to_string(),
+        resumed_from: run.resumed.as_ref().map(|r| r.from.clone()),
+        lineage: run.resumed.as_ref().map(|r| r.lineage.clone()),
     });
+    if let Some(r) = &run.resumed {
+        printer.status(
+            Tone::Progress,
+            "Resuming",
+            &format!("run {} ({} finished steps are not run again)", r.from, r.steps.len()),
+        );
+    }
     let mode = match (&world_origin, req.dry_run) {
         (Some(w), false) => format!("on world {w} (virtual time; nothing real is touched)"),
         (Some(w), true) => format!("as a dry run on world {w} (changes are checked, not made)"),

@@ -73,6 +73,12 @@ pub enum Event {
         started: String,
         /// The run's clock at the start (virtual on worlds), RFC 3339.
         clock: String,
+        /// The run this one resumes (`--resume`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed_from: Option<String>,
+        /// The first run of a chain of resumes; idempotency tokens derive from it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lineage: Option<String>,
     },
     /// A step began.
     StepStart {
@@ -89,7 +95,7 @@ pub enum Event {
         step: String,
         /// 1-based position.
         index: usize,
-        /// `ok` or `failed`.
+        /// `ok`, `failed`, or `resumed` (done by the run this one resumes; not run again).
         status: String,
         /// Wall time taken.
         duration_ms: u64,

@@ -9,6 +9,7 @@ pub(crate) mod clock;
 mod execute;
 pub mod journal;
 mod redact;
+pub(crate) mod resume;
 mod steps;
 
 use std::future::Future;
@@ -48,6 +49,7 @@ pub struct Run {
     pub(crate) world: Option<Arc<Mutex<World>>>,
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) prompt: Mutex<()>,
+    pub(crate) resumed: Option<resume::Resumed>,
 }
 
 /// The engine tag that carries the run to bindings.
@@ -66,6 +68,14 @@ impl Run {
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The id to derive idempotency tokens from: the first run of a chain
+    /// of `--resume`s, so a resumed run never creates a second copy of what
+    /// the earlier one created.
+    #[must_use]
+    pub fn lineage(&self) -> &str {
+        self.resumed.as_ref().map_or(&self.id, |r| &r.lineage)
     }
 
     /// The printer.
