@@ -68,14 +68,8 @@ impl Test {
     }
 
     pub(crate) fn command(&self) -> Command {
-        let mut cmd = Command::new(self.bin);
-        cmd.args(&self.args).current_dir(self.dir.path()).stdin(Stdio::null());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("HUBOPS_") || key == "RUST_LOG" {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("NO_COLOR", "1").env("XDG_STATE_HOME", self.path("state")).env("HOME", self.dir.path());
+        let mut cmd = isolated(self.bin, self.dir.path());
+        cmd.args(&self.args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -155,17 +149,8 @@ impl Again {
     }
 
     pub(crate) fn output(self) -> Done {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubops-testkit"));
-        cmd.args(&self.args).current_dir(&self.dir).stdin(Stdio::null());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("HUBOPS_") || key == "RUST_LOG" {
-                cmd.env_remove(key);
-            }
-        }
-        cmd.env("NO_COLOR", "1")
-            .env("XDG_STATE_HOME", self.dir.join("state"))
-            .env("HOME", &self.dir)
-            .env("HUBOPS_TESTKIT_DIR", self.dir.join("store"));
+        let mut cmd = isolated(env!("CARGO_BIN_EXE_hubops-testkit"), &self.dir);
+        cmd.args(&self.args).env("HUBOPS_TESTKIT_DIR", self.dir.join("store"));
         let Output { status, stdout, stderr } = cmd.output().expect("run hubops");
         Done {
             status: status.code().unwrap_or(-1),
@@ -174,4 +159,18 @@ impl Again {
             dir: self.dir,
         }
     }
+}
+
+/// `bin` run in `dir` with nothing from the developer's environment that
+/// hubops reads (HUBOPS_*, RUST_LOG), no colour, and state kept in `dir`.
+fn isolated(bin: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HUBOPS_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("NO_COLOR", "1").env("XDG_STATE_HOME", dir.join("state")).env("HOME", dir);
+    cmd
 }
