@@ -162,7 +162,7 @@ impl Again {
 }
 
 /// `bin` run in `dir` with nothing from the developer's environment that
-/// hubops reads (HUBOPS_*, RUST_LOG), no colour, and state kept in `dir`.
+/// hubops reads (`HUBOPS_*`, `RUST_LOG`), no colour, and state kept in `dir`.
 fn isolated(bin: &str, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir).stdin(Stdio::null());
