@@ -30,7 +30,10 @@ pub(crate) struct Build<'a> {
 pub(crate) fn build(b: Build<'_>) -> Engine {
     let mut engine = Engine::new();
     engine.set_strict_variables(true);
-    engine.set_fail_on_invalid_map_property(true);
+    // Missing map properties read as `()`, like kubectl's jsonpath, so that
+    // `svc.status?.loadBalancer?.ingress` works on objects that lack a field;
+    // typos in variable names are still caught by strict variables.
+    engine.set_fail_on_invalid_map_property(false);
     engine.set_max_operations(MAX_OPERATIONS);
     engine.set_max_call_levels(MAX_CALL_LEVELS);
     engine.set_max_expr_depths(256, 128);
