@@ -3,4 +3,5 @@
 //! mutating calls take an `effects::Permit`.
 
 pub mod dns;
+pub mod dns_world;
 pub mod http;

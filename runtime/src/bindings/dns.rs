@@ -11,9 +11,11 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
 use super::{duration_arg, script_error, ScriptResult};
 use crate::backends::dns::{self as backend, Answer};
+use crate::backends::dns_world::DnsWorld;
 use crate::output::Tone;
 use crate::run::journal::Event;
 use crate::run::Run;
+use crate::world::{site, World};
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
@@ -109,14 +111,84 @@ fn rtype(text: &str) -> ScriptResult<hickory_proto::rr::RecordType> {
     backend::record_type(text).map_err(|e| script_error(e.kind(), &e.to_string()))
 }
 
-fn no_world(run: &Run) -> ScriptResult<()> {
-    if run.world().is_some() {
-        return Err(script_error(
-            "Unreachable",
-            "this hubops simulates no DNS on worlds yet: a world cannot answer `dns::` calls",
-        ));
+/// Where a question goes: a server on the network, or a simulated one.
+#[derive(Debug, Clone)]
+enum Server {
+    /// A live server.
+    Addr(SocketAddr, bool),
+    /// A world's name server (by host), or its resolver.
+    World(String),
+}
+
+fn world_dns<T>(
+    run: &Run,
+    f: impl FnOnce(&mut DnsWorld, &World, jiff::Timestamp) -> Result<T, backend::Error>,
+) -> Option<Result<T, backend::Error>> {
+    let world = run.world()?;
+    let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now = run.clock().now();
+    // The DNS part is taken out while the hosted zones are read beside it.
+    let mut dns = world.part::<DnsWorld>("dns").cloned().unwrap_or_default();
+    let result = f(&mut dns, &world, now);
+    if let Some(part) = world.part_mut::<DnsWorld>("dns") {
+        *part = dns;
     }
-    Ok(())
+    Some(result)
+}
+
+fn ask_resolver(
+    run: &Run,
+    name: &str,
+    rt: hickory_proto::rr::RecordType,
+) -> ScriptResult<Result<Answer, backend::Error>> {
+    let rtype = rt.to_string();
+    if let Some(answer) =
+        world_dns(run, |dns, world, now| dns.resolve(name, &rtype, now, &|n, t, at| site::record_at(world, n, t, at)))
+    {
+        return Ok(answer);
+    }
+    run.block_on(backend::resolve(name, rt, QUERY_TIMEOUT))
+}
+
+fn ask(
+    run: &Run,
+    server: &Server,
+    name: &str,
+    rt: hickory_proto::rr::RecordType,
+) -> ScriptResult<Result<Answer, backend::Error>> {
+    match server {
+        Server::Addr(addr, recursion) => run.block_on(backend::query(*addr, name, rt, QUERY_TIMEOUT, *recursion)),
+        Server::World(host) if host == "resolver" => ask_resolver(run, name, rt),
+        Server::World(host) => {
+            let rtype = rt.to_string();
+            Ok(world_dns(run, |dns, world, now| {
+                dns.authoritative(host, name, &rtype, now, &|n, t, at| site::record_at(world, n, t, at))
+            })
+            .unwrap_or_else(|| Err(backend::Error::Invalid(format!("`{host}` is not a server address")))))
+        }
+    }
+}
+
+fn zone_of_any(run: &Run, name: &str) -> ScriptResult<Result<String, backend::Error>> {
+    if let Some(found) = world_dns(run, |dns, _, _| {
+        dns.zone_of(name).ok_or_else(|| backend::Error::NotFound(format!("no zone found for `{name}` (no SOA record)")))
+    }) {
+        return Ok(found);
+    }
+    run.block_on(backend::zone_of(name, QUERY_TIMEOUT))
+}
+
+/// An authoritative server: its host, and where to ask it.
+type NameServer = (String, Vec<Server>);
+
+/// The authoritative servers of a zone.
+fn nameservers_any(run: &Run, zone: &str) -> ScriptResult<Result<Vec<NameServer>, backend::Error>> {
+    if let Some(found) = world_dns(run, |dns, _, _| dns.nameservers(zone)) {
+        return Ok(found.map(|hosts| hosts.into_iter().map(|h| (h.clone(), vec![Server::World(h)])).collect()));
+    }
+    Ok(run.block_on(backend::nameservers(zone, QUERY_TIMEOUT))?.map(|ns| {
+        ns.into_iter().map(|n| (n.host, n.addrs.into_iter().map(|a| Server::Addr(a, false)).collect())).collect()
+    }))
 }
 
 fn strings(values: &[String]) -> Array {
@@ -126,9 +198,8 @@ fn strings(values: &[String]) -> Array {
 fn resolve(ctx: &NativeCallContext, name: &str, rtype_text: &str) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    no_world(&run)?;
     let rt = rtype(rtype_text)?;
-    let answer = run.block_on(backend::resolve(name, rt, QUERY_TIMEOUT))?.map_err(|e| dns_error(&run, &e))?;
+    let answer = ask_resolver(&run, name, rt)?.map_err(|e| dns_error(&run, &e))?;
     let canonical = rt.to_string();
     let values = answer.values(name, &canonical);
     let chain: Vec<String> =
@@ -170,32 +241,36 @@ fn answer_map(answer: &Answer, name: &str, rtype: &str) -> rhai::Map {
 fn query_one(ctx: &NativeCallContext, name: &str, rtype_text: &str, server: &str) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    no_world(&run)?;
     let rt = rtype(rtype_text)?;
-    let addr = backend::server_addr(server, 53).map_err(|e| dns_error(&run, &e))?;
-    let answer =
-        run.block_on(backend::query(addr, name, rt, QUERY_TIMEOUT, false))?.map_err(|e| dns_error(&run, &e))?;
+    let target = if run.world().is_some() {
+        Server::World(backend::normalize(server))
+    } else {
+        Server::Addr(backend::server_addr(server, 53).map_err(|e| dns_error(&run, &e))?, false)
+    };
+    let answer = ask(&run, &target, name, rt)?.map_err(|e| dns_error(&run, &e))?;
     Ok(answer_map(&answer, name, &rt.to_string()))
 }
 
 fn zone_of(ctx: &NativeCallContext, name: &str) -> ScriptResult<String> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    no_world(&run)?;
-    run.block_on(backend::zone_of(name, QUERY_TIMEOUT))?.map_err(|e| dns_error(&run, &e))
+    zone_of_any(&run, name)?.map_err(|e| dns_error(&run, &e))
 }
 
 fn nameservers(ctx: &NativeCallContext, zone: &str) -> ScriptResult<Array> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    no_world(&run)?;
-    let servers = run.block_on(backend::nameservers(zone, QUERY_TIMEOUT))?.map_err(|e| dns_error(&run, &e))?;
+    let servers = nameservers_any(&run, zone)?.map_err(|e| dns_error(&run, &e))?;
     Ok(servers
         .into_iter()
-        .map(|ns| {
+        .map(|(host, addrs)| {
             let mut m = rhai::Map::new();
-            m.insert("host".into(), ns.host.into());
-            m.insert("addrs".into(), ns.addrs.iter().map(|a| Dynamic::from(a.to_string())).collect::<Array>().into());
+            m.insert("host".into(), host.into());
+            let addrs: Array = addrs
+                .iter()
+                .filter_map(|a| if let Server::Addr(a, _) = a { Some(Dynamic::from(a.to_string())) } else { None })
+                .collect();
+            m.insert("addrs".into(), addrs.into());
             Dynamic::from_map(m)
         })
         .collect())
@@ -228,7 +303,6 @@ const WAIT_OPTIONS: [&str; 4] = ["timeout", "every", "type", "via"];
 fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    no_world(&run)?;
     for key in options.keys() {
         if !WAIT_OPTIONS.contains(&key.as_str()) {
             return Err(script_error(
@@ -266,19 +340,20 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
             ))
         }
     };
-    let servers: Vec<(String, SocketAddr, bool)> = match &via {
+    let servers: Vec<(String, Server)> = match &via {
         Via::Authoritative => {
-            let zone = run.block_on(backend::zone_of(name, QUERY_TIMEOUT))?.map_err(|e| dns_error(&run, &e))?;
-            let ns = run.block_on(backend::nameservers(&zone, QUERY_TIMEOUT))?.map_err(|e| dns_error(&run, &e))?;
-            ns.into_iter().flat_map(|n| n.addrs.into_iter().map(move |a| (n.host.clone(), a, false))).collect()
+            let zone = zone_of_any(&run, name)?.map_err(|e| dns_error(&run, &e))?;
+            let ns = nameservers_any(&run, &zone)?.map_err(|e| dns_error(&run, &e))?;
+            ns.into_iter().flat_map(|(host, addrs)| addrs.into_iter().map(move |a| (host.clone(), a))).collect()
         }
+        Via::Resolver if run.world().is_some() => vec![("resolver".into(), Server::World("resolver".into()))],
         Via::Resolver => backend::system_resolvers()
             .map_err(|e| dns_error(&run, &e))?
             .into_iter()
             .take(1)
-            .map(|a| (a.to_string(), a, true))
+            .map(|a| (a.to_string(), Server::Addr(a, true)))
             .collect(),
-        Via::Servers(list) => list.iter().map(|a| (a.to_string(), *a, false)).collect(),
+        Via::Servers(list) => list.iter().map(|a| (a.to_string(), Server::Addr(*a, false))).collect(),
     };
     let shown_expected = expected.iter().cloned().collect::<Vec<_>>().join(", ");
     let what = format!("{name} {canonical} -> {shown_expected}");
@@ -291,8 +366,8 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
         run.check_cancelled()?;
         let mut rows: Vec<rhai::Map> = Vec::new();
         let mut disagree: Vec<String> = Vec::new();
-        for (label, addr, recursion) in &servers {
-            let answer = run.block_on(backend::query(*addr, name, rt, QUERY_TIMEOUT, *recursion))?;
+        for (label, server) in &servers {
+            let answer = ask(&run, server, name, rt)?;
             let (values, ttl, error) = match &answer {
                 Ok(a) => (a.values(name, &canonical), a.records.iter().map(|r| r.ttl).min(), None),
                 Err(e) => (Vec::new(), None, Some(e.to_string())),
@@ -310,7 +385,11 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
             }
             let mut row = rhai::Map::new();
             row.insert("server".into(), label.clone().into());
-            row.insert("address".into(), addr.to_string().into());
+            let address = match server {
+                Server::Addr(a, _) => a.to_string(),
+                Server::World(h) => h.clone(),
+            };
+            row.insert("address".into(), address.into());
             row.insert("values".into(), strings(&values).into());
             row.insert("agree".into(), agree.into());
             rows.push(row);

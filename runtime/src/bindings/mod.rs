@@ -58,7 +58,7 @@ pub(crate) fn core_module() -> Module {
 
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
-    vec![("http", crate::backends::http::load_world)]
+    vec![("http", crate::backends::http::load_world), ("dns", crate::backends::dns_world::load_world)]
 }
 
 /// An error map with `kind` and `message`.

@@ -17,6 +17,8 @@ use serde_json::Value;
 
 use crate::catalog::closest;
 
+pub(crate) mod site;
+
 /// One family's part of a world.
 pub trait WorldPart: fmt::Debug + Send + Any {
     /// The section as it would be written back to a world file.
