@@ -11,4 +11,5 @@ mod cli;
 mod core;
 mod gate;
 mod http;
+mod shell;
 mod support;

@@ -9,6 +9,7 @@
 mod core;
 mod http;
 mod reference;
+mod shell;
 
 pub(crate) use reference::reference_markdown;
 
@@ -42,7 +43,11 @@ pub(crate) use self::core::short_message as short_error;
 
 /// The built-in families: (module name, module).
 pub(crate) fn families() -> Vec<(&'static str, Module)> {
-    vec![("log", rhai::exported_module!(core::log)), ("http", rhai::exported_module!(http::http))]
+    vec![
+        ("log", rhai::exported_module!(core::log)),
+        ("http", rhai::exported_module!(http::http)),
+        ("sh", rhai::exported_module!(shell::sh)),
+    ]
 }
 
 /// Global functions every runbook has: `params`, `step`, `fail`, `confirm`,

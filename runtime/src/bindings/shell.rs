@@ -1,0 +1,265 @@
+//! `sh::` - local commands: `run`, `rsync`, `ssh`. Every command is a
+//! mutation handed to the effects gate; a dry run plans the exact command
+//! line (and for `rsync`, runs rsync's own `--dry-run`, which changes
+//! nothing). Arguments are argv entries, never a shell string.
+//!
+//! Thin: options are checked and converted here; processes, argv and output
+//! parsing live in `backends::shell`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
+
+use super::{duration_arg, error_map, script_error, ScriptResult};
+use crate::backends::shell::process::{self, Invocation, Output};
+use crate::effects::{Change, Outcome, Permit};
+use crate::run::Run;
+
+#[export_module]
+pub(crate) mod sh {
+    /// Runs a local program with arguments (each one argv entry: no shell,
+    /// no `$VAR` or glob expansion) and returns `#{status, stdout, stderr,
+    /// planned}`. A mutation: in a dry run the command line is planned, the
+    /// program is looked up on `PATH` but not started, and `status` is `()`
+    /// with `planned: true`. The default timeout is 10 minutes; on timeout or
+    /// Ctrl-C the program and its children are stopped.
+    ///
+    /// ```rhai
+    /// let r = sh::run("git", ["-C", "/srv/site", "pull", "--ff-only"]);
+    /// if r.status != 0 { fail(`git pull failed: ${r.stderr}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn run(ctx: NativeCallContext, program: &str, args: Array) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::run_program(&ctx, program, args, &rhai::Map::new())
+    }
+
+    /// Runs a local program with options: `cwd` (working directory), `env`
+    /// (map of extra variables; their values are shown as `***` in plans and
+    /// the journal), `timeout` (default `"10m"`), `check` (default `false`;
+    /// `true` makes a non-zero exit an error of kind `Failed` carrying
+    /// `status` and the end of stderr).
+    ///
+    /// ```rhai
+    /// sh::run("terraform", ["apply", "-auto-approve"],
+    ///         #{ cwd: "/srv/infra", env: #{ TF_IN_AUTOMATION: "1" }, timeout: "30m", check: true });
+    /// ```
+    #[rhai_fn(name = "run", return_raw)]
+    pub fn run_with(
+        ctx: NativeCallContext,
+        program: &str,
+        args: Array,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::run_program(&ctx, program, args, &options)
+    }
+}
+
+/// `sh::run`'s timeout when none is given.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Rejects options a function does not have, naming the ones it has.
+fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptResult<()> {
+    for key in options.keys() {
+        if !known.contains(&key.as_str()) {
+            let mut message = format!("`{function}` has no option `{key}` (options: {})", known.join(", "));
+            if let Some(close) = crate::catalog::closest(key, known.iter().copied()) {
+                message = format!("{message}; did you mean `{close}`?");
+            }
+            return Err(script_error("Invalid", &message));
+        }
+    }
+    Ok(())
+}
+
+fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>> {
+    match options.get(key) {
+        None => Ok(None),
+        Some(v) if v.is_unit() => Ok(None),
+        Some(v) if v.is_string() => Ok(Some(v.to_string())),
+        Some(v) => Err(script_error("Invalid", &format!("`{key}` must be a string, not {}", v.type_name()))),
+    }
+}
+
+fn bool_option(options: &rhai::Map, key: &str, default: bool) -> ScriptResult<bool> {
+    match options.get(key) {
+        None => Ok(default),
+        Some(v) if v.is_unit() => Ok(default),
+        Some(v) => v.as_bool().map_err(|t| script_error("Invalid", &format!("`{key}` must be true or false, not {t}"))),
+    }
+}
+
+fn timeout_option(options: &rhai::Map, default: Duration) -> ScriptResult<Duration> {
+    match options.get("timeout") {
+        None => Ok(default),
+        Some(v) if v.is_unit() => Ok(default),
+        Some(v) => {
+            let d = duration_arg(v, "`timeout`")?;
+            if d.is_zero() {
+                return Err(script_error("Invalid", "`timeout` must be longer than zero"));
+            }
+            Ok(d)
+        }
+    }
+}
+
+/// Argument lists: strings and numbers, each one argv entry.
+fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            if arg.is_string() || arg.is_int() || arg.is_float() || arg.is_bool() {
+                Ok(arg.to_string())
+            } else {
+                Err(script_error(
+                    "Invalid",
+                    &format!("argument {i} of `{function}` must be a string or a number, not {}", arg.type_name()),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn env_option(options: &rhai::Map) -> ScriptResult<Vec<(String, String)>> {
+    let Some(value) = options.get("env").filter(|v| !v.is_unit()) else { return Ok(Vec::new()) };
+    let map = value.read_lock::<rhai::Map>().ok_or_else(|| script_error("Invalid", "`env` must be a map"))?;
+    map.iter()
+        .map(|(k, v)| {
+            if k.is_empty() || k.contains(['=', '\0']) {
+                return Err(script_error("Invalid", &format!("`{k}` is not an environment variable name")));
+            }
+            if v.is_map() || v.is_array() || v.is_unit() {
+                return Err(script_error("Invalid", &format!("`env.{k}` must be a string or a number")));
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// How a command is shown in plans, the journal and errors: the command
+/// line, environment values hidden (they are where tokens travel).
+fn shown(inv: &Invocation) -> String {
+    let mut text: String = inv.env.iter().flat_map(|(k, _)| [k.as_str(), "=*** "]).collect();
+    text.push_str(&inv.display());
+    if let Some(cwd) = &inv.cwd {
+        text.push_str(&format!(" (in {})", cwd.display()));
+    }
+    text
+}
+
+/// Hands a command to the gate, keeping the kind of a backend error
+/// (`Timeout`, `Failed`, `NotFound`, ...) for the script: the gate's own
+/// errors only say that a change was refused.
+pub(crate) fn gated<T>(
+    run: &Run,
+    change: Change,
+    check: impl FnOnce(&Permit) -> Result<(), process::Error>,
+    apply: impl FnOnce(&Permit) -> Result<T, process::Error>,
+) -> ScriptResult<Outcome<T>> {
+    let failure: Arc<Mutex<Option<rhai::Map>>> = Arc::default();
+    let slot = failure.clone();
+    let redactor = run.redactor().clone();
+    let apply = move |permit: &Permit| -> Result<T, BoxError> {
+        apply(permit).map_err(|e| {
+            let mut map = error_map(e.kind(), &redactor.redact(&e.to_string()));
+            if let process::Error::Failed { status, stderr_tail, .. } = &e {
+                map.insert("status".into(), i64::from(*status).into());
+                map.insert("stderr".into(), redactor.redact(stderr_tail).into());
+            }
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(map);
+            Box::new(e) as BoxError
+        })
+    };
+    let check = |permit: &Permit| check(permit).map_err(|e| Box::new(e) as BoxError);
+    run.change(change, check, apply).map_err(|gate_error| {
+        match failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            Some(map) => Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)),
+            None => gate_error,
+        }
+    })
+}
+
+fn no_world(run: &Run, function: &str) -> ScriptResult<()> {
+    if run.world().is_some() {
+        return Err(script_error(
+            "Usage",
+            &format!("`{function}` runs local programs and cannot run on a world (a rehearsal changes only the world)"),
+        ));
+    }
+    Ok(())
+}
+
+fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    known_options("sh::run", options, &RUN_OPTIONS)?;
+    if program.is_empty() {
+        return Err(script_error("Invalid", "`sh::run` needs a program name"));
+    }
+    let mut inv = Invocation::new(program, argv("sh::run", args)?, timeout_option(options, RUN_TIMEOUT)?);
+    inv.cwd = string_option(options, "cwd")?.map(PathBuf::from);
+    inv.env = env_option(options)?;
+    let check_exit = bool_option(options, "check", false)?;
+    no_world(&run, "sh::run")?;
+    let change = Change::new("sh", "run", shown(&inv));
+    let cancel = run.cancel.clone();
+    let probe = inv.clone();
+    let outcome = gated(
+        &run,
+        change,
+        move |_| can_start(&probe),
+        move |permit| {
+            let output = process::run(permit, &inv, &cancel)?;
+            if check_exit {
+                process::require_success(&inv.program, output)
+            } else {
+                Ok(output)
+            }
+        },
+    )?;
+    Ok(match outcome {
+        Outcome::Applied(output) => output_map(output),
+        Outcome::Planned => planned_map(),
+    })
+}
+
+/// What a dry run can know without starting anything: the program exists
+/// and the working directory is there.
+fn can_start(inv: &Invocation) -> Result<(), process::Error> {
+    if let Some(cwd) = &inv.cwd {
+        if !cwd.is_dir() {
+            return Err(process::Error::Spawn {
+                program: inv.program.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("working directory `{}` does not exist", cwd.display()),
+                ),
+            });
+        }
+    }
+    process::resolve(&inv.program).map(|_| ()).ok_or_else(|| process::Error::NotFound { program: inv.program.clone() })
+}
+
+fn output_map(output: Output) -> rhai::Map {
+    let mut map = rhai::Map::new();
+    map.insert("status".into(), i64::from(output.status).into());
+    map.insert("stdout".into(), output.stdout.into());
+    map.insert("stderr".into(), output.stderr.into());
+    map.insert("planned".into(), false.into());
+    map
+}
+
+/// A dry run's answer: no status, because nothing ran.
+fn planned_map() -> rhai::Map {
+    let mut map = rhai::Map::new();
+    map.insert("status".into(), Dynamic::UNIT);
+    map.insert("stdout".into(), "".into());
+    map.insert("stderr".into(), "".into());
+    map.insert("planned".into(), true.into());
+    map
+}

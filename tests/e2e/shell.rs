@@ -1,0 +1,193 @@
+//! `sh::` - local commands through the effects gate, against real processes
+//! (and, for `rsync`, the real `rsync` binary; for `ssh`, a stand-in `ssh`
+//! first on `PATH` that records its argv, since no sshd runs here).
+
+use hubops::run::journal::Event;
+
+use crate::support::{read, Test};
+
+/// Whether a process runs (a zombie does not: PID 1 in a container may
+/// never reap orphans).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+#[test]
+fn run_passes_arguments_as_they_are_and_captures_output() {
+    let script = r#"let r = sh::run("printf", ["%s|", "a b", "$HOME", "*", 3]);
+print(r.stdout);
+print(r.status);
+print(r.planned);
+let bad = sh::run("sh", ["-c", "echo oops >&2; exit 3"]);
+let err = bad.stderr;
+err.trim();
+print(`${bad.status} ${err}`);
+"#;
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("a b|$HOME|*|3|\n0\nfalse\n3 oops\n");
+    assert!(done.stderr.contains("Applying run printf '%s|' 'a b' '$HOME' '*' 3\n"), "{}", done.stderr);
+}
+
+#[test]
+fn run_with_check_makes_a_failing_exit_an_error_with_the_stderr_tail() {
+    let script = r#"try {
+    sh::run("sh", ["-c", "echo first >&2; echo last >&2; exit 4"], #{ check: true });
+} catch (e) {
+    print(`${e.kind} ${e.status} [${e.stderr}]`);
+    print(e.message);
+}
+sh::run("false", [], #{ check: true });
+"#;
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--journal", "j.jsonl"]).run();
+    done.status(1).stdout("Failed 4 [first\nlast]\n`sh` exited with status 4: first\nlast\n");
+    assert!(done.stderr.contains("error: `false` exited with status 1\n"), "{}", done.stderr);
+    let phases: Vec<String> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Change { phase, .. } = e { Some(phase) } else { None })
+        .collect();
+    assert_eq!(phases, ["failed", "failed"], "a failed command is journaled as failed");
+}
+
+#[test]
+fn run_uses_cwd_and_env_and_hides_env_values_in_the_plan() {
+    let script = r#"let r = sh::run("sh", ["-c", "printf %s \"$TOKEN\" | wc -c; pwd"], #{ cwd: "sub", env: #{ TOKEN: "t0k3n" } });
+print(r.stdout);
+"#;
+    let (done, dir) =
+        Test::new().file("sub/.keep", "").file("r.rhai", script).args(&["run", "r.rhai", "--journal", "j.jsonl"]).run();
+    let sub = dir.path().join("sub").canonicalize().unwrap();
+    done.status(0).stdout(&format!("5\n{}\n\n", sub.display()));
+    assert!(
+        done.stderr.contains("Applying run TOKEN=*** sh -c 'printf %s \"$TOKEN\" | wc -c; pwd' (in sub)\n"),
+        "{}",
+        done.stderr
+    );
+    assert!(!read(dir.path(), "j.jsonl").contains("t0k3n"), "env values stay out of the journal");
+}
+
+#[test]
+fn dry_run_plans_the_exact_command_line_and_runs_nothing() {
+    let script = r#"let r = sh::run("touch", ["made by hubops"]);
+print(`${r.planned} ${r.status}`);
+"#;
+    let (done, dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--dry-run"]).run();
+    done.status(0).stdout("true \n");
+    assert!(!dir.path().join("made by hubops").exists(), "nothing ran");
+    assert!(done.stderr.contains("\nPlan:\n  sh\n     run        touch 'made by hubops'\n"), "{}", done.stderr);
+}
+
+#[test]
+fn dry_run_of_a_missing_program_would_fail() {
+    let (done, _dir) = Test::new()
+        .file("r.rhai", "sh::run(\"no-such-program-hubops\", [\"x\"]);\n")
+        .args(&["run", "r.rhai", "--dry-run"])
+        .run();
+    done.status(1);
+    assert!(
+        done.stderr.contains(
+            "Would fail run no-such-program-hubops x: `no-such-program-hubops` is not installed or not on PATH"
+        ),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn a_missing_program_is_a_clear_error() {
+    let script = r#"try { sh::run("no-such-program-hubops", []); } catch (e) { print(`${e.kind}: ${e.message}`); }"#;
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("NotFound: `no-such-program-hubops` is not installed or not on PATH\n");
+}
+
+#[test]
+fn secrets_are_redacted_in_the_recorded_command_line() {
+    let script = r#"let p = params(#{ token: #{ secret: true } });
+sh::run("echo", ["--token", p.token]);
+"#;
+    let (done, dir) = Test::new()
+        .file("r.rhai", script)
+        .args(&["run", "r.rhai", "--set", "token=hunter2", "--journal", "j.jsonl"])
+        .run();
+    done.status(0);
+    assert!(done.stderr.contains("Applying run echo --token ***\n"), "{}", done.stderr);
+    let journal = read(dir.path(), "j.jsonl");
+    assert!(journal.contains("echo --token ***") && !journal.contains("hunter2"), "{journal}");
+}
+
+#[test]
+fn a_timeout_stops_the_program_and_its_children() {
+    let script = r#"try {
+    sh::run("sh", ["-c", "echo $$ > pid; sleep 60 & echo $! > child; wait"], #{ timeout: "1s" });
+} catch (e) {
+    print(`${e.kind}: ${e.message}`);
+}
+"#;
+    let (done, dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("Timeout: `sh` did not finish within 1s and was stopped\n");
+    for file in ["pid", "child"] {
+        let pid = read(dir.path(), file).trim().to_string();
+        assert!(!pid.is_empty(), "{file} was written");
+        assert!(!alive(&pid), "process {pid} ({file}) was stopped");
+    }
+}
+
+#[test]
+fn ctrl_c_stops_a_running_command_and_exits_130() {
+    let t = Test::new()
+        .file("r.rhai", "step(\"long\", || sh::run(\"sh\", [\"-c\", \"echo $$ > pid; exec sleep 60\"]));\n")
+        .args(&["run", "r.rhai", "--journal", "j.jsonl"]);
+    let pid_file = t.path("pid");
+    let child = t.command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    for _ in 0..200 {
+        if !std::fs::read_to_string(&pid_file).unwrap_or_default().trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(!alive(pid.trim()), "the command was stopped with the run");
+    drop(t);
+}
+
+#[test]
+fn bad_arguments_and_options_are_named() {
+    let cases = [
+        ("sh::run(\"echo\", [#{}]);", "argument 0 of `sh::run` must be a string or a number, not map"),
+        (
+            "sh::run(\"echo\", [], #{ timout: \"1s\" });",
+            "`sh::run` has no option `timout` (options: cwd, env, timeout, check); did you mean `timeout`?",
+        ),
+        (
+            "sh::run(\"echo\", [], #{ timeout: \"soon\" });",
+            "`timeout`: `soon` is not a duration (examples: 90s, 15m, 1h30m)",
+        ),
+        ("sh::run(\"echo\", [], #{ check: \"yes\" });", "`check` must be true or false, not string"),
+    ];
+    for (script, message) in cases {
+        let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
+        done.status(1);
+        assert!(done.stderr.contains(&format!("error: {message}\n")), "{script}\n{}", done.stderr);
+    }
+}
+
+#[test]
+fn run_refuses_to_start_local_programs_on_a_world() {
+    let (done, _dir) = Test::new()
+        .file("r.rhai", "sh::run(\"touch\", [\"x\"]);\n")
+        .file("w.yaml", "name: w\n")
+        .args(&["run", "r.rhai", "--world", "w.yaml"])
+        .run();
+    done.status(2);
+    assert!(
+        done.stderr.contains(
+            "error: `sh::run` runs local programs and cannot run on a world (a rehearsal changes only the world)\n"
+        ),
+        "{}",
+        done.stderr
+    );
+}
