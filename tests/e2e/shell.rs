@@ -191,3 +191,100 @@ fn run_refuses_to_start_local_programs_on_a_world() {
         done.stderr
     );
 }
+
+const COPY: &str = r#"let r = sh::rsync("src/", "dst/");
+print(`${r.files} ${r.bytes} ${r.planned} ${r.status}`);
+print(r.changed);
+"#;
+
+fn tree() -> Test {
+    Test::new()
+        .file("src/a.txt", "hello\n")
+        .file("src/sub/b.txt", &"b".repeat(1000))
+        .file("src/sub/c.bin", &"c".repeat(4096))
+        .file("r.rhai", COPY)
+}
+
+#[test]
+fn rsync_counts_files_and_bytes_and_a_second_run_moves_only_changes() {
+    let t = tree();
+    let (done, dir) = t.args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("3 5102 false 0\n[\"a.txt\", \"sub/\", \"sub/b.txt\", \"sub/c.bin\"]\n");
+    assert!(done.stderr.contains("Moved 3 files, 5102 bytes (src/ -> dst/)"), "{}", done.stderr);
+    assert_eq!(read(dir.path(), "dst/sub/b.txt"), "b".repeat(1000));
+
+    // Same folder again: nothing moves; then one file changes.
+    let again = |dir: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubops-e2e"))
+            .args(["run", "r.rhai"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(again(dir.path()), "0 0 false 0\n[]\n");
+    std::fs::write(dir.path().join("src/a.txt"), "hello, world\n").unwrap();
+    assert_eq!(again(dir.path()), "1 13 false 0\n[\"a.txt\"]\n");
+}
+
+#[test]
+fn rsync_dry_run_runs_rsyncs_own_dry_run_and_moves_nothing() {
+    let (done, dir) = tree().args(&["run", "r.rhai", "--dry-run"]).run();
+    done.status(0).stdout("3 5102 true 0\n[\"a.txt\", \"sub/\", \"sub/b.txt\", \"sub/c.bin\"]\n");
+    assert!(!dir.path().join("dst").exists(), "nothing was copied");
+    assert!(done.stderr.contains("Would move 3 files, 5102 bytes (src/ -> dst/)"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains(
+            "     rsync      rsync --archive --protect-args --stats --itemize-changes --no-human-readable -- src/ dst/\n"
+        ),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn rsync_delete_is_destructive_and_reports_deletions() {
+    let script = r#"let r = sh::rsync("src/", "dst/", #{ delete: true, bwlimit: "100M" });
+print(`${r.files} ${r.deleted} ${r.changed}`);
+"#;
+    let t = tree().file("dst/stale.txt", "old").file("d.rhai", script);
+    let (done, dir) = t.args(&["run", "d.rhai"]).run();
+    done.status(2);
+    assert!(done.stderr.contains("is destructive and needs confirmation"), "{}", done.stderr);
+    assert!(dir.path().join("dst/stale.txt").exists());
+
+    let t = tree().file("dst/stale.txt", "old").file("d.rhai", script);
+    let (done, dir) = t.args(&["run", "d.rhai", "--yes"]).run();
+    done.status(0).stdout("3 1 [\"stale.txt\", \"a.txt\", \"sub/\", \"sub/b.txt\", \"sub/c.bin\"]\n");
+    assert!(!dir.path().join("dst/stale.txt").exists());
+}
+
+#[test]
+fn rsync_without_the_rsync_program_is_a_clear_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let script = r#"try { sh::rsync("src/", "dst/"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+sh::rsync("src/", "dst/");
+"#;
+    let path = empty.path().display().to_string();
+    let (done, _dir) = tree().file("m.rhai", script).env("PATH", &path).args(&["run", "m.rhai"]).run();
+    done.status(1).stdout("NotFound: `rsync` is not installed or not on PATH\n");
+    assert!(done.stderr.contains("error: `rsync` is not installed or not on PATH\n"), "{}", done.stderr);
+    let (done, _dir) = tree().file("m.rhai", script).env("PATH", &path).args(&["run", "m.rhai", "--dry-run"]).run();
+    done.status(1);
+    assert!(done.stderr.contains("`rsync` is not installed or not on PATH"), "{}", done.stderr);
+}
+
+#[test]
+fn rsync_failures_carry_rsyncs_own_words() {
+    let script = "sh::rsync(\"missing/\", \"dst/\");\n";
+    let (done, _dir) = Test::new().file("f.rhai", script).args(&["run", "f.rhai"]).run();
+    done.status(1);
+    assert!(
+        done.stderr.contains("error: `rsync` exited with status 23: rsync: [sender] change_dir"),
+        "{}",
+        done.stderr
+    );
+}

@@ -15,7 +15,10 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
 use super::{duration_arg, error_map, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
+use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
+use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::effects::{Change, Outcome, Permit};
+use crate::output::Tone;
 use crate::run::Run;
 
 #[export_module]
@@ -55,11 +58,58 @@ pub(crate) mod sh {
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::run_program(&ctx, program, args, &options)
     }
+
+    /// Copies a tree with `rsync -a` and reports what moved:
+    /// `#{files, bytes, created, deleted, total_files, total_bytes, sent,
+    /// received, changed, status, planned}` (`bytes`: size of the files
+    /// transferred; `changed`: the paths rsync itemized, at most 1000).
+    /// `src` and `dst` are local paths or `[user@]host:path`; a trailing `/`
+    /// on `src` copies its contents, as with rsync. A mutation: in a dry run
+    /// rsync runs with its own `--dry-run` (which changes nothing) and the
+    /// report says what would move, with `planned: true`. Exit status 24
+    /// (source files vanished while copying, usual on a live home directory)
+    /// is not an error. Needs the `rsync` program.
+    ///
+    /// ```rhai
+    /// let r = sh::rsync("/export/homes/hub/", "/mnt/new/homes/hub/");
+    /// log::info(`copied ${r.files} files, ${r.bytes} bytes`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn rsync(ctx: NativeCallContext, src: &str, dst: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::rsync(&ctx, src, dst, &rhai::Map::new())
+    }
+
+    /// `rsync` with options: `delete` (remove files the source lacks; a
+    /// destructive change), `ssh` (`true`, or `#{identity, user, port}` for
+    /// the remote shell, always in batch mode), `bwlimit` (KiB/s, or `"10M"`),
+    /// `dry_run` (only report what would move, even when applying),
+    /// `timeout` (default `"12h"`).
+    ///
+    /// ```rhai
+    /// let r = sh::rsync("ubuntu@nfs-old:/export/home-01/homes/hub/", "/export/home-01/homes/hub/",
+    ///                   #{ ssh: #{ identity: "nfs-transfer-key" }, delete: true, bwlimit: "50M" });
+    /// ```
+    #[rhai_fn(name = "rsync", return_raw)]
+    pub fn rsync_with(
+        ctx: NativeCallContext,
+        src: &str,
+        dst: &str,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::rsync(&ctx, src, dst, &options)
+    }
 }
 
 /// `sh::run`'s timeout when none is given.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
+/// `sh::rsync`'s timeout when none is given: a first copy of home
+/// directories takes hours.
+const RSYNC_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
+const RSYNC_OPTIONS: [&str; 5] = ["delete", "ssh", "bwlimit", "dry_run", "timeout"];
+const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
+/// rsync's "some source files vanished": normal on a live file system.
+const RSYNC_VANISHED: i32 = 24;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -261,5 +311,138 @@ fn planned_map() -> rhai::Map {
     map.insert("stdout".into(), "".into());
     map.insert("stderr".into(), "".into());
     map.insert("planned".into(), true.into());
+    map
+}
+
+/// `#{identity, user, port}` of `sh::ssh` and `sh::rsync`'s `ssh`.
+fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<Login> {
+    let port = match options.get("port").filter(|p| !p.is_unit()) {
+        None => None,
+        Some(p) => Some(
+            p.as_int()
+                .ok()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| script_error("Invalid", &format!("`port` must be a port number, not {p}")))?,
+        ),
+    };
+    let login = Login { user: string_option(options, "user")?, port, identity: string_option(options, "identity")? };
+    ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`{function}`: {e}")))?;
+    Ok(login)
+}
+
+fn remote_shell(options: &rhai::Map) -> ScriptResult<Option<Vec<String>>> {
+    let Some(value) = options.get("ssh").filter(|v| !v.is_unit()) else { return Ok(None) };
+    let login = if let Ok(on) = value.as_bool() {
+        if !on {
+            return Ok(None);
+        }
+        Login::default()
+    } else if let Some(map) = value.read_lock::<rhai::Map>() {
+        known_options("sh::rsync`'s `ssh", &map, &LOGIN_OPTIONS)?;
+        login_option("sh::rsync", &map)?
+    } else {
+        return Err(script_error("Invalid", "`ssh` must be true or a map such as #{ identity: \"key\", port: 22 }"));
+    };
+    let words = ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`sh::rsync`: {e}")))?;
+    if let Some(bad) = words.iter().find(|w| !rsync_args::valid_word(w)) {
+        return Err(script_error("Invalid", &format!("`{bad}` cannot be passed to rsync's remote shell")));
+    }
+    Ok(Some(words))
+}
+
+fn path_arg(what: &str, value: &str) -> ScriptResult<String> {
+    if value.is_empty() || value.starts_with('-') || value.contains('\0') {
+        return Err(script_error("Invalid", &format!("`{value}` is not a valid rsync {what}")));
+    }
+    Ok(value.to_string())
+}
+
+fn rsync(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    known_options("sh::rsync", options, &RSYNC_OPTIONS)?;
+    let bwlimit = match options.get("bwlimit").filter(|v| !v.is_unit()) {
+        None => None,
+        Some(v) => {
+            let text = v.to_string();
+            if !(v.is_int() || v.is_string()) || !rsync_args::valid_bwlimit(&text) {
+                return Err(script_error(
+                    "Invalid",
+                    &format!("`bwlimit` must be KiB/s or a size such as \"10M\", not {v}"),
+                ));
+            }
+            Some(text)
+        }
+    };
+    let sync = Transfer {
+        src: path_arg("source", src)?,
+        dst: path_arg("destination", dst)?,
+        delete: bool_option(options, "delete", false)?,
+        ssh: remote_shell(options)?,
+        bwlimit,
+        dry_run: bool_option(options, "dry_run", false)?,
+    };
+    let timeout = timeout_option(options, RSYNC_TIMEOUT)?;
+    no_world(&run, "sh::rsync")?;
+    let apply_inv = Invocation::new("rsync", rsync_args::args(&sync), timeout);
+    let check_inv = Invocation::new("rsync", rsync_args::args(&Transfer { dry_run: true, ..sync.clone() }), timeout);
+    let mut change = Change::new("sh", if sync.dry_run { "preview" } else { "rsync" }, apply_inv.display());
+    if sync.delete && !sync.dry_run {
+        change = change.destructive();
+    }
+    let checked: Arc<Mutex<Option<(Report, i32)>>> = Arc::default();
+    let slot = checked.clone();
+    let (cancel, check_cancel) = (run.cancel.clone(), run.cancel.clone());
+    let outcome = gated(
+        &run,
+        change,
+        move |permit| {
+            let found = rsync_run(permit, &check_inv, &check_cancel)?;
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
+            Ok(())
+        },
+        move |permit| rsync_run(permit, &apply_inv, &cancel),
+    )?;
+    let (report, status, planned) = match outcome {
+        Outcome::Applied((report, status)) => (report, status, sync.dry_run),
+        Outcome::Planned => {
+            let (report, status) =
+                checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+            (report, status, true)
+        }
+    };
+    if planned {
+        run.printer().status(Tone::Plan, "Would move", &format!("{} ({src} -> {dst})", report.summary()));
+    } else {
+        run.printer().status(Tone::Progress, "Moved", &format!("{} ({src} -> {dst})", report.summary()));
+    }
+    Ok(report_map(report, status, planned))
+}
+
+fn rsync_run(permit: &Permit, inv: &Invocation, cancel: &crate::run::Cancel) -> Result<(Report, i32), process::Error> {
+    let output = process::run(permit, inv, cancel)?;
+    let status = output.status;
+    if status != 0 && status != RSYNC_VANISHED {
+        let stderr_tail = process::tail(&output.stderr);
+        return Err(process::Error::Failed { program: "rsync".into(), status, stderr_tail });
+    }
+    Ok((rsync_args::parse(&output.stdout), status))
+}
+
+fn report_map(report: Report, status: i32, planned: bool) -> rhai::Map {
+    let count = |n: u64| Dynamic::from(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut map = rhai::Map::new();
+    map.insert("files".into(), count(report.files));
+    map.insert("bytes".into(), count(report.bytes));
+    map.insert("created".into(), count(report.created));
+    map.insert("deleted".into(), count(report.deleted));
+    map.insert("total_files".into(), count(report.total_files));
+    map.insert("total_bytes".into(), count(report.total_bytes));
+    map.insert("sent".into(), count(report.sent));
+    map.insert("received".into(), count(report.received));
+    map.insert("changed".into(), report.changed.into_iter().map(Dynamic::from).collect::<Array>().into());
+    map.insert("status".into(), i64::from(status).into());
+    map.insert("planned".into(), planned.into());
     map
 }

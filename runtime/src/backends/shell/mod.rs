@@ -4,3 +4,5 @@
 //! decides whether a command runs.
 
 pub mod process;
+pub mod rsync;
+pub mod ssh;

@@ -9,7 +9,7 @@ const MAX_CHANGED: usize = 1000;
 
 /// What a caller asks of rsync.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sync {
+pub struct Transfer {
     /// Source: a local path or `[user@]host:path`.
     pub src: String,
     /// Destination, the same forms.
@@ -43,19 +43,18 @@ pub struct Report {
     pub sent: u64,
     /// Bytes rsync received over the wire.
     pub received: u64,
-    /// The paths rsync itemized (changed, created or deleted), at most 1000.
+    /// The paths rsync itemized (changed, created or deleted) but the
+    /// destination folder itself, at most 1000.
     pub changed: Vec<String>,
 }
 
 /// The arguments of an `rsync` run (the program is `rsync`).
 #[must_use]
-pub fn args(sync: &Sync) -> Vec<String> {
+pub fn args(sync: &Transfer) -> Vec<String> {
     // -a: what operators use for home directories; -s: remote paths are not
     // split or expanded by the remote shell; plain numbers for parsing.
     let mut args: Vec<String> =
-        ["--archive", "--protect-args", "--stats", "--itemize-changes", "--no-human-readable"]
-            .map(String::from)
-            .into();
+        ["--archive", "--protect-args", "--stats", "--itemize-changes", "--no-human-readable"].map(String::from).into();
     if sync.delete {
         args.push("--delete".into());
     }
@@ -121,7 +120,9 @@ pub fn parse(stdout: &str) -> Report {
             }
             continue;
         }
-        if let Some(path) = itemized_path(line) {
+        // `./` is the destination folder itself (its times changed):
+        // true but not news, and it comes and goes with timing.
+        if let Some(path) = itemized_path(line).filter(|p| *p != "./") {
             if report.changed.len() < MAX_CHANGED {
                 report.changed.push(path.to_string());
             }
@@ -216,14 +217,14 @@ total size is 5,006  speedup is 0.95
     #[test]
     fn reads_deletions_and_old_labels() {
         let r = parse("*deleting   old file.txt\n.d..t...... ./\nNumber of files transferred: 1\nNumber of deleted files: 1 (reg: 1)\n");
-        assert_eq!(r.changed, ["old file.txt", "./"]);
+        assert_eq!(r.changed, ["old file.txt"]);
         assert_eq!((r.files, r.deleted), (1, 1));
         assert_eq!(r.summary(), "1 file, 0 bytes, 1 deleted");
     }
 
     #[test]
     fn builds_argv_without_a_shell() {
-        let sync = Sync {
+        let sync = Transfer {
             src: "ubuntu@old:/export/home-01/homes/hub/".into(),
             dst: "/export/home-01/homes/hub/".into(),
             delete: true,
