@@ -288,3 +288,82 @@ fn rsync_failures_carry_rsyncs_own_words() {
         done.stderr
     );
 }
+
+/// A stand-in `ssh` first on `PATH`: writes its argv, one word a line, to
+/// `ssh.argv`, prints a line, and exits with `$FAKE_SSH_STATUS`.
+const FAKE_SSH: &str = r#"#!/bin/sh
+for word in "$@"; do printf '%s\n' "$word"; done > ssh.argv
+echo remote-output
+if [ "${FAKE_SSH_STATUS:-0}" = 255 ]; then echo 'ubuntu@nfs-old: Permission denied (publickey).' >&2; fi
+exit "${FAKE_SSH_STATUS:-0}"
+"#;
+
+fn with_fake_ssh(t: Test) -> Test {
+    let t = t.file("bin/ssh", FAKE_SSH);
+    let bin = t.path("bin");
+    let mut perms = std::fs::metadata(bin.join("ssh")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(bin.join("ssh"), perms).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    t.env("PATH", &path)
+}
+
+const SSH: &str = r#"let r = sh::ssh("nfs-old", ["du", "-sh", "/homes/my hub", "$(reboot)"],
+                #{ user: "ubuntu", identity: "nfs transfer key", port: 2222 });
+print(`${r.status} ${r.stdout}`);
+"#;
+
+#[test]
+fn ssh_builds_a_batch_mode_argv_and_quotes_words_for_the_remote_shell() {
+    let (done, dir) = with_fake_ssh(Test::new()).file("s.rhai", SSH).args(&["run", "s.rhai"]).run();
+    done.status(0).stdout("0 remote-output\n\n");
+    assert_eq!(
+        read(dir.path(), "ssh.argv"),
+        "-o\nBatchMode=yes\n-o\nConnectTimeout=30\n-i\nnfs transfer key\n-p\n2222\n-l\nubuntu\n--\nnfs-old\ndu -sh '/homes/my hub' '$(reboot)'\n"
+    );
+}
+
+#[test]
+fn ssh_failures_are_unreachable_and_remote_failures_are_statuses() {
+    let script = r#"try { sh::ssh("nfs-old", "true"); } catch (e) { print(`${e.kind}: ${e.message}`); }"#;
+    let (done, _dir) =
+        with_fake_ssh(Test::new()).env("FAKE_SSH_STATUS", "255").file("s.rhai", script).args(&["run", "s.rhai"]).run();
+    done.status(0).stdout("Unreachable: ssh to `nfs-old` failed: ubuntu@nfs-old: Permission denied (publickey).\n");
+
+    let script = r#"print(sh::ssh("nfs-old", "false").status);
+sh::ssh("nfs-old", "false", #{ check: true });
+"#;
+    let (done, _dir) =
+        with_fake_ssh(Test::new()).env("FAKE_SSH_STATUS", "3").file("s.rhai", script).args(&["run", "s.rhai"]).run();
+    done.status(1).stdout("3\n");
+    assert!(done.stderr.contains("error: `ssh` exited with status 3\n"), "{}", done.stderr);
+}
+
+#[test]
+fn ssh_dry_run_plans_the_command_line_and_connects_nowhere() {
+    let (done, dir) = with_fake_ssh(Test::new()).file("s.rhai", SSH).args(&["run", "s.rhai", "--dry-run"]).run();
+    done.status(0).stdout(" \n");
+    assert!(!dir.path().join("ssh.argv").exists(), "ssh was not started");
+    assert!(
+        done.stderr.contains(
+            "     ssh        ssh -o BatchMode=yes -o ConnectTimeout=30 -i 'nfs transfer key' -p 2222 -l ubuntu -- nfs-old 'du -sh '\\''/homes/my hub'\\'' '\\''$(reboot)'\\'''\n"
+        ),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn ssh_refuses_values_that_would_become_options() {
+    for (script, message) in [
+        ("sh::ssh(\"-oProxyCommand=touch x\", \"true\");", "`sh::ssh`: `-oProxyCommand=touch x` is not a valid host"),
+        ("sh::ssh(\"h\", \"true\", #{ user: \"-x\" });", "`sh::ssh`: `-x` is not a valid user"),
+        ("sh::ssh(\"h\", \"true\", #{ port: 70000 });", "`port` must be a port number, not 70000"),
+        ("sh::ssh(\"h\", 42);", "the command of `sh::ssh` must be a string or an array of words, not i64"),
+    ] {
+        let (done, dir) = with_fake_ssh(Test::new()).file("s.rhai", script).args(&["run", "s.rhai"]).run();
+        done.status(1);
+        assert!(done.stderr.contains(&format!("error: {message}\n")), "{script}\n{}", done.stderr);
+        assert!(!dir.path().join("ssh.argv").exists());
+    }
+}

@@ -16,7 +16,7 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 use super::{duration_arg, error_map, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
 use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
-use crate::backends::shell::ssh::{self as ssh_args, Login};
+use crate::backends::shell::ssh::{self as ssh_args, Login, Remote};
 use crate::effects::{Change, Outcome, Permit};
 use crate::output::Tone;
 use crate::run::Run;
@@ -98,6 +98,40 @@ pub(crate) mod sh {
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::rsync(&ctx, src, dst, &options)
     }
+
+    /// Runs a command on a host over ssh (batch mode: never a password
+    /// prompt) and returns `#{status, stdout, stderr, planned}` like
+    /// `sh::run`. `command` is an array of words, each quoted for the remote
+    /// shell so it arrives as one argument, or a string the remote shell
+    /// reads as written. ssh's own failure (exit 255: unreachable, refused
+    /// key) is an error of kind `Unreachable`. A mutation; a dry run plans
+    /// the ssh command line. Default timeout 10 minutes.
+    ///
+    /// ```rhai
+    /// let r = sh::ssh("nfs-old.example.org", ["du", "-s", "/export/home-01/homes/hub"]);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn ssh(ctx: NativeCallContext, host: &str, command: Dynamic) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::ssh(&ctx, host, command, &rhai::Map::new())
+    }
+
+    /// `sh::ssh` with options: `identity` (private key file), `user`,
+    /// `port`, `timeout` (default `"10m"`), `check` (a non-zero remote exit
+    /// is an error of kind `Failed`).
+    ///
+    /// ```rhai
+    /// sh::ssh("nfs-new", "df -h /export | tail -1",
+    ///         #{ user: "ubuntu", identity: "nfs-transfer-key", port: 22, check: true });
+    /// ```
+    #[rhai_fn(name = "ssh", return_raw)]
+    pub fn ssh_with(
+        ctx: NativeCallContext,
+        host: &str,
+        command: Dynamic,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::ssh(&ctx, host, command, &options)
+    }
 }
 
 /// `sh::run`'s timeout when none is given.
@@ -108,6 +142,9 @@ const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
 const RSYNC_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
 const RSYNC_OPTIONS: [&str; 5] = ["delete", "ssh", "bwlimit", "dry_run", "timeout"];
 const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
+const SSH_OPTIONS: [&str; 5] = ["identity", "user", "port", "timeout", "check"];
+/// What ssh exits with when it, not the remote command, failed.
+const SSH_FAILED: i32 = 255;
 /// rsync's "some source files vanished": normal on a live file system.
 const RSYNC_VANISHED: i32 = 24;
 
@@ -445,4 +482,53 @@ fn report_map(report: Report, status: i32, planned: bool) -> rhai::Map {
     map.insert("status".into(), i64::from(status).into());
     map.insert("planned".into(), planned.into());
     map
+}
+
+fn ssh(ctx: &NativeCallContext, host: &str, command: Dynamic, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    known_options("sh::ssh", options, &SSH_OPTIONS)?;
+    let remote = if command.is_string() {
+        Remote::Line(command.to_string())
+    } else if command.is_array() {
+        Remote::Words(argv("sh::ssh", command.cast::<Array>())?)
+    } else {
+        return Err(script_error(
+            "Invalid",
+            &format!("the command of `sh::ssh` must be a string or an array of words, not {}", command.type_name()),
+        ));
+    };
+    let login = login_option("sh::ssh", options)?;
+    let words =
+        ssh_args::argv(host, &login, &remote).map_err(|e| script_error("Invalid", &format!("`sh::ssh`: {e}")))?;
+    let check_exit = bool_option(options, "check", false)?;
+    let timeout = timeout_option(options, RUN_TIMEOUT)?;
+    no_world(&run, "sh::ssh")?;
+    let mut words = words.into_iter();
+    let program = words.next().unwrap_or_else(|| "ssh".into());
+    let inv = Invocation::new(program, words.collect(), timeout);
+    let change = Change::new("sh", "ssh", inv.display());
+    let cancel = run.cancel.clone();
+    let probe = inv.clone();
+    let host = host.to_string();
+    let outcome = gated(
+        &run,
+        change,
+        move |_| can_start(&probe),
+        move |permit| {
+            let output = process::run(permit, &inv, &cancel)?;
+            if output.status == SSH_FAILED {
+                return Err(process::Error::Unreachable { host, stderr_tail: process::tail(&output.stderr) });
+            }
+            if check_exit {
+                process::require_success(&inv.program, output)
+            } else {
+                Ok(output)
+            }
+        },
+    )?;
+    Ok(match outcome {
+        Outcome::Applied(output) => output_map(output),
+        Outcome::Planned => planned_map(),
+    })
 }

@@ -116,6 +116,14 @@ pub enum Error {
         /// The last lines of stderr.
         stderr_tail: String,
     },
+    /// `ssh` could not reach or log in to the host (its exit status 255).
+    #[error("ssh to `{host}` failed{}", tail_suffix(.stderr_tail))]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// The last lines of ssh's stderr.
+        stderr_tail: String,
+    },
     /// Waiting on the process failed.
     #[error("lost track of `{program}`")]
     Wait {
@@ -133,7 +141,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "NotFound",
-            Self::Spawn { .. } | Self::Wait { .. } => "Unreachable",
+            Self::Spawn { .. } | Self::Wait { .. } | Self::Unreachable { .. } => "Unreachable",
             Self::Timeout { .. } => "Timeout",
             Self::Interrupted { .. } => "Interrupted",
             Self::Failed { .. } => "Failed",
