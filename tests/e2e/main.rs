@@ -13,3 +13,4 @@ mod gate;
 mod http;
 mod shell;
 mod support;
+mod yaml;

@@ -10,6 +10,7 @@ mod core;
 mod http;
 mod reference;
 mod shell;
+mod yaml;
 
 pub(crate) use reference::reference_markdown;
 
@@ -47,6 +48,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
         ("sh", rhai::exported_module!(shell::sh)),
+        ("yaml", rhai::exported_module!(yaml::yaml)),
     ]
 }
 
