@@ -2,6 +2,7 @@
 //! and a simulated one that works on the world. Nothing here knows Rhai;
 //! mutating calls take an `effects::Permit`.
 
+pub mod helm;
 pub mod http;
 pub mod shell;
 pub mod yaml;
