@@ -10,6 +10,7 @@
 mod cli;
 mod core;
 mod gate;
+mod helm;
 mod http;
 mod shell;
 mod support;

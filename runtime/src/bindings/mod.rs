@@ -7,6 +7,7 @@
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
 mod core;
+mod helm;
 mod http;
 mod reference;
 mod shell;
@@ -47,6 +48,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
     vec![
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
+        ("helm", rhai::exported_module!(helm::helm)),
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
     ]

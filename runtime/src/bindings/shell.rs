@@ -151,7 +151,7 @@ const RSYNC_VANISHED: i32 = 24;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Rejects options a function does not have, naming the ones it has.
-fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptResult<()> {
+pub(crate) fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptResult<()> {
     for key in options.keys() {
         if !known.contains(&key.as_str()) {
             let mut message = format!("`{function}` has no option `{key}` (options: {})", known.join(", "));
@@ -164,7 +164,7 @@ fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptR
     Ok(())
 }
 
-fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>> {
+pub(crate) fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>> {
     match options.get(key) {
         None => Ok(None),
         Some(v) if v.is_unit() => Ok(None),
@@ -173,7 +173,7 @@ fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>>
     }
 }
 
-fn bool_option(options: &rhai::Map, key: &str, default: bool) -> ScriptResult<bool> {
+pub(crate) fn bool_option(options: &rhai::Map, key: &str, default: bool) -> ScriptResult<bool> {
     match options.get(key) {
         None => Ok(default),
         Some(v) if v.is_unit() => Ok(default),
@@ -181,7 +181,7 @@ fn bool_option(options: &rhai::Map, key: &str, default: bool) -> ScriptResult<bo
     }
 }
 
-fn timeout_option(options: &rhai::Map, default: Duration) -> ScriptResult<Duration> {
+pub(crate) fn timeout_option(options: &rhai::Map, default: Duration) -> ScriptResult<Duration> {
     match options.get("timeout") {
         None => Ok(default),
         Some(v) if v.is_unit() => Ok(default),

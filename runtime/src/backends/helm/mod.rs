@@ -3,4 +3,5 @@
 //! an upgrade. Nothing here knows Rhai or Kubernetes clients: the Kubernetes
 //! family lists the records and hands them over as JSON.
 
+pub mod cli;
 pub mod release;
