@@ -176,7 +176,7 @@ fn bad_arguments_and_options_are_named() {
 }
 
 #[test]
-fn run_refuses_to_start_local_programs_on_a_world() {
+fn on_a_world_commands_need_the_hosts_section() {
     let (done, _dir) = Test::new()
         .file("r.rhai", "sh::run(\"touch\", [\"x\"]);\n")
         .file("w.yaml", "name: w\n")
@@ -185,10 +185,98 @@ fn run_refuses_to_start_local_programs_on_a_world() {
     done.status(2);
     assert!(
         done.stderr.contains(
-            "error: `sh::run` runs local programs and cannot run on a world (a rehearsal changes only the world)\n"
+            "error: the world has no `hosts:` section; add the hosts this runbook reaches (host `local` is this machine)\n"
         ),
         "{}",
         done.stderr
+    );
+}
+
+const WORLD: &str = "name: hub move
+start: 2026-11-21T06:00:00Z
+hosts:
+  local:
+    files:
+      deploy/values.yaml: |
+        # prod hub
+        jupyterhub:
+          hub:
+            baseUrl: /nb   # served here
+    commands:
+      - run: git -C deploy pull --ff-only
+        stdout: \"Already up to date.\\n\"
+  nfs-old:
+    files:
+      /export/homes/hub/alice/a.ipynb: \"{}\"
+      /export/homes/hub/bob/data.h5: { size: 5000000 }
+    commands:
+      - run: du -s /export/homes/hub
+        stdout: \"4884 /export/homes/hub\\n\"
+  nfs-new:
+    files:
+      /export/homes/hub/stale.txt: old
+";
+
+const MOVE: &str = r#"print(sh::run("git", ["-C", "deploy", "pull", "--ff-only"]).stdout);
+print(sh::ssh("nfs-old", ["du", "-s", "/export/homes/hub"]).stdout);
+let first = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", #{ delete: true, ssh: true });
+print(`${first.files} ${first.bytes} ${first.deleted} ${first.planned}`);
+let second = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", #{ delete: true, ssh: true });
+print(`${second.files} ${second.bytes}`);
+yaml::set("deploy/values.yaml", "jupyterhub.hub.baseUrl", "/n2");
+print(yaml::get("deploy/values.yaml", "jupyterhub.hub.baseUrl"));
+"#;
+
+#[test]
+fn a_rehearsal_moves_files_between_world_hosts_and_changes_only_the_world() {
+    let (done, dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("m.rhai", MOVE)
+        .args(&["run", "m.rhai", "--world", "w.yaml", "--yes", "--save-world", "after.yaml"])
+        .run();
+    done.status(0).stdout("Already up to date.\n\n4884 /export/homes/hub\n\n2 5000002 1 false\n0 0\n/n2\n");
+    assert!(!dir.path().join("deploy").exists(), "nothing local was touched");
+    let after: serde_json::Value = serde_norway::from_str(&read(dir.path(), "after.yaml")).unwrap();
+    let new = &after["hosts"]["nfs-new"]["files"];
+    assert_eq!(
+        new,
+        &serde_json::json!({ "/export/homes/hub/alice/a.ipynb": "{}", "/export/homes/hub/bob/data.h5": { "size": 5_000_000 } })
+    );
+    assert_eq!(
+        after["hosts"]["local"]["files"]["deploy/values.yaml"],
+        "# prod hub\njupyterhub:\n  hub:\n    baseUrl: /n2   # served here\n"
+    );
+}
+
+#[test]
+fn a_dry_run_on_a_world_reports_what_would_move_and_leaves_it() {
+    let (done, dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("m.rhai", MOVE)
+        .args(&["run", "m.rhai", "--world", "w.yaml", "--dry-run", "--save-world", "after.yaml"])
+        .run();
+    done.status(0).stdout("\n\n2 5000002 1 true\n2 5000002\n/nb\n");
+    assert!(done.stderr.contains("Would move 2 files, 5000002 bytes, 1 deleted (ubuntu@nfs-old:/export/homes/hub/ -> nfs-new:/export/homes/hub/)"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("-    baseUrl: /nb   # served here\n+    baseUrl: /n2   # served here\n"),
+        "{}",
+        done.stderr
+    );
+    let after: serde_json::Value = serde_norway::from_str(&read(dir.path(), "after.yaml")).unwrap();
+    let before: serde_json::Value = serde_norway::from_str(WORLD).unwrap();
+    assert_eq!(after["hosts"], before["hosts"]);
+}
+
+#[test]
+fn world_hosts_that_do_not_answer() {
+    let script = r#"try { sh::ssh("nfs-gone", "true"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { sh::ssh("nfs-old", "reboot"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+"#;
+    let (done, _dir) =
+        Test::new().file("w.yaml", WORLD).file("s.rhai", script).args(&["run", "s.rhai", "--world", "w.yaml"]).run();
+    done.status(0).stdout(
+        "Unreachable: ssh to `nfs-gone` failed: ssh: Could not resolve hostname nfs-gone: Name or service not known\n\
+         NotFound: world host `nfs-old` has no answer for `reboot` (add it to its `commands`)\n",
     );
 }
 

@@ -62,7 +62,7 @@ pub(crate) fn core_module() -> Module {
 
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
-    vec![("http", crate::backends::http::load_world)]
+    vec![("http", crate::backends::http::load_world), ("hosts", crate::backends::shell::world::load_world)]
 }
 
 /// An error map with `kind` and `message`.

@@ -17,9 +17,11 @@ use super::{duration_arg, error_map, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
 use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
 use crate::backends::shell::ssh::{self as ssh_args, Login, Remote};
+use crate::backends::shell::world::{HostsWorld, LOCAL};
 use crate::effects::{Change, Outcome, Permit};
 use crate::output::Tone;
 use crate::run::Run;
+use crate::world::World;
 
 #[export_module]
 pub(crate) mod sh {
@@ -271,14 +273,18 @@ pub(crate) fn gated<T>(
     })
 }
 
-fn no_world(run: &Run, function: &str) -> ScriptResult<()> {
-    if run.world().is_some() {
-        return Err(script_error(
-            "Usage",
-            &format!("`{function}` runs local programs and cannot run on a world (a rehearsal changes only the world)"),
-        ));
-    }
-    Ok(())
+/// The world's `hosts:` part, for a call on a world.
+pub(crate) fn with_hosts<T>(
+    world: &Arc<Mutex<World>>,
+    f: impl FnOnce(&mut HostsWorld) -> Result<T, process::Error>,
+) -> Result<T, process::Error> {
+    let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let hosts = world.part_mut::<HostsWorld>("hosts").ok_or_else(|| process::Error::World {
+        kind: "Usage",
+        message: "the world has no `hosts:` section; add the hosts this runbook reaches (host `local` is this machine)"
+            .into(),
+    })?;
+    f(hosts)
 }
 
 fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rhai::Map) -> ScriptResult<rhai::Map> {
@@ -292,16 +298,22 @@ fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rh
     inv.cwd = string_option(options, "cwd")?.map(PathBuf::from);
     inv.env = env_option(options)?;
     let check_exit = bool_option(options, "check", false)?;
-    no_world(&run, "sh::run")?;
     let change = Change::new("sh", "run", shown(&inv));
     let cancel = run.cancel.clone();
     let probe = inv.clone();
+    let (world, check_world) = (run.world().cloned(), run.world().cloned());
     let outcome = gated(
         &run,
         change,
-        move |_| can_start(&probe),
+        move |_| match &check_world {
+            Some(w) => with_hosts(w, |h| h.answer(LOCAL, &probe.display())).map(|_| ()),
+            None => can_start(&probe),
+        },
         move |permit| {
-            let output = process::run(permit, &inv, &cancel)?;
+            let output = match &world {
+                Some(w) => with_hosts(w, |h| h.answer(LOCAL, &inv.display()))?,
+                None => process::run(permit, &inv, &cancel)?,
+            };
             if check_exit {
                 process::require_success(&inv.program, output)
             } else {
@@ -421,7 +433,6 @@ fn rsync(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai::Map) -> 
         dry_run: bool_option(options, "dry_run", false)?,
     };
     let timeout = timeout_option(options, RSYNC_TIMEOUT)?;
-    no_world(&run, "sh::rsync")?;
     let apply_inv = Invocation::new("rsync", rsync_args::args(&sync), timeout);
     let check_inv = Invocation::new("rsync", rsync_args::args(&Transfer { dry_run: true, ..sync.clone() }), timeout);
     let mut change = Change::new("sh", if sync.dry_run { "preview" } else { "rsync" }, apply_inv.display());
@@ -431,15 +442,24 @@ fn rsync(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai::Map) -> 
     let checked: Arc<Mutex<Option<(Report, i32)>>> = Arc::default();
     let slot = checked.clone();
     let (cancel, check_cancel) = (run.cancel.clone(), run.cancel.clone());
+    let (world, check_world) = (run.world().cloned(), run.world().cloned());
+    let check_sync = sync.clone();
+    let apply_sync = sync.clone();
     let outcome = gated(
         &run,
         change,
         move |permit| {
-            let found = rsync_run(permit, &check_inv, &check_cancel)?;
+            let found = match &check_world {
+                Some(w) => with_hosts(w, |h| h.rsync(&check_sync, false))?,
+                None => rsync_run(permit, &check_inv, &check_cancel)?,
+            };
             *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
             Ok(())
         },
-        move |permit| rsync_run(permit, &apply_inv, &cancel),
+        move |permit| match &world {
+            Some(w) => with_hosts(w, |h| h.rsync(&apply_sync, true)),
+            None => rsync_run(permit, &apply_inv, &cancel),
+        },
     )?;
     let (report, status, planned) = match outcome {
         Outcome::Applied((report, status)) => (report, status, sync.dry_run),
@@ -503,7 +523,6 @@ fn ssh(ctx: &NativeCallContext, host: &str, command: Dynamic, options: &rhai::Ma
         ssh_args::argv(host, &login, &remote).map_err(|e| script_error("Invalid", &format!("`sh::ssh`: {e}")))?;
     let check_exit = bool_option(options, "check", false)?;
     let timeout = timeout_option(options, RUN_TIMEOUT)?;
-    no_world(&run, "sh::ssh")?;
     let mut words = words.into_iter();
     let program = words.next().unwrap_or_else(|| "ssh".into());
     let inv = Invocation::new(program, words.collect(), timeout);
@@ -511,12 +530,20 @@ fn ssh(ctx: &NativeCallContext, host: &str, command: Dynamic, options: &rhai::Ma
     let cancel = run.cancel.clone();
     let probe = inv.clone();
     let host = host.to_string();
+    let (world, check_world) = (run.world().cloned(), run.world().cloned());
+    let (line, check_line, check_host) = (remote.line(), remote.line(), host.clone());
     let outcome = gated(
         &run,
         change,
-        move |_| can_start(&probe),
+        move |_| match &check_world {
+            Some(w) => with_hosts(w, |h| h.answer(&check_host, &check_line)).map(|_| ()),
+            None => can_start(&probe),
+        },
         move |permit| {
-            let output = process::run(permit, &inv, &cancel)?;
+            let output = match &world {
+                Some(w) => with_hosts(w, |h| h.answer(&host, &line))?,
+                None => process::run(permit, &inv, &cancel)?,
+            };
             if output.status == SSH_FAILED {
                 return Err(process::Error::Unreachable { host, stderr_tail: process::tail(&output.stderr) });
             }

@@ -1,19 +1,23 @@
 //! `yaml::` - values files in a site's git checkout: read a key, set or
 //! remove one key keeping every other byte (comments, order, quoting). Writes
 //! go through the effects gate; a dry run prints the unified diff the write
-//! would make.
+//! would make. On a world the files are host `local`'s in the `hosts:`
+//! section.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
+use super::shell::with_hosts;
 use super::{script_error, ScriptResult};
 use crate::backends::yaml::diff;
 use crate::backends::yaml::edit::{self, Op};
 use crate::effects::{Change, Outcome};
 use crate::run::Run;
+use crate::world::World;
 
 #[export_module]
 pub(crate) mod yaml {
@@ -88,21 +92,19 @@ fn read(path: &str) -> ScriptResult<String> {
     })
 }
 
-fn no_world(run: &Run, function: &str) -> ScriptResult<()> {
-    if run.world().is_some() {
-        return Err(script_error(
-            "Usage",
-            &format!("`{function}` edits local files and cannot run on a world (a rehearsal changes only the world)"),
-        ));
-    }
-    Ok(())
+/// The file's text: from disk, or on a world from host `local`'s files.
+fn read_in(run: &Run, path: &str) -> ScriptResult<String> {
+    let Some(world) = run.world() else { return read(path) };
+    with_hosts(world, |h| Ok(h.read_local(path))).map_err(|e| script_error(e.kind(), &e.to_string()))?.ok_or_else(
+        || script_error("NotFound", &format!("cannot read `{path}`: the world's host `local` has no such file")),
+    )
 }
 
 fn get(ctx: &NativeCallContext, path: &str, key_path: &Dynamic) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let keys = keys(key_path)?;
-    let doc = edit::parse(&read(path)?).map_err(|e| script_error("Invalid", &format!("`{path}`: {e}")))?;
+    let doc = edit::parse(&read_in(&run, path)?).map_err(|e| script_error("Invalid", &format!("`{path}`: {e}")))?;
     match lookup(&doc, &keys) {
         Some(v) => rhai::serde::to_dynamic(v),
         None => Ok(Dynamic::UNIT),
@@ -117,8 +119,7 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let keys = keys(key_path)?;
-    no_world(&run, if *op == Op::Remove { "yaml::remove" } else { "yaml::set" })?;
-    let old = read(path)?;
+    let old = read_in(&run, path)?;
     let new = edit::edit(&old, &keys, op).map_err(|e| script_error("Invalid", &format!("`{path}`: {e}")))?;
     if new == old {
         return Ok(result(false, false, String::new()));
@@ -134,10 +135,22 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
     let change = Change::new("yaml", verb, format!("{dotted} in {path}")).before_after(before, after);
     let (check_path, check_old) = (path.to_string(), old.clone());
     let apply_path = path.to_string();
+    let (world, check_world) = (run.world().cloned(), run.world().cloned());
     let outcome = run.change(
         change,
-        move |_| unchanged(&check_path, &check_old).and_then(|()| writable(&check_path)),
+        move |_| match &check_world {
+            Some(w) => world_unchanged(w, &check_path, &check_old),
+            None => unchanged(&check_path, &check_old).and_then(|()| writable(&check_path)),
+        },
         move |_| {
+            if let Some(w) = &world {
+                world_unchanged(w, &apply_path, &old)?;
+                return with_hosts(w, |h| {
+                    h.write_local(&apply_path, new);
+                    Ok(())
+                })
+                .map_err(Into::into);
+            }
             unchanged(&apply_path, &old)?;
             replace_file(Path::new(&apply_path), &new)
         },
@@ -157,6 +170,14 @@ fn result(changed: bool, planned: bool, diff: String) -> rhai::Map {
     map.insert("planned".into(), planned.into());
     map.insert("diff".into(), diff.into());
     map
+}
+
+fn world_unchanged(world: &Arc<Mutex<World>>, path: &str, expected: &str) -> Result<(), BoxError> {
+    let now = with_hosts(world, |h| Ok(h.read_local(path)))?;
+    if now.as_deref() != Some(expected) {
+        return Err(format!("`{path}` changed since it was read; run again").into());
+    }
+    Ok(())
 }
 
 /// The file must still be what the edit was computed from.

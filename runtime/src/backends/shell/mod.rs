@@ -6,3 +6,4 @@
 pub mod process;
 pub mod rsync;
 pub mod ssh;
+pub mod world;

@@ -124,6 +124,14 @@ pub enum Error {
         /// The last lines of ssh's stderr.
         stderr_tail: String,
     },
+    /// A simulated host (on a world) could not answer.
+    #[error("{message}")]
+    World {
+        /// The `kind` scripts see.
+        kind: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// Waiting on the process failed.
     #[error("lost track of `{program}`")]
     Wait {
@@ -145,6 +153,7 @@ impl Error {
             Self::Timeout { .. } => "Timeout",
             Self::Interrupted { .. } => "Interrupted",
             Self::Failed { .. } => "Failed",
+            Self::World { kind, .. } => kind,
         }
     }
 }
