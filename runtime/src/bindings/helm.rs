@@ -5,6 +5,9 @@
 //! ...) from the Secrets the Kubernetes family lists, so reads need no helm
 //! binary; a missing binary is an error only when a write needs it.
 //!
+//! hubops' tests run these against a stand-in `helm` on `PATH` that records
+//! its argv and exit codes; no real helm binary runs in them.
+//!
 //! For now the kube context is a string; `helm::releases(cluster, ns)` and
 //! friends that take a `Cluster` are wired by the Kubernetes family.
 
@@ -30,7 +33,8 @@ pub(crate) mod helm {
     /// status, chart, version, app_version, updated, description, planned}`.
     /// A mutation: a dry run runs `helm upgrade --dry-run=server` (the API
     /// server validates the rendered objects; nothing changes) and returns
-    /// the would-be release with `planned: true`.
+    /// the would-be release with `planned: true`. (hubops' own tests check
+    /// the exact argv against a stand-in `helm`, not a real one.)
     ///
     /// ```rhai
     /// let r = helm::upgrade("green", "jupyterhub", "jupyterhub", "jupyterhub/jupyterhub");

@@ -200,6 +200,8 @@ fn block_end(lines: &[Line<'_>], start: usize, indent: Option<usize>) -> usize {
     for (i, line) in lines.iter().enumerate().skip(start) {
         match (&line.kind, indent) {
             (Kind::Trivia, _) => {}
+            // `---` opening the document; a later one starts another.
+            (Kind::Marker, None) if end == start => {}
             (Kind::Marker, _) => return end,
             (_, None) => end = i + 1,
             // Sequence items may sit at their key's own indentation.
@@ -357,7 +359,7 @@ pub fn edit(text: &str, path: &[String], op: &Op) -> Result<String, Error> {
         return Err(Error::Unsupported("the file indents with tabs".into()));
     }
     let edited = edit_lines(text, path, op, &dotted)?;
-    let after = parse(&edited)?;
+    let after = parse(&edited).map_err(|_| Error::Unsafe(dotted.clone()))?;
     if after != expected {
         return Err(Error::Unsafe(dotted));
     }
@@ -480,8 +482,16 @@ fn replace(lines: &[Line<'_>], found: Found, indent: usize, value: &Value, step:
     };
     let (inline, block) = render(value, (!old.is_empty()).then_some(*old));
     let key_part = line.text[..*value_start].trim_end();
-    // What followed the old value (spaces and a comment) stays.
-    let rest = &line.text[*value_end..];
+    // What followed the old value (spaces and a comment) stays; with no
+    // old value, the spacing after the colon does.
+    let rest = if old.is_empty() { &line.text[key_part.len()..] } else { &line.text[*value_end..] };
+    let spaced;
+    let rest = if rest.starts_with('#') {
+        spaced = format!(" {rest}");
+        spaced.as_str()
+    } else {
+        rest
+    };
     let first = if inline.is_empty() { format!("{key_part}{rest}") } else { format!("{key_part} {inline}{rest}") };
     let pad = " ".repeat(indent + step);
     let mut new = vec![first];
@@ -693,6 +703,23 @@ notes: |
             set(text, "proxy.https.enabled", json!(true)).unwrap(),
             "hub:\n    image:\n        tag: 1\nproxy:\n    https:\n        enabled: true\n"
         );
+    }
+
+    #[test]
+    fn tricky_lines() {
+        assert_eq!(set("url: http://a:8080/x # c\n", "url", json!("http://b")).unwrap(), "url: http://b # c\n");
+        assert_eq!(set("---\nhub:\n  a: 1\n", "hub.a", json!(2)).unwrap(), "---\nhub:\n  a: 2\n");
+        assert_eq!(set("hub:\n# at column 0\n  a: 1\n", "hub.a", json!(2)).unwrap(), "hub:\n# at column 0\n  a: 2\n");
+        assert_eq!(
+            edit("\"hub.x\": 1\n", &["hub.x".to_string()], &Op::Set(json!(2))),
+            Ok("\"hub.x\": 2\n".to_string())
+        );
+        assert_eq!(set("a: one\n  two\nb: 1\n", "a", json!("x")).unwrap(), "a: x\nb: 1\n");
+        assert_eq!(set("hub:\nproxy: 1\n", "hub.baseUrl", json!("/n2")).unwrap(), "hub:\n  baseUrl: /n2\nproxy: 1\n");
+        assert_eq!(set("hub:   # the hub\n  a: 1\n", "hub", json!(4)).unwrap(), "hub: 4   # the hub\n");
+        assert_eq!(set("k:    # empty\n", "k", json!(4)).unwrap(), "k: 4    # empty\n");
+        let err = set("base: &b /nb\nother: *b\n", "base", json!("/n2")).unwrap_err();
+        assert_eq!(err.to_string(), "editing `base` in place would change more than that key; edit the file by hand");
     }
 
     proptest::proptest! {
