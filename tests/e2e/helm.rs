@@ -25,7 +25,10 @@ fi
 status=deployed
 case "$*" in *--dry-run*) status=pending-upgrade ;; esac
 if [ "$1" = upgrade ]; then
-    printf '{"name":"%s","namespace":"jupyterhub","version":3,"info":{"status":"%s","last_deployed":"2026-11-21T06:00:00Z","description":"Upgrade complete"},"chart":{"metadata":{"name":"jupyterhub","version":"3.3.7","appVersion":"4.1.5"}},"config":{}}\n' "$2" "$status"
+    printf '{"name":"%s","namespace":"jupyterhub","version":3,"info":{"status":"%s","last_deployed":"2026-11-21T06:00:00Z","description":"Upgrade complete"},"chart":{"metadata":{"name":"jupyterhub","version":"3.3.7","appVersion":"4.1.5"}},"config":{"hub":{"baseUrl":"/n2"},"proxy":{"secretToken":"new"}}}\n' "$2" "$status"
+fi
+if [ "$1" = get ]; then
+    echo '{"hub":{"baseUrl":"/nb"},"proxy":{"secretToken":"old"}}'
 fi
 "#;
 
@@ -67,8 +70,16 @@ fn dry_run_asks_the_api_server_through_helm_and_upgrades_nothing() {
     let (done, dir) = with_fake_helm(Test::new()).file("u.rhai", UPGRADE).args(&["run", "u.rhai", "--dry-run"]).run();
     done.status(0).stdout("3 pending-upgrade true\n");
     let calls = calls(dir.path());
-    assert_eq!(calls.len(), 1, "only the check ran: {calls:?}");
+    assert_eq!(calls.len(), 2, "only the check and a read ran: {calls:?}");
     assert!(calls[0].ends_with("--timeout 600s --dry-run=server --output json"), "{calls:?}");
+    assert_eq!(calls[1], "get values jupyterhub --kube-context green --namespace jupyterhub --output json");
+    assert!(
+        done.stderr.contains(
+            "values of release `jupyterhub` that would change:\n  hub.baseUrl: \"/nb\" -> \"/n2\"\n  proxy.secretToken: *** -> ***\n"
+        ),
+        "{}",
+        done.stderr
+    );
     assert!(done.stderr.contains("\nPlan:\n  helm/green\n     upgrade    helm upgrade jupyterhub"), "{}", done.stderr);
 }
 

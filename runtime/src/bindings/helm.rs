@@ -22,6 +22,7 @@ use super::shell::{bool_option, gated, known_options, string_option, timeout_opt
 use super::{script_error, ScriptResult};
 use crate::backends::helm::cli::{self, Target, Upgrade};
 use crate::backends::helm::release::{self, Release};
+use crate::backends::helm::values;
 use crate::backends::shell::process::{self, Invocation};
 use crate::effects::{Change, Outcome};
 use crate::run::Run;
@@ -33,7 +34,10 @@ pub(crate) mod helm {
     /// status, chart, version, app_version, updated, description, planned}`.
     /// A mutation: a dry run runs `helm upgrade --dry-run=server` (the API
     /// server validates the rendered objects; nothing changes) and returns
-    /// the would-be release with `planned: true`. (hubops' own tests check
+    /// the would-be release with `planned: true` and `values_diff`, the
+    /// user-supplied values that would change (`hub.baseUrl: "/nb" -> "/n2"`;
+    /// read with `helm get values`; values of keys that look like
+    /// credentials are shown as `***`). (hubops' own tests check
     /// the exact argv against a stand-in `helm`, not a real one.)
     ///
     /// ```rhai
@@ -164,6 +168,8 @@ pub(crate) mod helm {
 
 const UPGRADE_OPTIONS: [&str; 7] = ["version", "set", "values", "reuse_values", "install", "wait", "timeout"];
 const ROLLBACK_OPTIONS: [&str; 2] = ["wait", "timeout"];
+/// `helm get values` is a read; it gets less time than a write.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn json(value: &Dynamic) -> ScriptResult<Value> {
     rhai::serde::from_dynamic(value).map_err(|e| script_error("Invalid", &format!("not a Kubernetes object: {e}")))
@@ -236,16 +242,9 @@ impl Drop for ValuesFile {
     }
 }
 
-fn upgrade(
-    ctx: &NativeCallContext,
-    context: &str,
-    namespace: &str,
-    name: &str,
-    chart: &str,
-    options: &rhai::Map,
-) -> ScriptResult<rhai::Map> {
-    let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
+/// `helm::upgrade`'s options as an [`Upgrade`], and the private file that
+/// carries inline values (removed when dropped).
+fn upgrade_spec(chart: &str, options: &rhai::Map) -> ScriptResult<(Upgrade, Option<ValuesFile>)> {
     known_options("helm::upgrade", options, &UPGRADE_OPTIONS)?;
     let mut spec = Upgrade {
         chart: chart.into(),
@@ -294,6 +293,20 @@ fn upgrade(
             return Err(script_error("Invalid", "`values` must be a file, an array of files, or a map of values"))
         }
     }
+    Ok((spec, inline))
+}
+
+fn upgrade(
+    ctx: &NativeCallContext,
+    context: &str,
+    namespace: &str,
+    name: &str,
+    chart: &str,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let (spec, inline) = upgrade_spec(chart, options)?;
     no_world(&run, "helm::upgrade")?;
     let target = target(context, namespace, name);
     let apply_args = cli::upgrade(&target, &spec, false).map_err(|e| invalid(&e))?;
@@ -302,7 +315,8 @@ fn upgrade(
     let apply_inv = Invocation::new("helm", apply_args, limit);
     let check_inv = Invocation::new("helm", check_args, limit);
     let change = Change::new(format!("helm/{context}"), "upgrade", apply_inv.display());
-    let would_be: Arc<Mutex<Option<String>>> = Arc::default();
+    let values_inv = Invocation::new("helm", cli::get_values(&target).map_err(|e| invalid(&e))?, READ_TIMEOUT);
+    let would_be: Arc<Mutex<Option<(String, Value)>>> = Arc::default();
     let slot = would_be.clone();
     let (cancel, check_cancel) = (run.cancel.clone(), run.cancel.clone());
     let outcome = gated(
@@ -310,25 +324,48 @@ fn upgrade(
         change,
         move |permit| {
             let out = process::require_success("helm", process::run(permit, &check_inv, &check_cancel)?)?;
-            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out.stdout);
+            // The values the release has now, to show what would change; a
+            // release that does not exist yet (`install`) has none.
+            let current = process::run(permit, &values_inv, &check_cancel)?;
+            let current = if current.status == 0 {
+                serde_json::from_str(&current.stdout).unwrap_or(Value::Null)
+            } else {
+                Value::Null
+            };
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((out.stdout, current));
             Ok(())
         },
         move |permit| Ok(process::require_success("helm", process::run(permit, &apply_inv, &cancel)?)?.stdout),
     )?;
     drop(inline);
-    let (stdout, planned) = match outcome {
-        Outcome::Applied(stdout) => (stdout, false),
+    let (stdout, current, planned) = match outcome {
+        Outcome::Applied(stdout) => (stdout, None, false),
         Outcome::Planned => {
-            (would_be.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default(), true)
+            let (stdout, current) =
+                would_be.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
+            (stdout, Some(current), true)
         }
     };
-    let mut summary = match serde_json::from_str::<Release>(&stdout) {
-        Ok(r) => r.summary(),
+    let release = serde_json::from_str::<Release>(&stdout).ok();
+    let mut summary = match &release {
+        Some(r) => r.summary(),
         // Helm answered, but not with a release (a plugin, an old Helm):
         // say what is known.
-        Err(_) => serde_json::json!({ "name": name, "namespace": namespace, "output": stdout }),
+        None => serde_json::json!({ "name": name, "namespace": namespace, "output": stdout }),
     };
     summary["planned"] = Value::Bool(planned);
+    if let (Some(current), Some(release)) = (current, &release) {
+        let changes = values::diff(&current, &release.values(false));
+        let mut text = format!("values of release `{name}` that would change:");
+        if changes.is_empty() {
+            text.push_str(" none");
+        }
+        for change in &changes {
+            text.push_str(&format!("\n  {}", change.line()));
+        }
+        run.printer().note(&run.redactor().redact(&text));
+        summary["values_diff"] = changes.iter().map(|c| Value::String(run.redactor().redact(&c.line()))).collect();
+    }
     to_script(&summary)?.try_cast::<rhai::Map>().ok_or_else(|| script_error("Internal", "release summary is not a map"))
 }
 

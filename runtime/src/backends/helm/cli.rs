@@ -122,6 +122,17 @@ pub fn upgrade(target: &Target, upgrade: &Upgrade, dry_run: bool) -> Result<Vec<
     Ok(args)
 }
 
+/// The argv (program excluded) of `helm get values` as JSON: the values
+/// the user supplied to the current revision (a read; a dry run compares
+/// them with the would-be release's).
+pub fn get_values(target: &Target) -> Result<Vec<String>, Error> {
+    check("release name", &target.release)?;
+    let mut args = vec!["get".to_string(), "values".into(), target.release.clone()];
+    common(target, &mut args)?;
+    args.extend(["--output".into(), "json".into()]);
+    Ok(args)
+}
+
 /// The argv (program excluded) of `helm rollback` to `revision` (0: the
 /// previous one, as Helm reads it). `dry_run` is Helm's own simulation.
 pub fn rollback(
