@@ -455,3 +455,39 @@ fn ssh_refuses_values_that_would_become_options() {
         assert!(!dir.path().join("ssh.argv").exists());
     }
 }
+
+/// A stand-in `ssh` that runs the remote command here: rsync over "ssh"
+/// with the real rsync on both ends, no sshd needed. It records its argv.
+const LOOPBACK_SSH: &str = r#"#!/bin/sh
+printf '%s\n' "$@" > ssh.argv
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -o|-i|-p|-l) shift 2 ;;
+        --) shift; break ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+shift
+exec sh -c "$*"
+"#;
+
+#[test]
+fn rsync_over_ssh_uses_a_batch_mode_remote_shell() {
+    let t = tree()
+        .file("bin/ssh", LOOPBACK_SSH)
+        .file("key file", "")
+        .file("s.rhai", "let r = sh::rsync(\"nfs-old:src/\", \"dst/\", #{ ssh: #{ identity: \"key file\", port: 2222 } });\nprint(`${r.files} ${r.bytes}`);\n");
+    let bin = t.path("bin");
+    let mut perms = std::fs::metadata(bin.join("ssh")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(bin.join("ssh"), perms).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let (done, dir) = t.env("PATH", &path).args(&["run", "s.rhai"]).run();
+    done.status(0).stdout("3 5102\n");
+    assert_eq!(read(dir.path(), "dst/sub/c.bin"), "c".repeat(4096));
+    let argv: Vec<String> = read(dir.path(), "ssh.argv").lines().map(String::from).collect();
+    assert_eq!(argv[..8], ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-i", "key file", "-p", "2222"]);
+    assert_eq!(argv[8], "nfs-old");
+    assert_eq!(argv[9], "rsync", "then the remote rsync's own command line: {argv:?}");
+}
