@@ -21,8 +21,10 @@ use crate::run::Cancel;
 const CAPTURE_LIMIT: usize = 16 << 20;
 /// How long a stopped process group gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
-/// How often the child, the deadline and Ctrl-C are looked at.
+/// How often the child, the deadline and Ctrl-C are looked at: soon at
+/// first (most commands end within milliseconds), then every 20ms.
 const POLL: Duration = Duration::from_millis(20);
+const FIRST_POLL: Duration = Duration::from_micros(500);
 /// How much of stderr an error message quotes.
 const TAIL_LINES: usize = 10;
 
@@ -226,6 +228,7 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
     let stderr = Capture::start(child.stderr.take());
     let started = Instant::now();
     let deadline = started + inv.timeout;
+    let mut pause = FIRST_POLL;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -244,16 +247,19 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
             let after = crate::duration::format(inv.timeout);
             return Err(Error::Timeout { program, after, stderr_tail: tail(&stderr.text()) });
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
     };
     // A child that left a background process behind may hold the pipes open;
     // wait for them until the deadline, then stop the group.
+    pause = FIRST_POLL;
     while !(stdout.done() && stderr.done()) {
         if cancel.is_cancelled() || Instant::now() >= deadline {
             kill_group(&child, nix::sys::signal::Signal::SIGKILL);
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
     }
     let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1);
     Ok(Output { status: code, stdout: stdout.text(), stderr: stderr.text() })

@@ -10,7 +10,7 @@
 //!       /export/homes/hub/alice/a.ipynb: "{}"        # text content
 //!       /export/homes/hub/bob/data.h5: { size: 52428800 }   # a size only
 //!     commands:
-//!       - run: df -h /export                         # the exact remote command line
+//!       - run: df -h /export                         # the exact command line
 //!         stdout: "/dev/sdb 1T 200G 800G 20% /export\n"
 //!   nfs-new: {}
 //!   down: { reachable: false }
@@ -96,7 +96,10 @@ impl File {
     }
 }
 
-/// A command's simulated answer.
+/// A command's simulated answer. `run` is matched exactly: for `sh::ssh`
+/// the remote command line, for `sh::run` (host `local`) the program and
+/// its arguments quoted as a shell would (`printf '%s|' 'a b'`), without
+/// the environment or working directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
