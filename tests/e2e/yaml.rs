@@ -101,3 +101,14 @@ fn edits_that_cannot_be_made_in_place_are_refused() {
         done.stderr
     );
 }
+
+#[test]
+fn a_symlinked_values_file_stays_a_symlink() {
+    let t =
+        Test::new().file("real/values.yaml", VALUES).file("s.rhai", "yaml::set(\"values.yaml\", \"mobu\", false);\n");
+    std::os::unix::fs::symlink("real/values.yaml", t.path("values.yaml")).unwrap();
+    let (done, dir) = t.args(&["run", "s.rhai"]).run();
+    done.status(0);
+    assert!(std::fs::symlink_metadata(dir.path().join("values.yaml")).unwrap().file_type().is_symlink());
+    assert_eq!(read(dir.path(), "real/values.yaml"), VALUES.replace("mobu: true ", "mobu: false "));
+}

@@ -204,6 +204,8 @@ fn writable(path: &str) -> Result<(), BoxError> {
 /// Writes next to the file and renames over it, so a crash leaves the old
 /// file or the new one, never half of one; the file's permissions stay.
 fn replace_file(path: &Path, text: &str) -> Result<(), BoxError> {
+    // A symlinked values file stays a symlink: its target is replaced.
+    let path = &std::fs::canonicalize(path)?;
     let permissions = std::fs::metadata(path)?.permissions();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.hubops-{}", std::process::id()));
