@@ -102,6 +102,16 @@ fn a_missing_program_is_a_clear_error() {
 }
 
 #[test]
+fn a_missing_working_directory_is_named() {
+    let script = r#"try { sh::run("true", [], #{ cwd: "nowhere" }); } catch (e) { print(`${e.kind}: ${e.message}`); }"#;
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("Unreachable: cannot start `true`: No such file or directory (os error 2)\n");
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--dry-run"]).run();
+    done.status(0).stdout("WouldFail: run true (in nowhere) failed\n");
+    assert!(done.stderr.contains("cannot start `true`: working directory `nowhere` does not exist"), "{}", done.stderr);
+}
+
+#[test]
 fn secrets_are_redacted_in_the_recorded_command_line() {
     let script = r#"let p = params(#{ token: #{ secret: true } });
 sh::run("echo", ["--token", p.token]);

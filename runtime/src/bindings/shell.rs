@@ -241,6 +241,17 @@ fn shown(inv: &Invocation) -> String {
     text
 }
 
+/// An error's message followed by its causes, for one-line reports.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    message
+}
+
 /// Hands a command to the gate, keeping the kind of a backend error
 /// (`Timeout`, `Failed`, `NotFound`, ...) for the script: the gate's own
 /// errors only say that a change was refused.
@@ -255,16 +266,17 @@ pub(crate) fn gated<T>(
     let redactor = run.redactor().clone();
     let apply = move |permit: &Permit| -> Result<T, BoxError> {
         apply(permit).map_err(|e| {
-            let mut map = error_map(e.kind(), &redactor.redact(&e.to_string()));
+            let message = with_causes(&e);
+            let mut map = error_map(e.kind(), &redactor.redact(&message));
             if let process::Error::Failed { status, stderr_tail, .. } = &e {
                 map.insert("status".into(), i64::from(*status).into());
                 map.insert("stderr".into(), redactor.redact(stderr_tail).into());
             }
             *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(map);
-            Box::new(e) as BoxError
+            BoxError::from(message)
         })
     };
-    let check = |permit: &Permit| check(permit).map_err(|e| Box::new(e) as BoxError);
+    let check = |permit: &Permit| check(permit).map_err(|e| BoxError::from(with_causes(&e)));
     run.change(change, check, apply).map_err(|gate_error| {
         match failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             Some(map) => Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)),
