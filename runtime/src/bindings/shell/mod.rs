@@ -15,13 +15,14 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
 use super::{duration_arg, error_map, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
-use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
-use crate::backends::shell::ssh::{self as ssh_args, Login, Remote};
+use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::backends::shell::world::{HostsWorld, LOCAL};
 use crate::effects::{Change, Outcome, Permit};
-use crate::output::Tone;
 use crate::run::Run;
 use crate::world::World;
+
+mod rsync;
+mod ssh;
 
 #[export_module]
 pub(crate) mod sh {
@@ -78,7 +79,7 @@ pub(crate) mod sh {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn rsync(ctx: NativeCallContext, src: &str, dst: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::rsync(&ctx, src, dst, &rhai::Map::new())
+        super::rsync::run(&ctx, src, dst, &rhai::Map::new())
     }
 
     /// `rsync` with options: `delete` (remove files the source lacks; a
@@ -98,7 +99,7 @@ pub(crate) mod sh {
         dst: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::rsync(&ctx, src, dst, &options)
+        super::rsync::run(&ctx, src, dst, &options)
     }
 
     /// Runs a command on a host over ssh (batch mode: never a password
@@ -114,7 +115,7 @@ pub(crate) mod sh {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn ssh(ctx: NativeCallContext, host: &str, command: Dynamic) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::ssh(&ctx, host, command, &rhai::Map::new())
+        super::ssh::run(&ctx, host, command, &rhai::Map::new())
     }
 
     /// `sh::ssh` with options: `identity` (private key file), `user`,
@@ -132,23 +133,14 @@ pub(crate) mod sh {
         command: Dynamic,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::ssh(&ctx, host, command, &options)
+        super::ssh::run(&ctx, host, command, &options)
     }
 }
 
 /// `sh::run`'s timeout when none is given.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
-/// `sh::rsync`'s timeout when none is given: a first copy of home
-/// directories takes hours.
-const RSYNC_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
-const RSYNC_OPTIONS: [&str; 5] = ["delete", "ssh", "bwlimit", "dry_run", "timeout"];
-const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
-const SSH_OPTIONS: [&str; 5] = ["identity", "user", "port", "timeout", "check"];
-/// What ssh exits with when it, not the remote command, failed.
-const SSH_FAILED: i32 = 255;
-/// rsync's "some source files vanished": normal on a live file system.
-const RSYNC_VANISHED: i32 = 24;
+pub(crate) const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -198,7 +190,7 @@ pub(crate) fn timeout_option(options: &rhai::Map, default: Duration) -> ScriptRe
 }
 
 /// Argument lists: strings and numbers, each one argv entry.
-fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
+pub(crate) fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
     args.into_iter()
         .enumerate()
         .map(|(i, arg)| {
@@ -232,7 +224,7 @@ fn env_option(options: &rhai::Map) -> ScriptResult<Vec<(String, String)>> {
 
 /// How a command is shown in plans, the journal and errors: the command
 /// line, environment values hidden (they are where tokens travel).
-fn shown(inv: &Invocation) -> String {
+pub(crate) fn shown(inv: &Invocation) -> String {
     let mut text: String = inv.env.iter().flat_map(|(k, _)| [k.as_str(), "=*** "]).collect();
     text.push_str(&inv.display());
     if let Some(cwd) = &inv.cwd {
@@ -341,7 +333,7 @@ fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rh
 
 /// What a dry run can know without starting anything: the program exists
 /// and the working directory is there.
-fn can_start(inv: &Invocation) -> Result<(), process::Error> {
+pub(crate) fn can_start(inv: &Invocation) -> Result<(), process::Error> {
     if let Some(cwd) = &inv.cwd {
         if !cwd.is_dir() {
             return Err(process::Error::Spawn {
@@ -356,7 +348,7 @@ fn can_start(inv: &Invocation) -> Result<(), process::Error> {
     process::resolve(&inv.program).map(|_| ()).ok_or_else(|| process::Error::NotFound { program: inv.program.clone() })
 }
 
-fn output_map(output: Output) -> rhai::Map {
+pub(crate) fn output_map(output: Output) -> rhai::Map {
     let mut map = rhai::Map::new();
     map.insert("status".into(), i64::from(output.status).into());
     map.insert("stdout".into(), output.stdout.into());
@@ -366,7 +358,7 @@ fn output_map(output: Output) -> rhai::Map {
 }
 
 /// A dry run's answer: no status, because nothing ran.
-fn planned_map() -> rhai::Map {
+pub(crate) fn planned_map() -> rhai::Map {
     let mut map = rhai::Map::new();
     map.insert("status".into(), Dynamic::UNIT);
     map.insert("stdout".into(), "".into());
@@ -376,7 +368,7 @@ fn planned_map() -> rhai::Map {
 }
 
 /// `#{identity, user, port}` of `sh::ssh` and `sh::rsync`'s `ssh`.
-fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<Login> {
+pub(crate) fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<Login> {
     let port = match options.get("port").filter(|p| !p.is_unit()) {
         None => None,
         Some(p) => Some(
@@ -390,184 +382,4 @@ fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<Login> {
     let login = Login { user: string_option(options, "user")?, port, identity: string_option(options, "identity")? };
     ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`{function}`: {e}")))?;
     Ok(login)
-}
-
-fn remote_shell(options: &rhai::Map) -> ScriptResult<Option<Vec<String>>> {
-    let Some(value) = options.get("ssh").filter(|v| !v.is_unit()) else { return Ok(None) };
-    let login = if let Ok(on) = value.as_bool() {
-        if !on {
-            return Ok(None);
-        }
-        Login::default()
-    } else if let Some(map) = value.read_lock::<rhai::Map>() {
-        known_options("sh::rsync`'s `ssh", &map, &LOGIN_OPTIONS)?;
-        login_option("sh::rsync", &map)?
-    } else {
-        return Err(script_error("Invalid", "`ssh` must be true or a map such as #{ identity: \"key\", port: 22 }"));
-    };
-    let words = ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`sh::rsync`: {e}")))?;
-    if let Some(bad) = words.iter().find(|w| !rsync_args::valid_word(w)) {
-        return Err(script_error("Invalid", &format!("`{bad}` cannot be passed to rsync's remote shell")));
-    }
-    Ok(Some(words))
-}
-
-fn path_arg(what: &str, value: &str) -> ScriptResult<String> {
-    if value.is_empty() || value.starts_with('-') || value.contains('\0') {
-        return Err(script_error("Invalid", &format!("`{value}` is not a valid rsync {what}")));
-    }
-    Ok(value.to_string())
-}
-
-fn rsync(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
-    let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    known_options("sh::rsync", options, &RSYNC_OPTIONS)?;
-    let bwlimit = match options.get("bwlimit").filter(|v| !v.is_unit()) {
-        None => None,
-        Some(v) => {
-            let text = v.to_string();
-            if !(v.is_int() || v.is_string()) || !rsync_args::valid_bwlimit(&text) {
-                return Err(script_error(
-                    "Invalid",
-                    &format!("`bwlimit` must be KiB/s or a size such as \"10M\", not {v}"),
-                ));
-            }
-            Some(text)
-        }
-    };
-    let sync = Transfer {
-        src: path_arg("source", src)?,
-        dst: path_arg("destination", dst)?,
-        delete: bool_option(options, "delete", false)?,
-        ssh: remote_shell(options)?,
-        bwlimit,
-        dry_run: bool_option(options, "dry_run", false)?,
-    };
-    let timeout = timeout_option(options, RSYNC_TIMEOUT)?;
-    let apply_inv = Invocation::new("rsync", rsync_args::args(&sync), timeout);
-    let check_inv = Invocation::new("rsync", rsync_args::args(&Transfer { dry_run: true, ..sync.clone() }), timeout);
-    let mut change = Change::new("sh", if sync.dry_run { "preview" } else { "rsync" }, apply_inv.display());
-    if sync.delete && !sync.dry_run {
-        change = change.destructive();
-    }
-    let checked: Arc<Mutex<Option<(Report, i32)>>> = Arc::default();
-    let slot = checked.clone();
-    let (cancel, check_cancel) = (run.cancel.clone(), run.cancel.clone());
-    let (world, check_world) = (run.world().cloned(), run.world().cloned());
-    let check_sync = sync.clone();
-    let apply_sync = sync.clone();
-    let outcome = gated(
-        &run,
-        change,
-        move |permit| {
-            let found = match &check_world {
-                Some(w) => with_hosts(w, |h| h.rsync(&check_sync, false))?,
-                None => rsync_run(permit, &check_inv, &check_cancel)?,
-            };
-            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(found);
-            Ok(())
-        },
-        move |permit| match &world {
-            Some(w) => with_hosts(w, |h| h.rsync(&apply_sync, true)),
-            None => rsync_run(permit, &apply_inv, &cancel),
-        },
-    )?;
-    let (report, status, planned) = match outcome {
-        Outcome::Applied((report, status)) => (report, status, sync.dry_run),
-        Outcome::Planned => {
-            let (report, status) =
-                checked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().unwrap_or_default();
-            (report, status, true)
-        }
-    };
-    if planned {
-        run.printer().status(Tone::Plan, "Would move", &format!("{} ({src} -> {dst})", report.summary()));
-    } else {
-        run.printer().status(Tone::Progress, "Moved", &format!("{} ({src} -> {dst})", report.summary()));
-    }
-    Ok(report_map(report, status, planned))
-}
-
-fn rsync_run(permit: &Permit, inv: &Invocation, cancel: &crate::run::Cancel) -> Result<(Report, i32), process::Error> {
-    let output = process::run(permit, inv, cancel)?;
-    let status = output.status;
-    if status != 0 && status != RSYNC_VANISHED {
-        let stderr_tail = process::tail(&output.stderr);
-        return Err(process::Error::Failed { program: "rsync".into(), status, stderr_tail });
-    }
-    Ok((rsync_args::parse(&output.stdout), status))
-}
-
-fn report_map(report: Report, status: i32, planned: bool) -> rhai::Map {
-    let count = |n: u64| Dynamic::from(i64::try_from(n).unwrap_or(i64::MAX));
-    let mut map = rhai::Map::new();
-    map.insert("files".into(), count(report.files));
-    map.insert("bytes".into(), count(report.bytes));
-    map.insert("created".into(), count(report.created));
-    map.insert("deleted".into(), count(report.deleted));
-    map.insert("total_files".into(), count(report.total_files));
-    map.insert("total_bytes".into(), count(report.total_bytes));
-    map.insert("sent".into(), count(report.sent));
-    map.insert("received".into(), count(report.received));
-    map.insert("changed".into(), report.changed.into_iter().map(Dynamic::from).collect::<Array>().into());
-    map.insert("status".into(), i64::from(status).into());
-    map.insert("planned".into(), planned.into());
-    map
-}
-
-fn ssh(ctx: &NativeCallContext, host: &str, command: Dynamic, options: &rhai::Map) -> ScriptResult<rhai::Map> {
-    let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    known_options("sh::ssh", options, &SSH_OPTIONS)?;
-    let remote = if command.is_string() {
-        Remote::Line(command.to_string())
-    } else if command.is_array() {
-        Remote::Words(argv("sh::ssh", command.cast::<Array>())?)
-    } else {
-        return Err(script_error(
-            "Invalid",
-            &format!("the command of `sh::ssh` must be a string or an array of words, not {}", command.type_name()),
-        ));
-    };
-    let login = login_option("sh::ssh", options)?;
-    let words =
-        ssh_args::argv(host, &login, &remote).map_err(|e| script_error("Invalid", &format!("`sh::ssh`: {e}")))?;
-    let check_exit = bool_option(options, "check", false)?;
-    let timeout = timeout_option(options, RUN_TIMEOUT)?;
-    let mut words = words.into_iter();
-    let program = words.next().unwrap_or_else(|| "ssh".into());
-    let inv = Invocation::new(program, words.collect(), timeout);
-    let change = Change::new("sh", "ssh", inv.display());
-    let cancel = run.cancel.clone();
-    let probe = inv.clone();
-    let host = host.to_string();
-    let (world, check_world) = (run.world().cloned(), run.world().cloned());
-    let (line, check_line, check_host) = (remote.line(), remote.line(), host.clone());
-    let outcome = gated(
-        &run,
-        change,
-        move |_| match &check_world {
-            Some(w) => with_hosts(w, |h| h.answer(&check_host, &check_line)).map(|_| ()),
-            None => can_start(&probe),
-        },
-        move |permit| {
-            let output = match &world {
-                Some(w) => with_hosts(w, |h| h.answer(&host, &line))?,
-                None => process::run(permit, &inv, &cancel)?,
-            };
-            if output.status == SSH_FAILED {
-                return Err(process::Error::Unreachable { host, stderr_tail: process::tail(&output.stderr) });
-            }
-            if check_exit {
-                process::require_success(&inv.program, output)
-            } else {
-                Ok(output)
-            }
-        },
-    )?;
-    Ok(match outcome {
-        Outcome::Applied(output) => output_map(output),
-        Outcome::Planned => planned_map(),
-    })
 }
