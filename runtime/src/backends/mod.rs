@@ -4,4 +4,7 @@
 
 pub mod dns;
 pub mod dns_world;
+pub mod helm;
 pub mod http;
+pub mod shell;
+pub mod yaml;

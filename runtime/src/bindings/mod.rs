@@ -8,8 +8,11 @@
 
 mod core;
 mod dns;
+mod helm;
 mod http;
 mod reference;
+mod shell;
+mod yaml;
 
 pub(crate) use reference::reference_markdown;
 
@@ -47,6 +50,9 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
         ("dns", rhai::exported_module!(dns::dns)),
+        ("helm", rhai::exported_module!(helm::helm)),
+        ("sh", rhai::exported_module!(shell::sh)),
+        ("yaml", rhai::exported_module!(yaml::yaml)),
     ]
 }
 
@@ -58,7 +64,11 @@ pub(crate) fn core_module() -> Module {
 
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
-    vec![("http", crate::backends::http::load_world), ("dns", crate::backends::dns_world::load_world)]
+    vec![
+        ("http", crate::backends::http::load_world),
+        ("dns", crate::backends::dns_world::load_world),
+        ("hosts", crate::backends::shell::world::load_world),
+    ]
 }
 
 /// An error map with `kind` and `message`.

@@ -1,0 +1,369 @@
+//! Running one local process to completion: argv only (no shell), stdin
+//! closed, stdout and stderr captured, a deadline, and Ctrl-C. On timeout or
+//! Ctrl-C the whole process group is stopped (SIGTERM, then SIGKILL after a
+//! grace period), so an `rsync` and the `ssh` it started go together.
+//!
+//! Processes are started only through [`effects::command`], so every call
+//! here needs the gate's [`Permit`]. Nothing here knows Rhai.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::effects::{self, Permit};
+use crate::run::Cancel;
+
+/// Captured output beyond this many bytes per stream is dropped (the
+/// process still runs to the end; its pipe is drained).
+const CAPTURE_LIMIT: usize = 16 << 20;
+/// How long a stopped process group gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+/// How often the child, the deadline and Ctrl-C are looked at: soon at
+/// first (most commands end within milliseconds), then every 20ms.
+const POLL: Duration = Duration::from_millis(20);
+const FIRST_POLL: Duration = Duration::from_micros(500);
+/// How much of stderr an error message quotes.
+const TAIL_LINES: usize = 10;
+
+/// A process to run.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The program: a name looked up on `PATH`, or a path.
+    pub program: String,
+    /// Its arguments, passed as they are (never through a shell).
+    pub args: Vec<String>,
+    /// Working directory; the current one when `None`.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// The wall-clock limit. Wall time even on a virtual clock: a real
+    /// process takes real time whatever the run's clock says.
+    pub timeout: Duration,
+}
+
+impl Invocation {
+    /// A process with no extra environment, in the current directory.
+    #[must_use]
+    pub fn new(program: impl Into<String>, args: Vec<String>, timeout: Duration) -> Self {
+        Self { program: program.into(), args, cwd: None, env: Vec::new(), timeout }
+    }
+
+    /// The command line as a person would type it (POSIX quoting), for
+    /// plans, journals and errors.
+    #[must_use]
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .map(quote)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a finished process left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Exit code; `128 + signal` when a signal ended it, as shells report.
+    pub status: i32,
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+}
+
+/// Why a process did not run to an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The program is not on `PATH` (or the path does not exist).
+    #[error("`{program}` is not installed or not on PATH")]
+    NotFound {
+        /// The program.
+        program: String,
+    },
+    /// The process could not be started.
+    #[error("cannot start `{program}`")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The deadline passed; the process group was stopped.
+    #[error("`{program}` did not finish within {after} and was stopped{}", tail_suffix(.stderr_tail))]
+    Timeout {
+        /// The program.
+        program: String,
+        /// The timeout, as written.
+        after: String,
+        /// The last lines of stderr.
+        stderr_tail: String,
+    },
+    /// Ctrl-C; the process group was stopped.
+    #[error("interrupted while `{program}` ran; it was stopped")]
+    Interrupted {
+        /// The program.
+        program: String,
+    },
+    /// The process exited non-zero and the caller asked for success.
+    #[error("`{program}` exited with status {status}{}", tail_suffix(.stderr_tail))]
+    Failed {
+        /// The program.
+        program: String,
+        /// Its exit status.
+        status: i32,
+        /// The last lines of stderr.
+        stderr_tail: String,
+    },
+    /// `ssh` could not reach or log in to the host (its exit status 255).
+    #[error("ssh to `{host}` failed{}", tail_suffix(.stderr_tail))]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// The last lines of ssh's stderr.
+        stderr_tail: String,
+    },
+    /// A simulated host (on a world) could not answer.
+    #[error("{message}")]
+    World {
+        /// The `kind` scripts see.
+        kind: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// Waiting on the process failed.
+    #[error("lost track of `{program}`")]
+    Wait {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The `kind` scripts see.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NotFound",
+            Self::Spawn { .. } | Self::Wait { .. } | Self::Unreachable { .. } => "Unreachable",
+            Self::Timeout { .. } => "Timeout",
+            Self::Interrupted { .. } => "Interrupted",
+            Self::Failed { .. } => "Failed",
+            Self::World { kind, .. } => kind,
+        }
+    }
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {tail}")
+    }
+}
+
+/// The last few non-empty lines of `text`, newlines kept, so an error shows
+/// them as the tool printed them.
+#[must_use]
+pub fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(TAIL_LINES);
+    lines[start..].join("\n")
+}
+
+/// `Err(Failed)` unless the process exited 0.
+pub fn require_success(program: &str, output: Output) -> Result<Output, Error> {
+    if output.status == 0 {
+        Ok(output)
+    } else {
+        Err(Error::Failed { program: program.into(), status: output.status, stderr_tail: tail(&output.stderr) })
+    }
+}
+
+/// Whether `program` can be found: a path that exists, or a name on `PATH`.
+/// Used by dry runs, which must not start anything to find out.
+#[must_use]
+pub fn resolve(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return path.is_file().then_some(path);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Runs `inv` to completion. Any exit status is an answer; only not running,
+/// the deadline and Ctrl-C are errors.
+pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output, Error> {
+    let program = inv.program.clone();
+    let mut cmd = effects::command(permit, &inv.program);
+    cmd.args(&inv.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group: a timeout or Ctrl-C stops it and its children
+    // together, and the terminal's Ctrl-C reaches hubops, which decides.
+    cmd.process_group(0);
+    if let Some(cwd) = &inv.cwd {
+        cmd.current_dir(cwd);
+    }
+    for (key, value) in &inv.env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd.spawn().map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound if inv.cwd.as_ref().is_none_or(|c| c.is_dir()) => {
+            Error::NotFound { program: program.clone() }
+        }
+        _ => Error::Spawn { program: program.clone(), source },
+    })?;
+    let stdout = Capture::start(child.stdout.take());
+    let stderr = Capture::start(child.stderr.take());
+    let started = Instant::now();
+    let deadline = started + inv.timeout;
+    let mut pause = FIRST_POLL;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(source) => {
+                stop(&mut child);
+                return Err(Error::Wait { program, source });
+            }
+        }
+        if cancel.is_cancelled() {
+            stop(&mut child);
+            return Err(Error::Interrupted { program });
+        }
+        if Instant::now() >= deadline {
+            stop(&mut child);
+            let after = crate::duration::format(inv.timeout);
+            return Err(Error::Timeout { program, after, stderr_tail: tail(&stderr.text()) });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
+    };
+    // A child that left a background process behind may hold the pipes open;
+    // wait for them until the deadline, then stop the group.
+    pause = FIRST_POLL;
+    while !(stdout.done() && stderr.done()) {
+        if cancel.is_cancelled() || Instant::now() >= deadline {
+            kill_group(&child, nix::sys::signal::Signal::SIGKILL);
+            break;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(POLL);
+    }
+    let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1);
+    Ok(Output { status: code, stdout: stdout.text(), stderr: stderr.text() })
+}
+
+/// SIGTERM to the group, SIGKILL after the grace period, then reap.
+fn stop(child: &mut Child) {
+    kill_group(child, nix::sys::signal::Signal::SIGTERM);
+    let until = Instant::now() + GRACE;
+    while Instant::now() < until {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            // The leader is gone; stragglers in the group get no more grace.
+            kill_group(child, nix::sys::signal::Signal::SIGKILL);
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+    kill_group(child, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn kill_group(child: &Child, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // The group may be gone already; nothing to do then.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+/// A pipe drained on its own thread into a bounded buffer.
+struct Capture {
+    buffer: Arc<Mutex<(Vec<u8>, bool)>>,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>) -> Self {
+        let buffer = Arc::new(Mutex::new((Vec::new(), pipe.is_none())));
+        if let Some(mut pipe) = pipe {
+            let shared = buffer.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            let room = CAPTURE_LIMIT.saturating_sub(guard.0.len());
+                            guard.0.extend_from_slice(&chunk[..n.min(room)]);
+                        }
+                    }
+                }
+                shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+            });
+        }
+        Self { buffer }
+    }
+
+    fn done(&self) -> bool {
+        self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0).into_owned()
+    }
+}
+
+/// POSIX shell quoting for display: safe words as they are, anything else in
+/// single quotes.
+#[must_use]
+pub fn quote(word: &str) -> String {
+    let safe = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_like_a_shell() {
+        assert_eq!(quote("rsync"), "rsync");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$HOME"), "'$HOME'");
+        let inv = Invocation::new("echo", vec!["a b".into(), "--x=1".into()], Duration::from_secs(1));
+        assert_eq!(inv.display(), "echo 'a b' --x=1");
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let text = (1..=20).map(|i| format!("line {i}\n")).collect::<Vec<_>>().join("\n");
+        let t = tail(&text);
+        assert!(t.starts_with("line 11\n") && t.ends_with("line 20"), "{t}");
+    }
+
+    #[test]
+    fn resolves_programs_without_running_them() {
+        assert!(resolve("sh").is_some());
+        assert!(resolve("/bin/sh").is_some());
+        assert!(resolve("no-such-program-hubops").is_none());
+    }
+}
