@@ -3,3 +3,4 @@
 //! mutating calls take an `effects::Permit`.
 
 pub mod http;
+pub mod k8s;

@@ -8,6 +8,7 @@
 
 mod core;
 mod http;
+mod k8s;
 mod reference;
 
 pub(crate) use reference::reference_markdown;
@@ -42,7 +43,11 @@ pub(crate) use self::core::short_message as short_error;
 
 /// The built-in families: (module name, module).
 pub(crate) fn families() -> Vec<(&'static str, Module)> {
-    vec![("log", rhai::exported_module!(core::log)), ("http", rhai::exported_module!(http::http))]
+    vec![
+        ("log", rhai::exported_module!(core::log)),
+        ("http", rhai::exported_module!(http::http)),
+        ("k8s", rhai::exported_module!(k8s::k8s)),
+    ]
 }
 
 /// Global functions every runbook has: `params`, `step`, `fail`, `confirm`,
@@ -53,7 +58,7 @@ pub(crate) fn core_module() -> Module {
 
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
-    vec![("http", crate::backends::http::load_world)]
+    vec![("http", crate::backends::http::load_world), (k8s::SECTION, crate::backends::k8s::world::load_world)]
 }
 
 /// An error map with `kind` and `message`.
