@@ -11,4 +11,5 @@ mod cli;
 mod core;
 mod gate;
 mod http;
+mod k8s_live;
 mod support;

@@ -101,6 +101,16 @@ impl ResourceKind {
         }
     }
 
+    /// A name that resolves back to this kind: `deployments.v1.apps`.
+    #[must_use]
+    pub fn plural_query(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}.{}", self.plural, self.version, self.group)
+        }
+    }
+
     /// kube-rs's description of it.
     #[must_use]
     pub fn api_resource(&self) -> kube::core::ApiResource {

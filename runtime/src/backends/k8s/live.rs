@@ -66,17 +66,7 @@ impl LiveCluster {
     /// Turns a client error into ours, naming this context and server when
     /// nothing answered.
     fn error(&self, err: kube::Error) -> Error {
-        match err {
-            kube::Error::Api(status) => {
-                Error::Api { code: status.code, reason: status.reason, message: status.message }
-            }
-            kube::Error::HyperError(_) | kube::Error::Service(_) => Error::Unreachable {
-                context: self.context.clone(),
-                server: self.server.clone(),
-                source: Some(Box::new(err)),
-            },
-            other => Error::Client { message: chain(&other), source: Some(Box::new(other)) },
-        }
+        client_error(&self.context, &self.server, err)
     }
 
     /// Resolves a kind name: the built-in table, then API discovery.
@@ -358,18 +348,30 @@ impl LiveCluster {
                         ready.then(|| Ok(None))
                     }
                     Err(
-                        watcher::Error::InitialListFailed(kube::Error::Api(s))
-                        | watcher::Error::WatchStartFailed(kube::Error::Api(s)),
-                    ) => Some(Err(Error::Api { code: s.code, reason: s.reason, message: s.message })),
-                    Err(e) => Some(Err(Error::Unreachable {
-                        context: context.clone(),
-                        server: server.clone(),
-                        source: Some(Box::new(e)),
-                    })),
+                        watcher::Error::InitialListFailed(e)
+                        | watcher::Error::WatchStartFailed(e)
+                        | watcher::Error::WatchFailed(e),
+                    ) => Some(Err(client_error(&context, &server, e))),
+                    Err(watcher::Error::WatchError(s)) => {
+                        Some(Err(Error::Api { code: s.code, reason: s.reason, message: s.message }))
+                    }
+                    Err(e) => Some(Err(Error::Client { message: chain(&e), source: Some(Box::new(e)) })),
                 };
                 std::future::ready(out)
             })
             .boxed()
+    }
+}
+
+/// A client error as ours: the API's Status, or nothing answering at the
+/// context's server, or anything else.
+fn client_error(context: &str, server: &str, err: kube::Error) -> Error {
+    match err {
+        kube::Error::Api(status) => Error::Api { code: status.code, reason: status.reason, message: status.message },
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            Error::Unreachable { context: context.into(), server: server.into(), source: Some(Box::new(err)) }
+        }
+        other => Error::Client { message: chain(&other), source: Some(Box::new(other)) },
     }
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 use rhai::{Dynamic, EvalAltResult};
 use serde_json::Value;
 
-use crate::backends::k8s::config::chain;
 use crate::backends::k8s::live::LiveCluster;
 use crate::backends::k8s::world::{ClusterWorld, K8sWorld};
 use crate::backends::k8s::{Error, ResourceKind, Selector};
@@ -37,7 +36,13 @@ impl std::fmt::Debug for Cluster {
 /// A backend error as scripts see it: `kind`, `message`, and for errors with
 /// causes, `causes`.
 pub(crate) fn fail(run: &Run, err: &Error) -> Box<EvalAltResult> {
-    let mut map = error_map(err.kind(), &run.redactor().redact(&chain(err)));
+    let mut map = error_map(err.kind(), &run.redactor().redact(&err.to_string()));
+    let causes: rhai::Array = std::iter::successors(std::error::Error::source(err), |e| e.source())
+        .map(|e| Dynamic::from(run.redactor().redact(&e.to_string())))
+        .collect();
+    if !causes.is_empty() {
+        map.insert("causes".into(), causes.into());
+    }
     if let Error::UnknownContext { known, .. } = err {
         let contexts: rhai::Array = known.iter().map(|c| Dynamic::from(c.clone())).collect();
         map.insert("contexts".into(), contexts.into());

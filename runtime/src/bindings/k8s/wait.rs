@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::cluster::{fail, scoped, to_dynamic, Cluster};
 use crate::backends::k8s::condition::Condition;
+use crate::backends::k8s::live::LiveCluster;
 use crate::backends::k8s::{Error, ResourceKind};
 use crate::bindings::{script_error, ScriptResult};
 use crate::output::Tone;
@@ -111,69 +112,97 @@ pub(crate) fn wait(
         "Waiting",
         &format!("for {label} (timeout {})", crate::duration::format(timeout)),
     );
-    let timed_out = |waited: Duration| {
-        record("timeout", waited);
-        fail(
-            run,
-            &Error::Timeout { what: what.clone(), condition: goal.clone(), after: crate::duration::format(timeout) },
-        )
+    let target = Target { kind: &kind, ns: &ns, name };
+    let outcome = match &c.live {
+        None => wait_world(ctx, run, c, &target, until, timeout)?,
+        Some(live) => wait_live(ctx, run, live, &target, until, timeout)?,
     };
-    match &c.live {
-        None => {
-            let mut waited = Duration::ZERO;
-            loop {
-                let next = c.world(run, |w, _| Ok(w.next_event()))?;
-                let elapsed =
-                    Duration::try_from(run.clock().now().duration_since(world_start(run))).unwrap_or_default();
-                let step = match next {
-                    Some(at) if at.saturating_sub(elapsed) <= timeout.saturating_sub(waited) => at.saturating_sub(elapsed),
-                    _ => {
-                        sleep(run, timeout.saturating_sub(waited))?;
-                        // Brings the world up to the new time for `--save-world`.
-                        c.world(run, |_, _| Ok(()))?;
-                        return Err(timed_out(timeout));
-                    }
-                };
-                sleep(run, step)?;
-                waited += step;
-                let obj = current(run, c, &kind, &ns, name)?;
-                if until.met(ctx, obj.as_ref())? {
-                    record("done", waited);
-                    run.printer().status(
-                        Tone::Progress,
-                        "Waited",
-                        &format!("{} for {label} (virtual time)", crate::duration::format(waited)),
-                    );
-                    return found(obj);
-                }
-            }
+    match outcome {
+        Waited::Met(obj, waited) => {
+            record("done", waited);
+            let note = if virtual_time { " (virtual time)" } else { "" };
+            run.printer().status(
+                Tone::Progress,
+                "Waited",
+                &format!("{} for {label}{note}", crate::duration::format(waited)),
+            );
+            found(obj)
         }
-        Some(live) => {
-            let started = Instant::now();
-            let mut stream = live.watch(&kind, &ns, name);
-            loop {
-                let remaining = timeout.saturating_sub(started.elapsed());
-                let next = run.block_on(async { tokio::time::timeout(remaining, stream.next()).await })?;
-                match next {
-                    Err(_) => return Err(timed_out(started.elapsed())),
-                    Ok(None) => {
-                        return Err(fail(
-                            run,
-                            &Error::Client { message: format!("the watch of {what} ended"), source: None },
-                        ))
-                    }
-                    Ok(Some(Err(e))) => return Err(fail(run, &e)),
-                    Ok(Some(Ok(obj))) => {
-                        if until.met(ctx, obj.as_ref())? {
-                            record("done", started.elapsed());
-                            run.printer().status(
-                                Tone::Progress,
-                                "Waited",
-                                &format!("{} for {label}", crate::duration::format(started.elapsed())),
-                            );
-                            return found(obj);
-                        }
-                    }
+        Waited::TimedOut(waited) => {
+            record("timeout", waited);
+            Err(fail(run, &Error::Timeout { what, condition: goal, after: crate::duration::format(timeout) }))
+        }
+    }
+}
+
+struct Target<'a> {
+    kind: &'a ResourceKind,
+    ns: &'a str,
+    name: &'a str,
+}
+
+enum Waited {
+    Met(Option<Value>, Duration),
+    TimedOut(Duration),
+}
+
+/// Advances virtual time from one scheduled change of the cluster to the
+/// next until the condition holds or the timeout passes.
+fn wait_world(
+    ctx: &NativeCallContext,
+    run: &Run,
+    c: &Cluster,
+    t: &Target<'_>,
+    until: &Until,
+    timeout: Duration,
+) -> ScriptResult<Waited> {
+    let mut waited = Duration::ZERO;
+    loop {
+        let next = c.world(run, |w, _| Ok(w.next_event()))?;
+        let elapsed = Duration::try_from(run.clock().now().duration_since(world_start(run))).unwrap_or_default();
+        let step = match next {
+            Some(at) if at.saturating_sub(elapsed) <= timeout.saturating_sub(waited) => at.saturating_sub(elapsed),
+            _ => {
+                sleep(run, timeout.saturating_sub(waited))?;
+                // Brings the world up to the new time for `--save-world`.
+                c.world(run, |_, _| Ok(()))?;
+                return Ok(Waited::TimedOut(timeout));
+            }
+        };
+        sleep(run, step)?;
+        waited += step;
+        let obj = current(run, c, t.kind, t.ns, t.name)?;
+        if until.met(ctx, obj.as_ref())? {
+            return Ok(Waited::Met(obj, waited));
+        }
+    }
+}
+
+/// Watches the object (the API server pushes each change) until the
+/// condition holds or the timeout passes.
+fn wait_live(
+    ctx: &NativeCallContext,
+    run: &Run,
+    live: &LiveCluster,
+    t: &Target<'_>,
+    until: &Until,
+    timeout: Duration,
+) -> ScriptResult<Waited> {
+    let started = Instant::now();
+    let mut stream = live.watch(t.kind, t.ns, t.name);
+    loop {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let next = run.block_on(async { tokio::time::timeout(remaining, stream.next()).await })?;
+        match next {
+            Err(_) => return Ok(Waited::TimedOut(started.elapsed())),
+            Ok(None) => {
+                let what = t.kind.describe(t.ns, t.name);
+                return Err(fail(run, &Error::Client { message: format!("the watch of {what} ended"), source: None }));
+            }
+            Ok(Some(Err(e))) => return Err(fail(run, &e)),
+            Ok(Some(Ok(obj))) => {
+                if until.met(ctx, obj.as_ref())? {
+                    return Ok(Waited::Met(obj, started.elapsed()));
                 }
             }
         }

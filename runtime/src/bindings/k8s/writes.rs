@@ -186,6 +186,10 @@ pub(crate) fn delete(
     options: &DeleteOptions,
     ignore_not_found: bool,
 ) -> ScriptResult<bool> {
+    // Absent and allowed to be: nothing to change, so nothing for the plan.
+    if ignore_not_found && super::reads::get_opt(run, c, &kind.plural_query(), ns, name)?.is_none() {
+        return Ok(false);
+    }
     let mut change = Change::new(c.system(), "delete", kind.describe(ns, name));
     if kind.delete_is_destructive() {
         change = change.destructive();
