@@ -11,5 +11,6 @@ mod cli;
 mod core;
 mod gate;
 mod http;
+mod k8s;
 mod k8s_live;
 mod support;
