@@ -146,14 +146,22 @@ impl LiveCluster {
 
     /// One object.
     pub async fn get(&self, kind: &ResourceKind, ns: &str, name: &str) -> Result<Value, Error> {
-        let obj = self.api(kind, ns).get(name).await.map_err(|e| self.error(e))?;
-        to_value(&obj)
+        self.get_opt(kind, ns, name).await?.ok_or_else(|| Error::not_found(kind, name))
     }
 
+    // Reads are parsed once, straight into JSON: going through
+    // `DynamicObject` and back costs more than the request on a local API
+    // server.
     /// One object, or `None` when it does not exist.
     pub async fn get_opt(&self, kind: &ResourceKind, ns: &str, name: &str) -> Result<Option<Value>, Error> {
-        let obj = self.api(kind, ns).get_opt(name).await.map_err(|e| self.error(e))?;
-        obj.as_ref().map(to_value).transpose()
+        let request = kube::core::Request::new(self.api(kind, ns).resource_url())
+            .get(name, &kube::api::GetParams::default())
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        match self.client.request::<Value>(request).await {
+            Ok(obj) => Ok(Some(obj)),
+            Err(kube::Error::Api(status)) if status.code == 404 && status.reason == "NotFound" => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// Objects of a kind in a namespace (`""`: all namespaces), selected.
@@ -161,18 +169,25 @@ impl LiveCluster {
         let mut params = ListParams::default();
         params.label_selector.clone_from(&selector.labels);
         params.field_selector.clone_from(&selector.fields);
-        let list = self.api(kind, ns).list(&params).await.map_err(|e| self.error(e))?;
-        list.items.iter().map(|o| self.with_type(kind, o)).collect()
-    }
-
-    // List items come without apiVersion/kind; scripts expect them.
-    fn with_type(&self, kind: &ResourceKind, obj: &DynamicObject) -> Result<Value, Error> {
-        let mut value = to_value(obj)?;
-        if let Value::Object(map) = &mut value {
-            map.entry("apiVersion").or_insert_with(|| kind.api_version().into());
-            map.entry("kind").or_insert_with(|| kind.kind.clone().into());
-        }
-        Ok(value)
+        let request = kube::core::Request::new(self.api(kind, ns).resource_url())
+            .list(&params)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let list = self.client.request::<Value>(request).await.map_err(|e| self.error(e))?;
+        let Value::Object(mut list) = list else {
+            return Err(Error::Client { message: "a list answer is not an object".into(), source: None });
+        };
+        let Some(Value::Array(items)) = list.remove("items") else { return Ok(Vec::new()) };
+        // List items come without apiVersion/kind; scripts expect them.
+        Ok(items
+            .into_iter()
+            .map(|mut item| {
+                if let Value::Object(map) = &mut item {
+                    map.entry("apiVersion").or_insert_with(|| kind.api_version().into());
+                    map.entry("kind").or_insert_with(|| kind.kind.clone().into());
+                }
+                item
+            })
+            .collect())
     }
 
     /// A container's log.
