@@ -332,6 +332,17 @@ impl LiveCluster {
         }
     }
 
+    /// Runs a command in a container; `stdin` is sent, then closed.
+    pub async fn exec(
+        &self,
+        permit: &Permit,
+        target: &super::exec::ExecTarget,
+        cmd: &[String],
+        stdin: &[u8],
+    ) -> Result<super::exec::Output, Error> {
+        super::exec::live(permit, self.client.clone(), target, cmd, stdin).await.map_err(|e| self.error(e))
+    }
+
     /// Watches one object: the stream yields it each time it changes.
     pub fn watch(&self, kind: &ResourceKind, ns: &str, name: &str) -> ObjectWatch {
         let config = watcher::Config::default().fields(&format!("metadata.name={name}"));

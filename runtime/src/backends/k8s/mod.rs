@@ -8,6 +8,7 @@
 
 pub mod condition;
 pub mod config;
+pub mod exec;
 pub mod kinds;
 pub mod live;
 pub mod patch;

@@ -35,6 +35,9 @@ pub struct K8sWorld {
     pub clusters: BTreeMap<String, ClusterWorld>,
     /// Virtual time (since the world's start) up to which events were applied.
     settled: Duration,
+    /// Files copied out of pods during the run (`copy_from`): on a world
+    /// they land here, never on disk. Not saved.
+    pub local: BTreeMap<String, Vec<u8>>,
 }
 
 /// One simulated cluster.
@@ -124,7 +127,7 @@ impl WorldPart for K8sWorld {
 pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
     let clusters: BTreeMap<String, ClusterWorld> =
         serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
-    let mut world = K8sWorld { clusters, settled: Duration::ZERO };
+    let mut world = K8sWorld { clusters, settled: Duration::ZERO, local: BTreeMap::new() };
     for (context, cluster) in &mut world.clusters {
         for (i, obj) in cluster.objects.iter().enumerate() {
             let kind = obj.get("kind").and_then(Value::as_str);
