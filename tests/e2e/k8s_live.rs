@@ -265,3 +265,60 @@ fn unknown_contexts_and_unreachable_servers_are_named() {
     let first = done.errors().lines().find(|l| l.starts_with("error")).unwrap_or_default().to_string();
     assert_eq!(first, format!("error: the API server of context `dead` at `http://127.0.0.1:{dead}` is unreachable"));
 }
+
+#[test]
+fn exec_and_verified_copies_over_the_exec_websocket() {
+    let mut objects = objects();
+    objects.push(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub-new", "namespace": "jupyterhub"}, "status": {"phase": "Running"}}));
+    let api = FakeApi::start(objects);
+    api.put_file("daskhub", "hub-0", "/srv/jupyterhub/jupyterhub.sqlite", "SQLite format 3 users=alice");
+    let (done, dir) = test(
+        &api,
+        r#"
+let blue = k8s::cluster("blue");
+let green = k8s::cluster("green");
+let db = "/srv/jupyterhub/jupyterhub.sqlite";
+let r = blue.exec("daskhub", "hub-0", ["cat", db], #{ container: "hub" });
+print(`${r.status} ${r.stdout}`);
+let r = blue.exec("daskhub", "hub-0", "cat /nope");
+print(`${r.status} ${r.stderr}`);
+let copied = blue.copy("daskhub", "hub-0", db, green, "jupyterhub", "hub-new", db);
+print(copied.bytes);
+let got = blue.copy_from("daskhub", "hub-0", db, "local.sqlite");
+let put = green.copy_to("local.sqlite", "jupyterhub", "hub-new", "/tmp/again.sqlite");
+print(got.sha256 == put.sha256 && got.sha256 == copied.sha256);
+try { blue.exec("daskhub", "nobody", ["true"]); } catch (e) { print(`${e.kind}: ${e.causes[0]}`); }
+"#,
+    )
+    .args(&["--yes"])
+    .run();
+    done.status(0).stdout(
+        "0 SQLite format 3 users=alice
+1 cat: /nope: No such file or directory
+
+27
+true
+NotFound: pods \"nobody\" not found
+",
+    );
+    assert_eq!(std::fs::read_to_string(dir.path().join("local.sqlite")).unwrap(), "SQLite format 3 users=alice");
+    assert_eq!(
+        api.file("jupyterhub", "hub-new", "/srv/jupyterhub/jupyterhub.sqlite").as_deref(),
+        Some("SQLite format 3 users=alice")
+    );
+    assert_eq!(api.file("jupyterhub", "hub-new", "/tmp/again.sqlite").as_deref(), Some("SQLite format 3 users=alice"));
+    let first = api.requests().into_iter().find(|r| r.path.ends_with("/exec")).unwrap();
+    assert_eq!(first.query.get("container").map(String::as_str), Some("hub"));
+}
+
+#[test]
+fn a_dry_run_runs_no_command() {
+    let api = FakeApi::start(objects());
+    api.put_file("daskhub", "hub-0", "/srv/db", "x");
+    let (done, _dir) = test(&api, "let blue = k8s::cluster(\"blue\");\nprint(blue.exec(\"daskhub\", \"hub-0\", [\"rm\", \"/srv/db\"]).planned);\n")
+        .args(&["--dry-run"])
+        .run();
+    done.status(0).stdout("true\n");
+    assert_eq!(api.file("daskhub", "hub-0", "/srv/db").as_deref(), Some("x"));
+    assert!(!api.requests().iter().any(|r| r.path.ends_with("/exec")));
+}

@@ -71,6 +71,8 @@ struct State {
     forbidden: Vec<String>,
     /// Objects that appear, one per watch request, as MODIFIED events.
     pending: Vec<Value>,
+    /// Files in pods, for exec: `ns/pod` -> path -> text.
+    files: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The running server. Its threads end with the test process.
@@ -150,6 +152,17 @@ impl FakeApi {
         self.lock().pending.push(obj);
     }
 
+    /// Puts a file into a pod, for exec.
+    pub fn put_file(&self, ns: &str, pod: &str, path: &str, text: &str) {
+        self.lock().files.entry(format!("{ns}/{pod}")).or_default().insert(path.into(), text.into());
+    }
+
+    /// A file in a pod.
+    #[must_use]
+    pub fn file(&self, ns: &str, pod: &str, path: &str) -> Option<String> {
+        self.lock().files.get(&format!("{ns}/{pod}")).and_then(|f| f.get(path)).cloned()
+    }
+
     /// A kubeconfig whose `contexts` all point at this server; the first is
     /// current.
     #[must_use]
@@ -178,7 +191,7 @@ impl FakeApi {
             }
             let mut parts = line.split_whitespace();
             let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("/").to_string());
-            let (mut length, mut content_type) = (0usize, String::new());
+            let (mut length, mut content_type, mut ws_key) = (0usize, String::new(), None);
             loop {
                 let mut header = String::new();
                 if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
@@ -191,13 +204,16 @@ impl FakeApi {
                 if let Some(v) = lower.strip_prefix("content-type:") {
                     content_type = v.trim().to_string();
                 }
+                if lower.starts_with("sec-websocket-key:") {
+                    ws_key = header.split_once(':').map(|(_, v)| v.trim().to_string());
+                }
             }
             let mut body = vec![0; length];
             if reader.read_exact(&mut body).is_err() {
                 return;
             }
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            let query: BTreeMap<String, String> = url_pairs(query);
+            let (path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
+            let query: BTreeMap<String, String> = url_pairs(raw_query);
             let req = Recorded {
                 method,
                 path: path.to_string(),
@@ -206,6 +222,12 @@ impl FakeApi {
                 body: String::from_utf8_lossy(&body).into_owned(),
             };
             self.lock().requests.push(req.clone());
+            if let (Some(key), true) = (&ws_key, req.path.ends_with("/exec")) {
+                let command: Vec<String> =
+                    raw_query.split('&').filter_map(|p| p.strip_prefix("command=")).map(decode).collect();
+                self.exec(writer, &req, key, &command);
+                return;
+            }
             if req.query.get("watch").is_some_and(|w| w == "true" || w == "1") {
                 self.watch(&mut writer, &req);
                 return;
@@ -225,6 +247,70 @@ impl FakeApi {
                 return;
             }
         }
+    }
+
+    /// The `exec` subresource: a websocket in the `v5.channel.k8s.io`
+    /// protocol; the command runs, once stdin is closed, against the pod's
+    /// files through hubops' own world shell.
+    fn exec(&self, mut stream: TcpStream, req: &Recorded, key: &str, command: &[String]) {
+        use tungstenite::protocol::{Role, WebSocket};
+        use tungstenite::Message;
+        let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        let (ns, pod) = (parts.get(3).copied().unwrap_or(""), parts.get(5).copied().unwrap_or(""));
+        let exists = self
+            .lock()
+            .objects
+            .iter()
+            .any(|o| o["kind"] == "Pod" && o["metadata"]["name"] == pod && o["metadata"]["namespace"] == ns);
+        if !exists {
+            let (code, body) = status(404, "NotFound", &format!("pods \"{pod}\" not found"));
+            let body = body.to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            return;
+        }
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let head = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let mut socket = WebSocket::from_raw_socket(stream, Role::Server, None);
+        let mut stdin = Vec::new();
+        let mut reading = req.query.get("stdin").is_some_and(|v| v == "true");
+        while reading {
+            match socket.read() {
+                Ok(Message::Binary(bytes)) if bytes.first() == Some(&0) => stdin.extend_from_slice(&bytes[1..]),
+                Ok(Message::Binary(bytes)) if bytes.as_ref() == [255, 0] => reading = false,
+                Ok(Message::Close(_)) | Err(_) => reading = false,
+                Ok(_) => {}
+            }
+        }
+        let out = {
+            let mut state = self.lock();
+            let files = state.files.entry(format!("{ns}/{pod}")).or_default();
+            hubops::backends::k8s::exec::simulate(files, command, &stdin)
+        };
+        let channel = |n: u8, bytes: &[u8]| {
+            let mut frame = vec![n];
+            frame.extend_from_slice(bytes);
+            Message::binary(frame)
+        };
+        let status = if out.status == 0 {
+            json!({"metadata": {}, "status": "Success"})
+        } else {
+            json!({"metadata": {}, "status": "Failure", "message": format!("command terminated with non-zero exit code: {}", out.status),
+                   "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": out.status.to_string()}]}})
+        };
+        for message in [channel(1, &out.stdout), channel(2, &out.stderr), channel(3, status.to_string().as_bytes())] {
+            if socket.send(message).is_err() {
+                return;
+            }
+        }
+        let _ = socket.close(None);
+        while socket.read().is_ok() {}
     }
 
     fn watch(&self, writer: &mut TcpStream, req: &Recorded) {

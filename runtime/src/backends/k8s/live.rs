@@ -340,7 +340,20 @@ impl LiveCluster {
         cmd: &[String],
         stdin: &[u8],
     ) -> Result<super::exec::Output, Error> {
-        super::exec::live(permit, self.client.clone(), target, cmd, stdin).await.map_err(|e| self.error(e))
+        super::exec::live(permit, self.client.clone(), target, cmd, stdin).await.map_err(|e| match e {
+            // The upgrade's refusal carries no Status we can read; name the
+            // pod as the API server would.
+            kube::Error::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(code)) => {
+                let reason = code.canonical_reason().unwrap_or("Failure").replace(' ', "");
+                let message = if code.as_u16() == 404 {
+                    format!("pods \"{}\" not found", target.pod)
+                } else {
+                    format!("exec in pod `{}/{}` was refused: {code}", target.ns, target.pod)
+                };
+                Error::Api { code: code.as_u16(), reason, message }
+            }
+            other => self.error(other),
+        })
     }
 
     /// Watches one object: the stream yields it each time it changes.
