@@ -46,7 +46,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
     vec![
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
-        ("k8s", rhai::exported_module!(k8s::k8s)),
+        ("k8s", k8s::module()),
     ]
 }
 

@@ -15,7 +15,7 @@ use kube::runtime::watcher;
 use serde_json::Value;
 
 use super::config::{self, chain};
-use super::kinds::{self, KindQuery, ResourceKind};
+use super::kinds::{self, ResourceKind};
 use super::{DeleteOptions, Error, LogOptions, PatchType, Selector};
 use crate::effects::Permit;
 
@@ -30,7 +30,7 @@ pub struct LiveCluster {
     pub server: String,
     /// The context's default namespace.
     pub default_namespace: String,
-    client: kube::Client,
+    pub(super) client: kube::Client,
     discovered: Mutex<HashMap<String, ResourceKind>>,
 }
 
@@ -65,7 +65,7 @@ impl LiveCluster {
 
     /// Turns a client error into ours, naming this context and server when
     /// nothing answered.
-    fn error(&self, err: kube::Error) -> Error {
+    pub(super) fn error(&self, err: kube::Error) -> Error {
         client_error(&self.context, &self.server, err)
     }
 
@@ -82,57 +82,6 @@ impl LiveCluster {
         let kind = self.discover(&query).await?.ok_or_else(|| Error::UnknownKind { kind: text.into() })?;
         self.discovered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, kind.clone());
         Ok(kind)
-    }
-
-    async fn discover(&self, query: &KindQuery) -> Result<Option<ResourceKind>, Error> {
-        let groups = self.client.list_api_groups().await.map_err(|e| self.error(e))?;
-        let mut versions: Vec<(String, String)> = Vec::new();
-        for group in &groups.groups {
-            if query.group.as_deref().is_some_and(|g| g != group.name) {
-                continue;
-            }
-            let version = match &query.version {
-                Some(v) => v.clone(),
-                None => group
-                    .preferred_version
-                    .as_ref()
-                    .map(|v| v.version.clone())
-                    .or_else(|| group.versions.first().map(|v| v.version.clone()))
-                    .unwrap_or_default(),
-            };
-            versions.push((group.name.clone(), version));
-        }
-        if query.group.is_none() {
-            versions.insert(0, (String::new(), "v1".into()));
-        }
-        for (group, version) in versions {
-            let list = if group.is_empty() {
-                self.client.list_core_api_resources(&version).await
-            } else {
-                self.client.list_api_group_resources(&format!("{group}/{version}")).await
-            };
-            let list = list.map_err(|e| self.error(e))?;
-            let found = list.resources.iter().find(|r| {
-                !r.name.contains('/')
-                    && kinds::discovered_matches(
-                        query,
-                        &r.name,
-                        &r.singular_name,
-                        &r.kind,
-                        r.short_names.as_deref().unwrap_or_default(),
-                    )
-            });
-            if let Some(r) = found {
-                return Ok(Some(ResourceKind {
-                    group,
-                    version,
-                    kind: r.kind.clone(),
-                    plural: r.name.clone(),
-                    namespaced: r.namespaced,
-                }));
-            }
-        }
-        Ok(None)
     }
 
     fn api(&self, kind: &ResourceKind, ns: &str) -> Api<DynamicObject> {

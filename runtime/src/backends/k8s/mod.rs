@@ -8,10 +8,12 @@
 
 pub mod condition;
 pub mod config;
+mod discovery;
 pub mod exec;
 pub mod kinds;
 pub mod live;
 pub mod patch;
+mod pods;
 pub mod select;
 mod store;
 pub mod world;
