@@ -511,3 +511,35 @@ NotFound (WouldFail)
     );
     assert!(done.stderr.contains("Would exec pod jupyterhub/hub-new: rm -rf /srv"), "{}", done.stderr);
 }
+
+#[test]
+fn the_reference_covers_every_k8s_function_with_an_example() {
+    let (done, _dir) = Test::new().args(&["docs"]).run();
+    done.status(0);
+    let sections: Vec<&str> = done.stdout.split("\n### ").filter(|s| s.starts_with("`k8s::")).collect();
+    let names: std::collections::BTreeSet<&str> =
+        sections.iter().map(|s| s.trim_start_matches("`k8s::").split('(').next().unwrap_or_default()).collect();
+    for name in [
+        "cluster",
+        "get",
+        "exists",
+        "list",
+        "logs",
+        "apply",
+        "create",
+        "patch",
+        "delete",
+        "delete_all",
+        "scale",
+        "wait",
+        "exec",
+        "copy",
+        "copy_from",
+        "copy_to",
+    ] {
+        assert!(names.contains(name), "`k8s::{name}` is not in the reference");
+    }
+    for section in sections {
+        assert!(section.contains("```rhai"), "no example in {section}");
+    }
+}
