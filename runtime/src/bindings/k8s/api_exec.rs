@@ -190,7 +190,7 @@ fn target(ns: &str, pod: &str, container: Option<&Dynamic>) -> ExecTarget {
 }
 
 fn map_of(value: &Value) -> ScriptResult<rhai::Map> {
-    to_dynamic(value)?.try_cast::<rhai::Map>().ok_or_else(|| script_error("Internal", "expected a map"))
+    to_dynamic(value).try_cast::<rhai::Map>().ok_or_else(|| script_error("Internal", "expected a map"))
 }
 
 fn exec(

@@ -92,7 +92,7 @@ pub(crate) mod k8s_read {
         name: &str,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        to_dynamic(&reads::get(&run, c, kind, &namespace_arg(&ns)?, name)?)
+        Ok(to_dynamic(&reads::get(&run, c, kind, &namespace_arg(&ns)?, name)?))
     }
 
     /// Whether an object exists.
@@ -184,7 +184,7 @@ fn list(
     let run = Run::from_context(ctx)?;
     let sel = selector(options, &["labels", "fields"], "list")?;
     let items = reads::list(&run, c, kind, &namespace_arg(ns)?, &sel)?;
-    items.iter().map(to_dynamic).collect()
+    Ok(items.iter().map(to_dynamic).collect())
 }
 
 fn logs(ctx: &NativeCallContext, c: &Cluster, ns: &str, pod: &str, options: &rhai::Map) -> ScriptResult<String> {

@@ -30,7 +30,7 @@ pub(crate) mod k8s_write {
     pub fn apply(ctx: NativeCallContext, c: &mut Cluster, manifest: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
         let obj = from_dynamic(&manifest.into(), "the manifest")?;
-        to_dynamic(&writes::apply_one(&run, c, &obj, false)?)
+        Ok(to_dynamic(&writes::apply_one(&run, c, &obj, false)?))
     }
 
     /// Server-side apply of YAML text with one or many documents (`---`);
@@ -48,7 +48,7 @@ pub(crate) mod k8s_write {
     pub fn apply_yaml(ctx: NativeCallContext, c: &mut Cluster, yaml: &str) -> Result<rhai::Array, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
         let docs = parse_manifests(yaml).map_err(|e| script_error("Invalid", &e.to_string()))?;
-        docs.iter().map(|d| writes::apply_one(&run, c, d, false).and_then(|o| to_dynamic(&o))).collect()
+        docs.iter().map(|d| writes::apply_one(&run, c, d, false).map(|o| to_dynamic(&o))).collect()
     }
 
     /// Creates an object; `Conflict` if it exists.
@@ -60,7 +60,7 @@ pub(crate) mod k8s_write {
     pub fn create(ctx: NativeCallContext, c: &mut Cluster, manifest: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
         let obj = from_dynamic(&manifest.into(), "the manifest")?;
-        to_dynamic(&writes::apply_one(&run, c, &obj, true)?)
+        Ok(to_dynamic(&writes::apply_one(&run, c, &obj, true)?))
     }
 
     /// Patches an object with a JSON merge patch (a map); returns it.
@@ -179,7 +179,7 @@ pub(crate) mod k8s_write {
         replicas: i64,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        to_dynamic(&writes::scale(&run, c, (kind, &namespace_arg(&ns)?, name), replicas)?)
+        Ok(to_dynamic(&writes::scale(&run, c, (kind, &namespace_arg(&ns)?, name), replicas)?))
     }
 
     /// Waits until an object meets a condition, for at most 5 minutes:
@@ -244,7 +244,7 @@ fn patch(
     } else {
         from_dynamic(doc, "the patch")?
     };
-    to_dynamic(&writes::patch(&run, c, (kind, &namespace_arg(ns)?, name), &doc, how)?)
+    Ok(to_dynamic(&writes::patch(&run, c, (kind, &namespace_arg(ns)?, name), &doc, how)?))
 }
 
 fn delete(

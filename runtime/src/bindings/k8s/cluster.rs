@@ -190,8 +190,21 @@ pub(crate) fn check_options(options: &rhai::Map, allowed: &[&str], function: &st
 }
 
 /// A JSON object as a script value.
-pub(crate) fn to_dynamic(value: &Value) -> ScriptResult<Dynamic> {
-    rhai::serde::to_dynamic(value)
+// Direct rather than through `rhai::serde`: objects are converted on every
+// read, and the generic serializer costs more than the API call on a local
+// server.
+pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => n.as_i64().map_or_else(|| n.as_f64().unwrap_or(f64::NAN).into(), Dynamic::from),
+        Value::String(s) => s.as_str().into(),
+        Value::Array(items) => items.iter().map(to_dynamic).collect::<rhai::Array>().into(),
+        Value::Object(map) => {
+            let map: rhai::Map = map.iter().map(|(k, v)| (k.as_str().into(), to_dynamic(v))).collect();
+            map.into()
+        }
+    }
 }
 
 /// A script value as JSON.

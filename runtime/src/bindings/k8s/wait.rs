@@ -50,7 +50,7 @@ impl Until {
         match self {
             Self::Named(c) => Ok(c.met(obj)),
             Self::Closure(f) => {
-                let arg = obj.map_or(Ok(Dynamic::UNIT), to_dynamic)?;
+                let arg = obj.map_or(Dynamic::UNIT, to_dynamic);
                 f.call_within_context::<bool>(ctx, (arg,))
             }
         }
@@ -92,7 +92,7 @@ pub(crate) fn wait(
             virtual_time,
         });
     };
-    let found = |obj: Option<Value>| obj.map_or(Ok(Dynamic::UNIT), |o| to_dynamic(&o));
+    let found = |obj: Option<Value>| Ok(obj.map_or(Dynamic::UNIT, |o| to_dynamic(&o)));
     let now = current(run, c, &kind, &ns, name)?;
     if until.met(ctx, now.as_ref())? {
         record("done", Duration::ZERO);
