@@ -543,3 +543,19 @@ fn the_reference_covers_every_k8s_function_with_an_example() {
         assert!(section.contains("```rhai"), "no example in {section}");
     }
 }
+
+#[test]
+fn secret_values_stay_out_of_the_plan_and_journal() {
+    let (done, dir) = on_world(
+        r#"
+let blue = k8s::cluster("blue");
+blue.apply(#{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "hub-token", namespace: "daskhub" }, stringData: #{ token: "hunter2-very-secret" } });
+"#,
+    )
+    .args(&["--dry-run"])
+    .run();
+    done.status(0);
+    let journal = read(dir.path(), "j.jsonl");
+    assert!(journal.contains("<redacted>"), "{journal}");
+    assert!(!journal.contains("hunter2") && !done.stderr.contains("hunter2"), "{journal}\n{}", done.stderr);
+}

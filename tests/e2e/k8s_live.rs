@@ -222,19 +222,23 @@ fn waits_watch_the_object() {
     let api = FakeApi::start(objects());
     api.on_next_watch(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-bob", "namespace": "daskhub", "labels": {"component": "singleuser-server"}},
         "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}));
+    api.delete_on_next_watch(
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "proxy-public", "namespace": "daskhub"}}),
+    );
     let (done, _dir) = test(
         &api,
         r#"
-let blue = k8s::cluster("blue");
+let blue = k8s::cluster();
 let pod = blue.wait("pod", "daskhub", "jupyter-bob", "Ready", #{ timeout: "1m" });
 print(pod.status.phase);
+print(blue.wait("svc", "daskhub", "proxy-public", "deleted", #{ timeout: "1m" }) == ());
 print(blue.wait("pod", "daskhub", "hub-0", |p| p.status.phase == "Running"));
 try { blue.wait("pod", "daskhub", "jupyter-alice", "deleted", #{ timeout: "1s" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
 "#,
     )
     .run();
     done.status(0);
-    assert!(done.stdout.starts_with("Running\n#{\"apiVersion\": \"v1\""), "{}", done.stdout);
+    assert!(done.stdout.starts_with("Running\ntrue\n#{\"apiVersion\": \"v1\""), "{}", done.stdout);
     assert!(done.stdout.ends_with("Timeout: pod daskhub/jupyter-alice not deleted after 1s\n"), "{}", done.stdout);
     let watches: Vec<_> = api.requests().into_iter().filter(|r| r.query.contains_key("watch")).collect();
     assert!(!watches.is_empty());

@@ -69,8 +69,8 @@ struct State {
     requests: Vec<Recorded>,
     revision: u64,
     forbidden: Vec<String>,
-    /// Objects that appear, one per watch request, as MODIFIED events.
-    pending: Vec<Value>,
+    /// Events sent, one per watch request: (`MODIFIED` or `DELETED`, object).
+    pending: Vec<(&'static str, Value)>,
     /// Files in pods, for exec: `ns/pod` -> path -> text.
     files: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -149,7 +149,12 @@ impl FakeApi {
     /// The next watch sends this object as a MODIFIED event (then it is
     /// stored).
     pub fn on_next_watch(&self, obj: Value) {
-        self.lock().pending.push(obj);
+        self.lock().pending.push(("MODIFIED", obj));
+    }
+
+    /// The next watch sees this object deleted (then it is gone).
+    pub fn delete_on_next_watch(&self, obj: Value) {
+        self.lock().pending.push(("DELETED", obj));
     }
 
     /// Puts a file into a pod, for exec.
@@ -322,7 +327,7 @@ impl FakeApi {
             let mut state = self.lock();
             (!state.pending.is_empty()).then(|| state.pending.remove(0))
         };
-        if let Some(obj) = next {
+        if let Some((event, obj)) = next {
             let (ns, name) = (
                 obj["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
                 obj["metadata"]["name"].as_str().unwrap_or("").to_string(),
@@ -332,8 +337,14 @@ impl FakeApi {
                     && o["metadata"]["namespace"].as_str().unwrap_or("") == ns
                     && o["kind"] == obj["kind"])
             });
-            let stored = self.insert(obj);
-            let line = format!("{}\n", json!({"type": "MODIFIED", "object": stored}));
+            let mut stored = self.insert(obj);
+            if event == "DELETED" {
+                let uid = stored["metadata"]["uid"].clone();
+                self.lock().objects.retain(|o| o["metadata"]["uid"] != uid);
+                let revision = self.lock().revision + 1;
+                stored["metadata"]["resourceVersion"] = json!(revision.to_string());
+            }
+            let line = format!("{}\n", json!({"type": event, "object": stored}));
             let _ = write!(writer, "{:x}\r\n{line}\r\n", line.len());
             let _ = writer.flush();
         }

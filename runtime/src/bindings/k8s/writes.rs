@@ -109,7 +109,7 @@ pub(crate) fn apply_one(run: &Run, c: &Cluster, obj: &Value, create: bool) -> Sc
     let ns = manifest_namespace(c, &kind, obj);
     let name = name_of(obj).unwrap_or_default();
     let verb = if create { "create" } else { "apply" };
-    let change = Change::new(c.system(), verb, kind.describe(&ns, name)).before_after(None, Some(obj.clone()));
+    let change = Change::new(c.system(), verb, kind.describe(&ns, name)).before_after(None, Some(shown(&kind, obj)));
     mutate(run, change, |p, dry| match (&c.live, create) {
         (Some(live), false) => run.block_on(live.apply(p, &kind, &ns, obj, dry)).map_err(interrupted)?,
         (Some(live), true) => run.block_on(live.create(p, &kind, &ns, obj, dry)).map_err(interrupted)?,
@@ -128,6 +128,22 @@ pub(crate) fn apply_one(run: &Run, c: &Cluster, obj: &Value, create: bool) -> Sc
             }
         }),
     })
+}
+
+/// A manifest as the plan and journal show it: a Secret's values are
+/// replaced by `<redacted>`.
+fn shown(kind: &ResourceKind, obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if kind.group.is_empty() && kind.kind == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(Value::Object(values)) = obj.get_mut(field) {
+                for value in values.values_mut() {
+                    *value = Value::from("<redacted>");
+                }
+            }
+        }
+    }
+    obj
 }
 
 /// Patches one object.
