@@ -326,3 +326,29 @@ fn a_dry_run_runs_no_command() {
     assert_eq!(api.file("daskhub", "hub-0", "/srv/db").as_deref(), Some("x"));
     assert!(!api.requests().iter().any(|r| r.path.ends_with("/exec")));
 }
+
+#[test]
+fn custom_resources_apply_through_discovery_and_logs_take_options() {
+    let api = FakeApi::start(objects());
+    let (done, _dir) = test(
+        &api,
+        r#"
+let blue = k8s::cluster("blue");
+let app = blue.apply(#{ apiVersion: "argoproj.io/v1alpha1", kind: "Application", metadata: #{ name: "green", namespace: "argocd" }, spec: #{ project: "cutover" } });
+print(app.spec.project);
+print(blue.list("app", "argocd").map(|a| a.metadata.name));
+print(blue.logs("daskhub", "hub-0", #{ container: "hub", tail: 10 }));
+"#,
+    )
+    .args(&["--yes"])
+    .run();
+    done.status(0).stdout("cutover\n[\"daskhub\", \"green\"]\nlog of hub-0\n\n");
+    let requests = api.requests();
+    let apply = requests.iter().find(|r| r.method == "PATCH").unwrap();
+    assert_eq!(apply.path, "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/green");
+    let logs = requests.iter().find(|r| r.path.ends_with("/log")).unwrap();
+    assert_eq!(
+        (logs.query.get("container").map(String::as_str), logs.query.get("tailLines").map(String::as_str)),
+        (Some("hub"), Some("10"))
+    );
+}
