@@ -13,4 +13,5 @@ mod gate;
 mod http;
 mod k8s;
 mod k8s_live;
+mod k8s_pods;
 mod support;
