@@ -440,3 +440,13 @@ blue.apply(#{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "hub-token", 
     assert!(journal.contains("<redacted>"), "{journal}");
     assert!(!journal.contains("hunter2") && !done.stderr.contains("hunter2"), "{journal}\n{}", done.stderr);
 }
+
+#[test]
+fn a_saved_world_keeps_the_schedule_of_changes_to_come() {
+    let (done, dir) = on_world("sleep(\"3m30s\");\n").args(&["--save-world", "saved.yaml"]).run();
+    done.status(0);
+    let saved = read(dir.path(), "saved.yaml");
+    assert!(saved.contains("start: 2026-11-21T06:03:30Z"), "{saved}");
+    assert!(!saved.contains("jupyter-bob"), "the 3m deletion should have happened:\n{saved}");
+    assert!(saved.contains("events:\n    - after: 30s\n"), "{saved}");
+}

@@ -105,15 +105,19 @@ impl ScheduledEvent {
 
 impl WorldPart for K8sWorld {
     fn snapshot(&self) -> Value {
-        // A saved world starts at the time the run left it, so events still
-        // to come are moved that much earlier.
-        let mut clusters = self.clusters.clone();
-        for cluster in clusters.values_mut() {
+        self.snapshot_after(Duration::ZERO)
+    }
+    fn snapshot_after(&self, elapsed: Duration) -> Value {
+        // The saved world starts where the run left it: changes still to
+        // come move that much earlier, and those already due have happened.
+        let mut world = self.clone();
+        world.settle(elapsed);
+        for cluster in world.clusters.values_mut() {
             for event in &mut cluster.events {
-                event.after = crate::duration::format(event.at().saturating_sub(self.settled));
+                event.after = crate::duration::format(event.at().saturating_sub(elapsed));
             }
         }
-        serde_json::to_value(clusters).unwrap_or(Value::Null)
+        serde_json::to_value(world.clusters).unwrap_or(Value::Null)
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self

@@ -164,8 +164,6 @@ fn wait_world(
             Some(at) if at.saturating_sub(elapsed) <= timeout.saturating_sub(waited) => at.saturating_sub(elapsed),
             _ => {
                 sleep(run, timeout.saturating_sub(waited))?;
-                // Brings the world up to the new time for `--save-world`.
-                c.world(run, |_, _| Ok(()))?;
                 return Ok(Waited::TimedOut(timeout));
             }
         };
