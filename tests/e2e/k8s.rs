@@ -253,13 +253,13 @@ blue.create(#{ apiVersion: "v1", kind: "PersistentVolume", metadata: #{ name: "r
 blue.patch("cm", "daskhub", "cutover", #{ data: #{ state: "done" } });
 blue.patch("deploy", "daskhub", "hub", [#{ op: "add", path: "/metadata/labels", value: #{ moved: "yes" } }], #{ type: "json" });
 blue.patch("deploy", "daskhub", "hub", "metadata: {annotations: {note: yaml}}", #{ type: "strategic" });
-blue.scale("deploy", "daskhub", "hub", 0);
+print(blue.scale("deploy", "daskhub", "hub", 0).spec.replicas);
 print(blue.list("pods", "daskhub", #{ labels: "component=hub" }).len());
 "#,
     )
     .args(&["--save-world", "saved.yaml"])
     .run();
-    done.status(0).stdout("proxy-public-restore.lb.world.example\n0\n");
+    done.status(0).stdout("proxy-public-restore.lb.world.example\n0\n0\n");
     let saved = read(dir.path(), "saved.yaml");
     let (again, _dir2) = Test::new()
         .file("world.yaml", &saved)

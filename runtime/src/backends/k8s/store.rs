@@ -266,7 +266,14 @@ impl ClusterWorld {
         if replicas == 0 {
             self.remove_pods_of(&obj);
         }
-        Ok(obj)
+        // What the `scale` subresource answers, as live.
+        Ok(json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": replicas},
+        }))
     }
 
     /// Deletes an object and what it owns. Returns the deleted object.

@@ -164,7 +164,7 @@ pub(crate) mod k8s_write {
     }
 
     /// Sets the replicas of a `Deployment`, `StatefulSet` or `ReplicaSet`; returns
-    /// the answer of the `scale` subresource (live) or the object (world).
+    /// the `scale` subresource's answer (`#{spec: #{replicas}, status: ...}`).
     ///
     /// ```rhai
     /// blue.scale("deploy", "jupyterhub", "hub", 0);
