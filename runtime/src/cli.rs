@@ -116,6 +116,9 @@ pub(crate) struct RunArgs {
     /// Write the world as the run left it to this YAML file (world runs only)
     #[arg(long, value_name = "FILE")]
     pub(crate) save_world: Option<PathBuf>,
+    /// Kubeconfig file for `k8s::cluster` (default: `KUBECONFIG`, then ~/.kube/config)
+    #[arg(long, value_name = "FILE", env = "HUBOPS_KUBECONFIG")]
+    pub(crate) kubeconfig: Option<PathBuf>,
     /// Answer yes to every confirmation
     #[arg(short, long, env = "HUBOPS_YES")]
     pub(crate) yes: bool,

@@ -125,6 +125,7 @@ fn run(args: RunArgs, catalog: &Catalog, extensions: &[Extension], printer: Prin
         target,
         save_world: args.save_world,
         yes: args.yes,
+        kubeconfig: args.kubeconfig,
         journal: args.journal,
         on_failure: args.on_failure,
         resume: args.resume,

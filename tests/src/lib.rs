@@ -5,6 +5,8 @@
 //! tests can prove that a dry run changes nothing and a rehearsal changes
 //! only the world.
 
+pub mod kube_api;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

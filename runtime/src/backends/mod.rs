@@ -6,5 +6,6 @@ pub mod dns;
 pub mod dns_world;
 pub mod helm;
 pub mod http;
+pub mod k8s;
 pub mod shell;
 pub mod yaml;

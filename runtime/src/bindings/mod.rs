@@ -10,6 +10,7 @@ mod core;
 mod dns;
 mod helm;
 mod http;
+mod k8s;
 mod reference;
 mod shell;
 mod yaml;
@@ -53,6 +54,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("helm", rhai::exported_module!(helm::helm)),
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
+        ("k8s", k8s::module()),
     ]
 }
 
@@ -68,6 +70,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("http", crate::backends::http::load_world),
         ("dns", crate::backends::dns_world::load_world),
         ("hosts", crate::backends::shell::world::load_world),
+        (k8s::SECTION, crate::backends::k8s::world::load_world),
     ]
 }
 

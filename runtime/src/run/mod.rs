@@ -44,6 +44,7 @@ pub struct Run {
     pub(crate) cancel: Cancel,
     pub(crate) redactor: Redactor,
     pub(crate) yes: bool,
+    pub(crate) kubeconfig: Option<std::path::PathBuf>,
     pub(crate) steps: Mutex<Steps>,
     pub(crate) params: Mutex<Option<Values>>,
     pub(crate) world: Option<Arc<Mutex<World>>>,
@@ -100,6 +101,13 @@ impl Run {
     #[must_use]
     pub fn world(&self) -> Option<&Arc<Mutex<World>>> {
         self.world.as_ref()
+    }
+
+    /// The kubeconfig file named by `--kubeconfig` / `HUBOPS_KUBECONFIG`, if
+    /// any (otherwise `KUBECONFIG`, then `~/.kube/config`).
+    #[must_use]
+    pub fn kubeconfig(&self) -> Option<&std::path::Path> {
+        self.kubeconfig.as_deref()
     }
 
     /// Secret redaction for anything a binding prints or returns in errors.

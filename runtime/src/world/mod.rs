@@ -23,6 +23,13 @@ pub(crate) mod site;
 pub trait WorldPart: fmt::Debug + Send + Any {
     /// The section as it would be written back to a world file.
     fn snapshot(&self) -> Value;
+    /// The section as written back when the saved world starts `elapsed`
+    /// after this one did (`--save-world` moves `start` to the run's end):
+    /// parts with changes scheduled in virtual time shift them.
+    fn snapshot_after(&self, elapsed: std::time::Duration) -> Value {
+        let _ = elapsed;
+        self.snapshot()
+    }
     /// For downcasting to the family's own type.
     fn as_any(&self) -> &dyn Any;
     /// For downcasting to the family's own type.
@@ -206,8 +213,9 @@ impl World {
         if !self.params.is_empty() {
             map.insert("params".into(), Value::Object(self.params.clone().into_iter().collect()));
         }
+        let elapsed = std::time::Duration::try_from(now.duration_since(self.start)).unwrap_or_default();
         for (key, part) in &self.parts {
-            map.insert(key.clone(), part.snapshot());
+            map.insert(key.clone(), part.snapshot_after(elapsed));
         }
         serde_norway::to_string(&Value::Object(map)).unwrap_or_default()
     }

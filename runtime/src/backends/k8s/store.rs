@@ -1,0 +1,413 @@
+//! Object operations of a simulated cluster, with the API server's answers:
+//! the same `Status` reasons and messages (`pods "x" not found`, `already
+//! exists`), namespaces that must exist, cascading deletes (a namespace takes
+//! its objects, a `Deployment` its `ReplicaSets` and pods), load balancer
+//! addresses for `LoadBalancer` services. Dry runs work on a copy.
+
+use serde_json::{json, Value};
+
+use super::kinds::{self, ResourceKind};
+use super::patch;
+use super::select::Matcher;
+use super::world::ClusterWorld;
+use super::{name_of, namespace_of, DeleteOptions, Error, PatchType, Selector};
+use crate::effects::Permit;
+
+impl ClusterWorld {
+    /// Fills in what the API server would have: namespaces on namespaced
+    /// objects, uids and resourceVersions.
+    pub(crate) fn normalize(&mut self) {
+        let mut objects = std::mem::take(&mut self.objects);
+        for obj in &mut objects {
+            let namespaced = self.kind_of_object(obj).map_or(true, |k| k.namespaced);
+            if namespaced && namespace_of(obj).is_none() {
+                set(obj, "/metadata/namespace", json!("default"));
+            }
+            self.stamp(obj);
+        }
+        self.objects = objects;
+    }
+
+    fn stamp(&mut self, obj: &mut Value) {
+        self.revision += 1;
+        if obj.pointer("/metadata/uid").is_none() {
+            let uid = format!("{:08x}-world-{:04}", self.revision, self.revision);
+            set(obj, "/metadata/uid", json!(uid));
+        }
+        set(obj, "/metadata/resourceVersion", json!(self.revision.to_string()));
+    }
+
+    /// Resolves a kind name: built-in kinds, CRDs in the world, then kinds
+    /// of the objects it holds.
+    pub fn resolve(&self, text: &str) -> Result<ResourceKind, Error> {
+        let query = kinds::parse(text);
+        if let Some(kind) = kinds::builtin(&query) {
+            return Ok(kind);
+        }
+        let crd = self
+            .objects
+            .iter()
+            .filter(|o| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+            .find_map(|crd| {
+                let spec = crd.get("spec")?;
+                let names = spec.get("names")?;
+                let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+                let shorts: Vec<String> = names
+                    .get("shortNames")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                let (plural, kind, group) = (field(names, "plural"), field(names, "kind"), field(spec, "group"));
+                let singular = field(names, "singular");
+                let matches = kinds::discovered_matches(&query, &plural, &singular, &kind, &shorts)
+                    && query.group.as_deref().is_none_or(|g| g == group);
+                let version = spec.pointer("/versions/0/name").and_then(Value::as_str).unwrap_or("v1").to_string();
+                matches.then(|| ResourceKind {
+                    group,
+                    version,
+                    kind,
+                    plural,
+                    namespaced: field(spec, "scope") != "Cluster",
+                })
+            });
+        if let Some(kind) = crd {
+            return Ok(kind);
+        }
+        self.objects
+            .iter()
+            .filter_map(|o| self.kind_of_object(o).ok())
+            .find(|k| {
+                let lower = k.kind.to_ascii_lowercase();
+                (query.name == lower || query.name == k.plural) && query.group.as_deref().is_none_or(|g| g == k.group)
+            })
+            .ok_or_else(|| Error::UnknownKind { kind: text.into() })
+    }
+
+    /// The kind of a manifest.
+    pub fn kind_of_object(&self, obj: &Value) -> Result<ResourceKind, Error> {
+        if let Some(kind) = kinds::builtin_of_object(obj) {
+            return Ok(kind);
+        }
+        let kind =
+            obj.get("kind").and_then(Value::as_str).ok_or_else(|| Error::Usage("the manifest has no `kind`".into()))?;
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Usage("the manifest has no `apiVersion`".into()))?;
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        Ok(ResourceKind {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            plural: kinds::guess_plural(&kind.to_ascii_lowercase()),
+            namespaced: namespace_of(obj).is_some(),
+        })
+    }
+
+    fn position(&self, kind: &ResourceKind, ns: &str, name: &str) -> Option<usize> {
+        self.objects.iter().position(|o| {
+            kind.matches_object(o) && name_of(o) == Some(name) && (!kind.namespaced || namespace_of(o) == Some(ns))
+        })
+    }
+
+    /// One object.
+    pub fn get(&self, kind: &ResourceKind, ns: &str, name: &str) -> Result<Value, Error> {
+        self.position(kind, ns, name).map(|i| self.objects[i].clone()).ok_or_else(|| Error::not_found(kind, name))
+    }
+
+    /// Selected objects of a kind in a namespace (`""`: all namespaces).
+    pub fn list(&self, kind: &ResourceKind, ns: &str, selector: &Selector) -> Result<Vec<Value>, Error> {
+        let matcher = Matcher::new(selector)?;
+        Ok(self
+            .objects
+            .iter()
+            .filter(|o| kind.matches_object(o) && (ns.is_empty() || !kind.namespaced || namespace_of(o) == Some(ns)))
+            .filter(|o| matcher.matches(o))
+            .cloned()
+            .collect())
+    }
+
+    fn require_namespace(&self, kind: &ResourceKind, ns: &str) -> Result<(), Error> {
+        let namespace = kinds::builtin(&kinds::parse("ns")).unwrap_or_else(|| kind.clone());
+        let has_namespaces = self.objects.iter().any(|o| namespace.matches_object(o));
+        // A world that lists no namespaces at all has every namespace.
+        if kind.namespaced && has_namespaces && self.position(&namespace, "", ns).is_none() {
+            return Err(Error::not_found(&namespace, ns));
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<(Value, String), Error> {
+        let mut obj = obj.clone();
+        let name = name_of(&obj)
+            .ok_or_else(|| {
+                Error::api(422, "Invalid", format!("{} \"\" is invalid: metadata.name: Required value", kind.kind))
+            })?
+            .to_string();
+        if kind.namespaced {
+            match namespace_of(&obj) {
+                Some(given) if given != ns => {
+                    return Err(Error::api(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "the namespace of the object ({given}) does not match the namespace on the request ({ns})"
+                        ),
+                    ));
+                }
+                _ => set(&mut obj, "/metadata/namespace", json!(ns)),
+            }
+        }
+        self.require_namespace(kind, ns)?;
+        if kind.group.is_empty()
+            && kind.kind == "Service"
+            && obj.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
+            && obj.pointer("/status/loadBalancer/ingress/0").is_none()
+        {
+            set(
+                &mut obj,
+                "/status/loadBalancer",
+                json!({"ingress": [{"hostname": format!("{name}-{ns}.lb.world.example")}]}),
+            );
+        }
+        Ok((obj, name))
+    }
+
+    /// Creates an object; 409 if it exists.
+    pub fn create(&mut self, _permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.insert_new(kind, ns, obj)
+    }
+
+    fn insert_new(&mut self, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        let (mut obj, name) = self.prepare(kind, ns, obj)?;
+        if self.position(kind, ns, &name).is_some() {
+            return Err(Error::api(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", kind.qualified_plural()),
+            ));
+        }
+        self.stamp(&mut obj);
+        self.objects.push(obj.clone());
+        Ok(obj)
+    }
+
+    /// Creates or updates an object (the manifest is merged into what is
+    /// there, as server-side apply does for the fields it names).
+    pub fn apply(&mut self, _permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.upsert(kind, ns, obj)
+    }
+
+    pub(crate) fn upsert(&mut self, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        let (obj, name) = self.prepare(kind, ns, obj)?;
+        let Some(i) = self.position(kind, ns, &name) else {
+            return self.insert_new(kind, ns, &obj);
+        };
+        let mut merged = self.objects[i].clone();
+        patch::merge(&mut merged, &obj);
+        self.stamp(&mut merged);
+        self.objects[i] = merged.clone();
+        Ok(merged)
+    }
+
+    /// Patches an object.
+    pub fn patch(
+        &mut self,
+        _permit: &Permit,
+        kind: &ResourceKind,
+        ns: &str,
+        name: &str,
+        doc: &Value,
+        how: PatchType,
+    ) -> Result<Value, Error> {
+        let i = self.position(kind, ns, name).ok_or_else(|| Error::not_found(kind, name))?;
+        let mut obj = self.objects[i].clone();
+        match how {
+            PatchType::Merge | PatchType::Strategic => patch::merge(&mut obj, doc),
+            PatchType::Json => patch::json(&mut obj, doc)?,
+        }
+        if name_of(&obj) != Some(name) {
+            return Err(Error::api(
+                422,
+                "Invalid",
+                format!("{} \"{name}\" is invalid: metadata.name: field is immutable", kind.kind),
+            ));
+        }
+        self.stamp(&mut obj);
+        self.objects[i] = obj.clone();
+        Ok(obj)
+    }
+
+    /// Sets `spec.replicas` (and the replica counts in status, as if the
+    /// controller caught up). Scaling to 0 removes the pods it selects.
+    pub fn scale(
+        &mut self,
+        _permit: &Permit,
+        kind: &ResourceKind,
+        ns: &str,
+        name: &str,
+        replicas: i64,
+    ) -> Result<Value, Error> {
+        let i = self.position(kind, ns, name).ok_or_else(|| Error::not_found(kind, name))?;
+        if self.objects[i].pointer("/spec/replicas").is_none()
+            && !matches!(kind.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet")
+        {
+            return Err(Error::api(
+                404,
+                "NotFound",
+                format!("{} \"{name}\" has no scale subresource", kind.qualified_plural()),
+            ));
+        }
+        let counts = json!({"spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "updatedReplicas": replicas}});
+        let mut obj = self.objects[i].clone();
+        patch::merge(&mut obj, &counts);
+        self.stamp(&mut obj);
+        self.objects[i] = obj.clone();
+        if replicas == 0 {
+            self.remove_pods_of(&obj);
+        }
+        // What the `scale` subresource answers, as live.
+        Ok(json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": replicas},
+            "status": {"replicas": replicas},
+        }))
+    }
+
+    /// Deletes an object and what it owns. Returns the deleted object.
+    pub fn delete(
+        &mut self,
+        _permit: &Permit,
+        kind: &ResourceKind,
+        ns: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, Error> {
+        self.remove(kind, ns, name, options)
+    }
+
+    pub(crate) fn remove(
+        &mut self,
+        kind: &ResourceKind,
+        ns: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<Value, Error> {
+        let i = self.position(kind, ns, name).ok_or_else(|| Error::not_found(kind, name))?;
+        let obj = self.objects[i].clone();
+        let meta = |p: &str| obj.pointer(p).and_then(Value::as_str).map(String::from);
+        for (want, field, have) in [
+            (&options.uid, "UID", meta("/metadata/uid")),
+            (&options.resource_version, "ResourceVersion", meta("/metadata/resourceVersion")),
+        ] {
+            if let Some(want) = want {
+                if have.as_deref() != Some(want.as_str()) {
+                    return Err(Error::api(
+                        409,
+                        "Conflict",
+                        format!(
+                            "Precondition failed: {field} in precondition: {want}, {field} in object meta: {}",
+                            have.unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+        self.objects.remove(i);
+        self.cascade(kind, &obj);
+        Ok(obj)
+    }
+
+    fn cascade(&mut self, kind: &ResourceKind, obj: &Value) {
+        let name = name_of(obj).unwrap_or_default().to_string();
+        if kind.group.is_empty() && kind.kind == "Namespace" {
+            self.objects.retain(|o| namespace_of(o) != Some(name.as_str()));
+            self.logs.retain(|k, _| !k.starts_with(&format!("{name}/")));
+            self.files.retain(|k, _| !k.starts_with(&format!("{name}/")));
+            return;
+        }
+        if kind.group.is_empty() && kind.kind == "Pod" {
+            let key = format!("{}/{name}", namespace_of(obj).unwrap_or_default());
+            self.files.remove(&key);
+            self.logs.retain(|k, _| k != &key && !k.starts_with(&format!("{key}/")));
+            return;
+        }
+        let ns = namespace_of(obj).map(String::from);
+        let owned: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|o| namespace_of(o).map(String::from) == ns)
+            .filter(|o| {
+                o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        r.get("kind").and_then(Value::as_str) == Some(kind.kind.as_str())
+                            && r.get("name").and_then(Value::as_str) == Some(name.as_str())
+                    })
+                })
+            })
+            .cloned()
+            .collect();
+        for child in owned {
+            if let Ok(child_kind) = self.kind_of_object(&child) {
+                let _ = self.remove(
+                    &child_kind,
+                    ns.as_deref().unwrap_or_default(),
+                    name_of(&child).unwrap_or_default(),
+                    &DeleteOptions::default(),
+                );
+            }
+        }
+        if matches!(kind.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet" | "DaemonSet" | "Job") {
+            self.remove_pods_of(obj);
+        }
+    }
+
+    fn remove_pods_of(&mut self, workload: &Value) {
+        let Some(labels) = workload.pointer("/spec/selector/matchLabels").and_then(Value::as_object) else { return };
+        let selector =
+            labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",");
+        let (Some(pod), Some(ns)) = (kinds::builtin(&kinds::parse("pod")), namespace_of(workload)) else { return };
+        let pods = self.list(&pod, ns, &Selector { labels: Some(selector), fields: None }).unwrap_or_default();
+        for p in pods {
+            let _ = self.remove(&pod, ns, name_of(&p).unwrap_or_default(), &DeleteOptions::default());
+        }
+    }
+
+    /// Deletes every selected object; returns their names.
+    pub fn delete_all(
+        &mut self,
+        _permit: &Permit,
+        kind: &ResourceKind,
+        ns: &str,
+        selector: &Selector,
+    ) -> Result<Vec<String>, Error> {
+        let names: Vec<(String, String)> = self
+            .list(kind, ns, selector)?
+            .iter()
+            .map(|o| (namespace_of(o).unwrap_or_default().to_string(), name_of(o).unwrap_or_default().to_string()))
+            .collect();
+        for (obj_ns, name) in &names {
+            // An earlier delete may have cascaded to this one.
+            if self.position(kind, obj_ns, name).is_some() {
+                self.remove(kind, obj_ns, name, &DeleteOptions::default())?;
+            }
+        }
+        Ok(names.into_iter().map(|(_, n)| n).collect())
+    }
+}
+
+fn set(obj: &mut Value, pointer: &str, value: Value) {
+    let mut doc = json!({});
+    let mut cursor = &mut doc;
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            cursor[*part] = value.clone();
+        } else {
+            cursor = &mut cursor[*part];
+        }
+    }
+    patch::merge(obj, &doc);
+}

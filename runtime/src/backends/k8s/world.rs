@@ -1,0 +1,215 @@
+//! The world's `clusters:` section: one entry per kube context, holding the
+//! cluster's objects as ordinary manifests, plus what a manifest cannot say
+//! (container logs, the files in pods, changes that happen by themselves
+//! over virtual time). Object operations are in [`super::store`].
+//!
+//! ```yaml
+//! clusters:
+//!   blue:
+//!     server: https://blue.example.org   # shown in messages (optional)
+//!     current: true                      # the current context (optional)
+//!     unreachable: false                 # true: the API server never answers
+//!     objects:                           # manifests, status included
+//!       - {apiVersion: v1, kind: Namespace, metadata: {name: daskhub}}
+//!     logs:                              # "ns/pod" or "ns/pod/container"
+//!       daskhub/hub-0: "started\n"
+//!     files:                             # a pod's files: "ns/pod" -> path -> text
+//!       daskhub/hub-0: {/srv/jupyterhub/jupyterhub.sqlite: "..."}
+//!     events:                            # changes at a virtual time after start
+//!       - {after: 2m, apply: {apiVersion: v1, kind: Pod, ...}}
+//!       - {after: 5m, delete: {kind: pod, namespace: daskhub, name: hub-0}}
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::world::WorldPart;
+
+/// The `clusters:` section.
+#[derive(Debug, Clone, Default)]
+pub struct K8sWorld {
+    /// Clusters by context name.
+    pub clusters: BTreeMap<String, ClusterWorld>,
+    /// Virtual time (since the world's start) up to which events were applied.
+    settled: Duration,
+    /// Files copied out of pods during the run (`copy_from`): on a world
+    /// they land here, never on disk. Not saved.
+    pub local: BTreeMap<String, Vec<u8>>,
+}
+
+/// One simulated cluster.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterWorld {
+    /// The API server URL, for messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// Whether this is the current context.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub current: bool,
+    /// Whether the API server is down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
+    /// Every object, as a manifest.
+    #[serde(default)]
+    pub objects: Vec<Value>,
+    /// Container logs: `ns/pod` or `ns/pod/container` -> text.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub logs: BTreeMap<String, String>,
+    /// Files in pods: `ns/pod` -> path -> text.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, BTreeMap<String, String>>,
+    /// Changes that happen by themselves, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<ScheduledEvent>,
+    /// Last resourceVersion handed out.
+    #[serde(skip)]
+    pub(crate) revision: u64,
+}
+
+/// A change that happens by itself at a virtual time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledEvent {
+    /// When, after the world's start: `90s`, `2m`.
+    pub after: String,
+    /// Creates or updates this object (a merge of the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<Value>,
+    /// Deletes this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<ObjectKey>,
+}
+
+/// An object named by kind, namespace and name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectKey {
+    /// The kind, as kubectl accepts it.
+    pub kind: String,
+    /// The namespace (absent for cluster-scoped kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The name.
+    pub name: String,
+}
+
+impl ScheduledEvent {
+    fn at(&self) -> Duration {
+        crate::duration::parse(&self.after).unwrap_or_default()
+    }
+}
+
+impl WorldPart for K8sWorld {
+    fn snapshot(&self) -> Value {
+        self.snapshot_after(Duration::ZERO)
+    }
+    fn snapshot_after(&self, elapsed: Duration) -> Value {
+        // The saved world starts where the run left it: changes still to
+        // come move that much earlier, and those already due have happened.
+        let mut world = self.clone();
+        world.settle(elapsed);
+        for cluster in world.clusters.values_mut() {
+            for event in &mut cluster.events {
+                event.after = crate::duration::format(event.at().saturating_sub(elapsed));
+            }
+        }
+        serde_json::to_value(world.clusters).unwrap_or(Value::Null)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Loads the `clusters:` section.
+pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
+    let clusters: BTreeMap<String, ClusterWorld> =
+        serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
+    let mut world = K8sWorld { clusters, settled: Duration::ZERO, local: BTreeMap::new() };
+    for (context, cluster) in &mut world.clusters {
+        for (i, obj) in cluster.objects.iter().enumerate() {
+            let kind = obj.get("kind").and_then(Value::as_str);
+            let api_version = obj.get("apiVersion").and_then(Value::as_str);
+            let name = super::name_of(obj);
+            if kind.is_none() || api_version.is_none() || name.is_none() {
+                return Err(format!(
+                    "cluster `{context}`, object {}: a manifest needs `apiVersion`, `kind` and `metadata.name`",
+                    i + 1
+                ));
+            }
+        }
+        for event in &cluster.events {
+            crate::duration::parse(&event.after).map_err(|e| format!("cluster `{context}`: event `after`: {e}"))?;
+            if event.apply.is_some() == event.delete.is_some() {
+                return Err(format!("cluster `{context}`: an event has either `apply` or `delete`"));
+            }
+        }
+        cluster.events.sort_by_key(ScheduledEvent::at);
+        cluster.normalize();
+    }
+    if world.clusters.values().filter(|c| c.current).count() > 1 {
+        return Err("more than one cluster is marked `current`".into());
+    }
+    Ok(Box::new(world))
+}
+
+impl K8sWorld {
+    /// Applies every event due by `elapsed` (virtual time since the start).
+    pub fn settle(&mut self, elapsed: Duration) {
+        if elapsed < self.settled {
+            return;
+        }
+        for cluster in self.clusters.values_mut() {
+            while cluster.events.first().is_some_and(|e| e.at() <= elapsed) {
+                let event = cluster.events.remove(0);
+                cluster.happen(&event);
+            }
+        }
+        self.settled = elapsed;
+    }
+
+    /// The current context: the one marked `current`, or the only one.
+    #[must_use]
+    pub fn current(&self) -> Option<&str> {
+        self.clusters
+            .iter()
+            .find(|(_, c)| c.current)
+            .map(|(n, _)| n.as_str())
+            .or_else(|| (self.clusters.len() == 1).then(|| self.clusters.keys().next().map(String::as_str)).flatten())
+    }
+}
+
+impl ClusterWorld {
+    /// When the next scheduled change is due (since the world's start).
+    #[must_use]
+    pub fn next_event(&self) -> Option<Duration> {
+        self.events.first().map(ScheduledEvent::at)
+    }
+
+    fn happen(&mut self, event: &ScheduledEvent) {
+        // A scheduled change that no longer applies (its object is gone, its
+        // kind unknown) is dropped, as a controller's would be.
+        if let Some(obj) = &event.apply {
+            if let Ok(kind) = self.kind_of_object(obj) {
+                let ns = super::namespace_of(obj).unwrap_or("default").to_string();
+                let _ = self.upsert(&kind, &ns, obj);
+            }
+        }
+        if let Some(key) = &event.delete {
+            if let Ok(kind) = self.resolve(&key.kind) {
+                let _ = self.remove(
+                    &kind,
+                    key.namespace.as_deref().unwrap_or(""),
+                    &key.name,
+                    &super::DeleteOptions::default(),
+                );
+            }
+        }
+    }
+}
