@@ -176,11 +176,18 @@ fn request(run: &Run, method: &str, url: &str, options: &rhai::Map, allowed: &[&
 fn send(run: &Run, req: Request) -> ScriptResult<Result<Response, backend::Error>> {
     match run.world() {
         Some(world) => {
-            let world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let elapsed = Duration::try_from(run.clock().now().duration_since(world.start())).unwrap_or_default();
-            Ok(match world.part::<HttpWorld>("http") {
-                Some(part) => part.answer(&req, elapsed),
-                None => Err(backend::Error::Unreachable { url: req.url.to_string(), source: None }),
+            let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = run.clock().now();
+            let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
+            // Endpoints the world file lists win; other hosts go where the
+            // world's DNS and load balancers lead.
+            let listed = world.part::<HttpWorld>("http").map(|part| part.answer(&req, elapsed));
+            Ok(match listed {
+                Some(Err(backend::Error::Unreachable { .. })) | None => {
+                    crate::world::site::route(&mut world, &req, now)
+                        .unwrap_or_else(|| Err(backend::Error::Unreachable { url: req.url.to_string(), source: None }))
+                }
+                Some(answer) => answer,
             })
         }
         None => run.block_on(backend::live(req)),

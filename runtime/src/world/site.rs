@@ -1,15 +1,100 @@
 //! Views across a world's parts, for simulations that need more than one
-//! family: DNS answers come from the hosted zones; an HTTPS request to a
-//! hub goes where DNS points. Each family's part stays the only owner of its
-//! state; this module only reads them together.
+//! family: DNS answers come from the hosted zones (`aws:`), as the `dns:`
+//! section says DNS sees them; an HTTPS request to a hub goes where DNS
+//! points, to the cluster whose load balancer has that name, and its
+//! `/hub/health` answers from that cluster's `hub` Deployment. Each family's
+//! part stays the only owner of its state; this module reads them together.
+
+use std::time::Duration;
 
 use jiff::Timestamp;
+use serde_json::Value;
 
 use super::World;
+use crate::backends::dns_world::DnsWorld;
+use crate::backends::http::{self, Response};
+use crate::backends::k8s::world::K8sWorld;
 
 /// `(ttl, values)` of record `name`/`rtype` as it was at `at`, from the
 /// world's hosted zones.
 pub(crate) fn record_at(world: &World, name: &str, rtype: &str, at: Timestamp) -> Option<(u32, Vec<String>)> {
     let _ = (world, name, rtype, at);
     None
+}
+
+/// Where `host` leads through the world's resolver: the end of its CNAME
+/// chain, or `None` when DNS has never heard of it.
+fn follow(world: &mut World, host: &str, now: Timestamp) -> Option<String> {
+    let mut dns = world.part::<DnsWorld>("dns").cloned().unwrap_or_default();
+    let mut name = host.to_ascii_lowercase();
+    let mut known = false;
+    for _ in 0..8 {
+        let answer = {
+            let lookup = |n: &str, t: &str, at: Timestamp| record_at(world, n, t, at);
+            dns.resolve(&name, "CNAME", now, &lookup)
+        };
+        match answer.ok().and_then(|a| a.values(&name, "CNAME").into_iter().next()) {
+            Some(target) => {
+                known = true;
+                name = target;
+            }
+            None => break,
+        }
+    }
+    if let Some(part) = world.part_mut::<DnsWorld>("dns") {
+        *part = dns;
+    }
+    known.then_some(name)
+}
+
+fn service_behind(clusters: &K8sWorld, address: &str) -> Option<(String, String)> {
+    for (context, cluster) in &clusters.clusters {
+        for obj in &cluster.objects {
+            if obj.get("kind").and_then(Value::as_str) != Some("Service") {
+                continue;
+            }
+            let ingress = obj.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
+            let matches = ingress.is_some_and(|list| {
+                list.iter().any(|i| {
+                    ["hostname", "ip"]
+                        .iter()
+                        .any(|k| i.get(*k).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(address)))
+                })
+            });
+            if matches {
+                let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+                return Some((context.clone(), ns.to_string()));
+            }
+        }
+    }
+    None
+}
+
+fn hub_ready(clusters: &K8sWorld, context: &str, ns: &str) -> bool {
+    clusters.clusters.get(context).is_some_and(|c| {
+        c.objects.iter().any(|o| {
+            o.get("kind").and_then(Value::as_str) == Some("Deployment")
+                && o.pointer("/metadata/name").and_then(Value::as_str) == Some("hub")
+                && o.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+                && o.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0) >= 1
+        })
+    })
+}
+
+/// Answers an HTTP(S) request to a host that DNS leads to one of the
+/// world's load balancers. `None` when the host leads nowhere in the world.
+pub(crate) fn route(world: &mut World, req: &http::Request, now: Timestamp) -> Option<Result<Response, http::Error>> {
+    let host = req.url.host_str()?.to_string();
+    let address = follow(world, &host, now).unwrap_or_else(|| host.clone());
+    let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
+    let clusters = world.part_mut::<K8sWorld>("clusters")?;
+    clusters.settle(elapsed);
+    let (context, ns) = service_behind(clusters, &address)?;
+    let text =
+        |status: u16, body: &str| Response { status, headers: std::collections::BTreeMap::new(), body: body.into() };
+    Some(Ok(match req.url.path() {
+        "/hub/health" if hub_ready(clusters, &context, &ns) => text(200, ""),
+        "/hub/health" => text(503, &format!("no ready hub in {ns} on {context}")),
+        _ => text(404, "not found"),
+    }))
 }

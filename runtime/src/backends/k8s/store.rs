@@ -189,7 +189,61 @@ impl ClusterWorld {
         }
         self.stamp(&mut obj);
         self.objects.push(obj.clone());
-        Ok(obj)
+        self.bind_claims();
+        Ok(self.current_of(kind, ns, &name).unwrap_or(obj))
+    }
+
+    /// The object as it is now (after the simulated controllers ran).
+    fn current_of(&self, kind: &ResourceKind, ns: &str, name: &str) -> Option<Value> {
+        self.position(kind, ns, name).map(|i| self.objects[i].clone())
+    }
+
+    /// The persistent-volume binder, as the controller manager runs it: a
+    /// claim that names a volume (`spec.volumeName`) whose `claimRef` is that
+    /// claim, or empty, is bound to it; both get `status.phase: Bound`.
+    fn bind_claims(&mut self) {
+        let kind_of = |o: &Value| o.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let claims: Vec<(usize, String, String, String)> = self
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| kind_of(o) == "PersistentVolumeClaim")
+            .filter(|(_, o)| o.pointer("/status/phase").and_then(Value::as_str) != Some("Bound"))
+            .filter_map(|(i, o)| {
+                let volume = o.pointer("/spec/volumeName")?.as_str()?.to_string();
+                Some((i, namespace_of(o)?.to_string(), name_of(o)?.to_string(), volume))
+            })
+            .collect();
+        for (claim, ns, name, volume) in claims {
+            let Some(pv) = self
+                .objects
+                .iter()
+                .position(|o| kind_of(o) == "PersistentVolume" && name_of(o) == Some(volume.as_str()))
+            else {
+                continue;
+            };
+            let claim_ref = self.objects[pv].pointer("/spec/claimRef").cloned();
+            let matches = claim_ref.as_ref().is_none_or(|r| {
+                r.get("name").and_then(Value::as_str) == Some(name.as_str())
+                    && r.get("namespace").and_then(Value::as_str).unwrap_or("default") == ns
+            });
+            if !matches {
+                continue;
+            }
+            set(
+                &mut self.objects[pv],
+                "/spec/claimRef",
+                json!({ "kind": "PersistentVolumeClaim", "namespace": ns, "name": name }),
+            );
+            set(&mut self.objects[pv], "/status/phase", json!("Bound"));
+            set(&mut self.objects[claim], "/status/phase", json!("Bound"));
+            let mut pv_obj = self.objects[pv].clone();
+            self.stamp(&mut pv_obj);
+            self.objects[pv] = pv_obj;
+            let mut claim_obj = self.objects[claim].clone();
+            self.stamp(&mut claim_obj);
+            self.objects[claim] = claim_obj;
+        }
     }
 
     /// Creates or updates an object (the manifest is merged into what is
@@ -207,7 +261,8 @@ impl ClusterWorld {
         patch::merge(&mut merged, &obj);
         self.stamp(&mut merged);
         self.objects[i] = merged.clone();
-        Ok(merged)
+        self.bind_claims();
+        Ok(self.current_of(kind, ns, &name).unwrap_or(merged))
     }
 
     /// Patches an object.
