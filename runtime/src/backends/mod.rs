@@ -2,4 +2,5 @@
 //! and a simulated one that works on the world. Nothing here knows Rhai;
 //! mutating calls take an `effects::Permit`.
 
+pub mod aws;
 pub mod http;

@@ -218,6 +218,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     run.printer().status(Tone::Progress, "Step", &format!("{index} {name}"));
     let started = Instant::now();
     let result = body.call_within_context::<Dynamic>(ctx, ());
+    lock(&run.steps).end(name);
     let duration_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(value) => {

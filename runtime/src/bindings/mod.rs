@@ -6,9 +6,12 @@
 //! Errors cross into scripts as maps with a `kind` and a `message`, so a
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
+mod aws;
 mod core;
+mod ec2;
 mod http;
 mod reference;
+mod route53;
 
 pub(crate) use reference::reference_markdown;
 
@@ -42,7 +45,13 @@ pub(crate) use self::core::short_message as short_error;
 
 /// The built-in families: (module name, module).
 pub(crate) fn families() -> Vec<(&'static str, Module)> {
-    vec![("log", rhai::exported_module!(core::log)), ("http", rhai::exported_module!(http::http))]
+    vec![
+        ("log", rhai::exported_module!(core::log)),
+        ("http", rhai::exported_module!(http::http)),
+        ("aws", rhai::exported_module!(aws::aws)),
+        ("ec2", rhai::exported_module!(ec2::ec2)),
+        ("route53", rhai::exported_module!(route53::route53)),
+    ]
 }
 
 /// Global functions every runbook has: `params`, `step`, `fail`, `confirm`,
@@ -53,7 +62,7 @@ pub(crate) fn core_module() -> Module {
 
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
-    vec![("http", crate::backends::http::load_world)]
+    vec![("http", crate::backends::http::load_world), ("aws", crate::backends::aws::world::load_world)]
 }
 
 /// An error map with `kind` and `message`.
