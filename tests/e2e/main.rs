@@ -7,8 +7,10 @@
 // gate's rule is about hubops itself.
 #![allow(clippy::disallowed_methods)]
 
+mod aws;
 mod cli;
 mod core;
 mod gate;
 mod http;
+mod moto;
 mod support;

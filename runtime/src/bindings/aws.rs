@@ -195,7 +195,11 @@ pub(crate) fn aws_error(run: &Run, err: &Error) -> Box<EvalAltResult> {
     let mut message = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        // Layers of the HTTP stack often repeat their cause's text.
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(&format!(": {text}"));
+        }
         source = cause.source();
     }
     let mut map = error_map(err.kind(), &run.redactor().redact(&message));

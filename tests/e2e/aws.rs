@@ -1,0 +1,434 @@
+//! The AWS bindings: live through the real SDK against `moto_server` on a
+//! loopback port, and on worlds. Exact error texts are asserted.
+
+use hubops::run::journal::Event;
+
+use crate::moto::Moto;
+use crate::support::{read, Test};
+
+const EC2_ALL: &str = r#"//! Every EC2 verb once.
+let ec2 = aws::account(#{ region: "us-west-2" }).ec2();
+let v = step("volume", || ec2.create_volume(#{ az: "us-west-2a", size: 10, type: "gp2", tags: #{ Name: "home-ana" } }));
+print(`created ${v.type} ${v.size} ${v.state} ${v.tags.Name}`);
+print(`read ${ec2.volume(v.id).id == v.id}`);
+print(`by tag ${ec2.volumes(#{ tags: #{ Name: "home-ana" } }).len()}`);
+print(`by filter ${ec2.volumes(#{ filters: #{ "volume-type": "gp2" } }).len()}`);
+print(`by id ${ec2.volumes(#{ ids: [v.id] })[0].id == v.id}`);
+let s = step("snapshot", || ec2.snapshot(v.id, #{ description: "before gp3", tags: #{ migration: "cae" } }));
+let s = ec2.wait_snapshot(s.id, #{ timeout: "1m" });
+print(`snapshot ${s.state} ${s.progress} ${s.description} ${s.volume == v.id}`);
+print(`snapshots ${ec2.snapshots(#{ tags: #{ migration: "cae" } }).len()} ${ec2.snapshots(#{ ids: [s.id] }).len()}`);
+let m = step("gp3", || ec2.modify_volume(v.id, #{ type: "gp3", iops: 3000, throughput: 125 }));
+print(`modified ${m.state} ${m.target_type} ${ec2.volume(v.id).type}`);
+let n = step("restore", || ec2.create_volume(#{ snapshot: s.id, az: "us-west-2a", type: "gp3", throughput: 250 }));
+let n = ec2.wait_volume(n.id, "available");
+print(`restored ${n.state} ${n.snapshot == s.id} ${n.size}`);
+ec2.tag(n.id, #{ migrated: "yes" });
+print(`tagged ${ec2.volume(n.id).tags.migrated}`);
+ec2.delete_snapshot(s.id);
+ec2.delete_volume(v.id);
+print(`left ${ec2.volumes().len()} ${ec2.snapshots(#{ filters: #{ "volume-id": v.id } }).len()}`);
+"#;
+
+#[test]
+fn every_ec2_binding_works_on_moto() {
+    let moto = Moto::start();
+    let (done, _dir) = moto.test().file("ec2.rhai", EC2_ALL).args(&["run", "ec2.rhai", "--yes"]).run();
+    done.status(0).stdout(
+        "created gp2 10 available home-ana\nread true\nby tag 1\nby filter 1\nby id true\n\
+         snapshot completed 100 before gp3 true\nsnapshots 1 1\nmodified completed gp3 gp3\n\
+         restored available true 10\ntagged yes\nleft 1 0\n",
+    );
+}
+
+#[test]
+fn a_dry_run_on_moto_checks_with_dry_run_and_creates_nothing() {
+    let moto = Moto::start();
+    let existing =
+        moto.aws(&["ec2", "create-volume", "--availability-zone", "us-west-2a", "--size", "8", "--query", "VolumeId"]);
+    let script = format!(
+        r#"//! Plan a migration.
+let ec2 = aws::account().ec2();
+let s = step("snapshot", || ec2.snapshot("{existing}"));
+ec2.wait_snapshot(s.id);
+let v = step("restore", || ec2.create_volume(#{{ snapshot: s.id, az: "us-west-2a" }}));
+ec2.wait_volume(v.id, "available");
+ec2.modify_volume("{existing}", #{{ type: "gp3" }});
+ec2.tag("{existing}", #{{ planned: "yes" }});
+ec2.delete_volume("{existing}");
+print(`${{s.id}} ${{s.state}} ${{v.id}}`);
+"#
+    );
+    let (done, _dir) =
+        moto.test().file("plan.rhai", &script).args(&["run", "plan.rhai", "--dry-run", "--journal", "j.jsonl"]).run();
+    done.status(0).stdout("snap-planned-1 planned vol-planned-2\n");
+    assert!(done.stderr.contains("5 changes (1 destructive); nothing was changed"), "{}", done.stderr);
+    let phases: Vec<String> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Change { phase, .. } = e { Some(phase) } else { None })
+        .collect();
+    assert_eq!(phases, ["planned"; 5]);
+    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "length(Volumes)"]), "1");
+    let of_volume = format!("Name=volume-id,Values={existing}");
+    assert_eq!(moto.aws(&["ec2", "describe-snapshots", "--filters", &of_volume, "--query", "length(Snapshots)"]), "0");
+    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "Volumes[0].VolumeType"]), "gp2");
+    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "length(Volumes[0].Tags || `[]`)"]), "0");
+}
+
+#[test]
+fn a_dry_run_of_something_that_cannot_work_fails_before_anything_is_made() {
+    let moto = Moto::start();
+    let (done, _dir) = moto
+        .test()
+        .file(
+            "bad.rhai",
+            "let ec2 = aws::account().ec2();\nstep(\"snap\", || ec2.snapshot(\"vol-0000000000000000\"));\n",
+        )
+        .args(&["run", "bad.rhai", "--dry-run"])
+        .run();
+    done.status(1);
+    assert!(done.stderr.contains("error: volume `vol-0000000000000000` not found"), "{}", done.stderr);
+}
+
+#[test]
+fn a_retried_create_in_a_step_makes_one_volume_even_though_moto_ignores_client_tokens() {
+    let moto = Moto::start();
+    // moto itself makes two volumes for one ClientToken:
+    let token = ["--client-token", "same"];
+    let create = ["ec2", "create-volume", "--availability-zone", "us-west-2a", "--size", "1", "--query", "VolumeId"];
+    let a = moto.aws(&[&create[..], &token[..]].concat());
+    let b = moto.aws(&[&create[..], &token[..]].concat());
+    assert_ne!(a, b, "moto honours ClientToken now; hubops' own token tag could go");
+
+    let script = r#"//! Retry a create the way a runbook would.
+let ec2 = aws::account().ec2();
+let ids = step("home", || {
+    let spec = #{ az: "us-west-2b", size: 20, type: "gp3" };
+    let first = ec2.create_volume(spec);
+    let again = ec2.create_volume(spec);   // a retry after a lost answer
+    let snap = ec2.snapshot(first.id);
+    let snap_again = ec2.snapshot(first.id);
+    [first.id, again.id, snap.id, snap_again.id]
+});
+print(`${ids[0] == ids[1]} ${ids[2] == ids[3]}`);
+print(ec2.volumes(#{ filters: #{ "availability-zone": "us-west-2b" } }).len());
+print(ec2.snapshots(#{ filters: #{ "volume-id": ids[0] } }).len());
+"#;
+    let (done, _dir) = moto.test().file("retry.rhai", script).args(&["run", "retry.rhai"]).run();
+    done.status(0).stdout("true true\n1\n1\n");
+    assert!(done.stderr.contains("(made by an earlier attempt)"), "{}", done.stderr);
+}
+
+#[test]
+fn aws_errors_reach_scripts_with_kind_and_code() {
+    let moto = Moto::start();
+    let script = r#"let ec2 = aws::account().ec2();
+try { ec2.volumes(#{ ids: ["vol-0123456789abcdef0"] }); } catch (e) { print(`${e.kind} ${e.code}`); }
+try { ec2.volume("vol-0123456789abcdef0"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { ec2.volumes(#{ idz: [] }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { aws::account().route53().zone("nowhere.example"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+"#;
+    let (done, _dir) = moto.test().file("e.rhai", script).args(&["run", "e.rhai"]).run();
+    done.status(0).stdout(
+        "NotFound InvalidVolume.NotFound\n\
+         NotFound: volume `vol-0123456789abcdef0` not found\n\
+         Invalid: `volumes` has no option `idz` (options: ids, filters, tags)\n\
+         NotFound: hosted zone `nowhere.example.` in account `default` not found\n",
+    );
+}
+
+#[test]
+fn nothing_listening_is_unreachable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &format!("http://127.0.0.1:{port}"));
+    let (done, _dir) = t
+        .file("u.rhai", "try { aws::account().ec2().volumes(); } catch (e) { print(`${e.kind}: ${e.message}`); }\n")
+        .args(&["run", "u.rhai"])
+        .run();
+    done.status(0);
+    assert!(
+        done.stdout.starts_with("Unreachable: DescribeVolumes: AWS is unreachable: dispatch failure: io error: client error (Connect): tcp connect error: Connection refused"),
+        "{}",
+        done.stdout
+    );
+}
+
+const ROUTE53_ALL: &str = r#"//! Every Route53 verb once.
+let r53 = aws::account().route53();
+try { r53.zone("example.org"); } catch (e) { print(`${e.kind}: ${e.candidates.len()} candidates`); }
+let zone = r53.zone("example.org", #{ visibility: "public" });
+print(`${zone.name} ${zone.visibility}`);
+print(zone.upsert("hub.example.org", "CNAME", "blue.elb.example.com", 60).status);
+print(zone.upsert("multi.example.org", "A", ["192.0.2.2", "192.0.2.1"], 300, #{ wait: false }).status);
+let r = zone.record("hub.example.org", "CNAME");
+print(`${r.name} ${r.type} ${r.ttl} ${r.values}`);
+print(zone.records(#{ name: "multi.example.org" })[0].values.len());
+print(zone.records().len());
+zone.alias("lb.example.org", "A", #{ dns_name: "green-123.us-west-2.elb.amazonaws.com", zone_id: "Z1H1FL5HABSF5" });
+let a = zone.record("lb.example.org", "A");
+print(`${a.alias.dns_name} ${a.alias.zone_id}`);
+print(zone.swap("hub.example.org", "CNAME", "blue.elb.example.com", "green.elb.example.com", 30).status);
+print(zone.record("hub.example.org", "CNAME").values[0]);
+zone.delete("multi.example.org", "A");
+print(zone.records(#{ name: "multi.example.org" }).len());
+try { zone.record("multi.example.org", "A"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+"#;
+
+#[test]
+fn every_route53_binding_works_on_moto() {
+    let moto = Moto::start();
+    moto.zone("example.org", false);
+    moto.zone("example.org", true);
+    let (done, _dir) = moto.test().file("r.rhai", ROUTE53_ALL).args(&["run", "r.rhai", "--yes"]).run();
+    done.status(0).stdout(
+        "Invalid: 2 candidates\nexample.org. public\nINSYNC\nINSYNC\n\
+         hub.example.org. CNAME 60 [\"blue.elb.example.com\"]\n2\n4\n\
+         green-123.us-west-2.elb.amazonaws.com Z1H1FL5HABSF5\nINSYNC\ngreen.elb.example.com\n0\n\
+         NotFound: record `multi.example.org.` A not found in zone `example.org.`\n",
+    );
+}
+
+const SWAP: &str = r#"//! Cut over from blue to green.
+let zone = aws::account().route53().zone("example.org");
+step("point hub at green", || zone.swap("hub.example.org", "CNAME", "blue.elb.example.com", "green.elb.example.com", 60));
+"#;
+
+#[test]
+fn swap_refuses_a_record_someone_changed_which_moto_would_have_accepted() {
+    let moto = Moto::start();
+    let zone = moto.zone("example.org", false);
+    let (done, _dir) = moto
+        .test()
+        .file("setup.rhai", "aws::account().route53().zone(\"example.org\").upsert(\"hub.example.org\", \"CNAME\", \"blue.elb.example.com\", 60);\n")
+        .args(&["run", "setup.rhai"])
+        .run();
+    done.status(0);
+    // Someone else points the hub elsewhere meanwhile.
+    let batch = |action: &str, value: &str| {
+        format!(
+            r#"{{"Action":"{action}","ResourceRecordSet":{{"Name":"hub.example.org","Type":"CNAME","TTL":60,"ResourceRecords":[{{"Value":"{value}"}}]}}}}"#
+        )
+    };
+    moto.aws(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        &zone,
+        "--change-batch",
+        &format!(r#"{{"Changes":[{}]}}"#, batch("UPSERT", "intruder.example.com")),
+    ]);
+
+    for dry_run in [true, false] {
+        let mut args = vec!["run", "swap.rhai"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let (done, _dir) = moto.test().file("swap.rhai", SWAP).args(&args).run();
+        done.status(1);
+        assert!(
+            done.stderr.contains("record `hub.example.org.` CNAME is intruder.example.com (ttl 60), not the expected blue.elb.example.com; someone changed it, nothing was sent"),
+            "{}",
+            done.stderr
+        );
+    }
+    assert_eq!(
+        moto.aws(&[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &zone,
+            "--query",
+            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
+        ]),
+        "intruder.example.com"
+    );
+
+    // The same batch sent straight to moto: it deletes the intruder's record
+    // although the DELETE names blue, which real Route53 rejects.
+    moto.aws(&[
+        "route53",
+        "change-resource-record-sets",
+        "--hosted-zone-id",
+        &zone,
+        "--change-batch",
+        &format!(
+            r#"{{"Changes":[{},{}]}}"#,
+            batch("DELETE", "blue.elb.example.com"),
+            batch("CREATE", "green.elb.example.com")
+        ),
+    ]);
+    assert_eq!(
+        moto.aws(&[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &zone,
+            "--query",
+            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
+        ]),
+        "green.elb.example.com",
+        "moto now rejects stale DELETEs; the test of hubops' own check still stands"
+    );
+}
+
+#[test]
+fn a_route53_dry_run_checks_preconditions_and_plans_before_and_after() {
+    let moto = Moto::start();
+    let zone = moto.zone("example.org", false);
+    let (done, _dir) = moto
+        .test()
+        .file("setup.rhai", "aws::account().route53().zone(\"example.org\").upsert(\"hub.example.org\", \"CNAME\", \"blue.elb.example.com\", 60);\n")
+        .args(&["run", "setup.rhai"])
+        .run();
+    done.status(0);
+    let (done, _dir) = moto.test().file("swap.rhai", SWAP).args(&["run", "swap.rhai", "--dry-run"]).run();
+    done.status(0);
+    assert!(done.stderr.contains("Would swap CNAME hub.example.org. in zone `example.org.`"), "{}", done.stderr);
+    assert!(done.stderr.contains("Would wait CNAME hub.example.org. change INSYNC"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains(r#"{"name":"hub.example.org.","ttl":60,"type":"CNAME","values":["blue.elb.example.com"]} -> {"name":"hub.example.org.","ttl":60,"type":"CNAME","values":["green.elb.example.com"]}"#),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        moto.aws(&[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &zone,
+            "--query",
+            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
+        ]),
+        "blue.elb.example.com"
+    );
+}
+
+#[test]
+fn two_accounts_are_open_at_once() {
+    let moto = Moto::start();
+    let script = r#"let prod = aws::account(#{ region: "us-west-2" });
+let dev = aws::account(#{ region: "eu-west-1" });
+prod.ec2().create_volume(#{ az: "us-west-2a", size: 1 });
+print(`${prod.region} ${prod.ec2().volumes().len()} ${dev.region} ${dev.ec2().volumes().len()}`);
+"#;
+    let (done, _dir) = moto.test().file("two.rhai", script).args(&["run", "two.rhai"]).run();
+    done.status(0).stdout("us-west-2 1 eu-west-1 0\n");
+}
+
+const WORLD: &str = "name: cae
+start: 2026-11-21T06:00:00Z
+aws:
+  accounts:
+    prod:
+      region: us-west-2
+      timing: { snapshot: 10m, volume: 1m, modify: 4m, insync: 30s }
+      volumes:
+        - { id: vol-home-ana, az: us-west-2a, size: 100, type: gp2, state: in-use, tags: { pvc: claim-ana } }
+        - { id: vol-scratch, az: us-west-2a, size: 5, type: gp2, state: available }
+      zones:
+        - id: ZPUB
+          name: cal-adapt.org
+          records:
+            - { name: hub.cal-adapt.org, type: CNAME, ttl: 60, values: [blue.elb.amazonaws.com] }
+        - id: ZPRIV
+          name: cal-adapt.org
+          private: true
+";
+
+const MIGRATE: &str = r#"//! The CAE home-volume migration and cutover.
+let prod = aws::account(#{ profile: "prod" });
+let ec2 = prod.ec2();
+let s = step("snapshot", || ec2.snapshot("vol-home-ana", #{ description: "ana before gp3" }));
+print(`${s.state} ${s.progress}`);
+let s = ec2.wait_snapshot(s.id);
+print(`${s.state} ${s.progress} ${now()}`);
+let v = step("restore", || ec2.create_volume(#{ snapshot: s.id, az: "us-west-2a", type: "gp3" }));
+let v = ec2.wait_volume(v.id, "available");
+print(`${v.state} ${v.size} ${v.type}`);
+let m = ec2.modify_volume("vol-scratch", #{ type: "gp3", throughput: 250 });
+print(`${m.state} ${ec2.volume("vol-scratch").type}`);
+ec2.tag(v.id, #{ migrated: "yes" });
+ec2.delete_volume("vol-scratch");
+let zone = prod.route53().zone("cal-adapt.org", #{ visibility: "public" });
+step("cutover", || zone.swap("hub.cal-adapt.org", "CNAME", "blue.elb.amazonaws.com", "green.elb.amazonaws.com", 60));
+print(`${zone.record("hub.cal-adapt.org", "CNAME").values[0]} ${now()}`);
+try { zone.swap("hub.cal-adapt.org", "CNAME", "blue.elb.amazonaws.com", "green.elb.amazonaws.com", 60); } catch (e) { print(e.kind); }
+"#;
+
+#[test]
+fn the_migration_runs_on_a_world_in_virtual_time_and_saves_it() {
+    let (done, dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("m.rhai", MIGRATE)
+        .args(&["run", "m.rhai", "--world", "w.yaml", "--yes", "--save-world", "after.yaml"])
+        .run();
+    done.status(0).stdout(
+        "pending 0\ncompleted 100 2026-11-21T06:10:00Z\navailable 100 gp3\ncompleted gp3\n\
+         green.elb.amazonaws.com 2026-11-21T06:15:30Z\nConflict\n",
+    );
+    assert!(done.stderr.contains("Waiting snapshot `snap-00000000000000003` completed: 0%"), "{}", done.stderr);
+    assert!(done.stderr.contains("Waiting snapshot `snap-00000000000000003` completed: 50%"), "{}", done.stderr);
+    let saved = read(dir.path(), "after.yaml");
+    let world: serde_json::Value = serde_norway::from_str(&saved).expect("saved world is YAML");
+    let prod = &world["aws"]["accounts"]["prod"];
+    assert_eq!(prod["volumes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(prod["zones"][0]["records"][0]["values"][0], "green.elb.amazonaws.com");
+    let log = &prod["zones"][0]["changes"];
+    assert_eq!(log[0]["before"]["values"][0], "blue.elb.amazonaws.com");
+    assert_eq!(log[1]["after"]["values"][0], "green.elb.amazonaws.com");
+    assert_eq!(log[1]["at"], "2026-11-21T06:15:00Z");
+
+    // The saved world loads again and continues where the run left it.
+    let (again, _dir) = Test::new()
+        .file("w.yaml", &saved)
+        .file("r.rhai", "let e = aws::account(#{ profile: \"prod\" }).ec2();\nprint(e.volumes(#{ tags: #{ migrated: \"yes\" } }).len());\n")
+        .args(&["run", "r.rhai", "--world", "w.yaml"])
+        .run();
+    again.status(0).stdout("1\n");
+}
+
+#[test]
+fn a_dry_run_on_a_world_plans_and_shows_what_would_fail() {
+    let script = r#"let ec2 = aws::account(#{ profile: "prod" }).ec2();
+step("snapshot", || ec2.snapshot("vol-home-ana"));
+step("bad", || ec2.create_volume(#{ az: "us-east-1a", size: 1 }));
+"#;
+    let (done, _dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("d.rhai", script)
+        .args(&["run", "d.rhai", "--world", "w.yaml", "--dry-run"])
+        .run();
+    done.status(1);
+    assert!(done.stderr.contains("Would snapshot volume `vol-home-ana`"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("Would fail create gp3 volume in us-east-1a: CreateVolume: InvalidParameterValue: Invalid availability zone: [us-east-1a]"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("2 changes (0 destructive, 1 would fail); nothing was changed"), "{}", done.stderr);
+}
+
+#[test]
+fn world_accounts_and_zones_are_checked() {
+    let (done, _dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file(
+            "a.rhai",
+            "try { aws::account(#{ profile: \"dev\" }); } catch (e) { print(e.message); }\n\
+             try { aws::account(#{ profile: \"prod\" }).route53().zone(\"cal-adapt.org\"); } catch (e) { print(e.message); }\n",
+        )
+        .args(&["run", "a.rhai", "--world", "w.yaml"])
+        .run();
+    done.status(0).stdout(
+        "AWS account `dev`: the world has no such account (accounts: prod)\n\
+         hosted zone `cal-adapt.org.` is ambiguous: ZPUB (public), ZPRIV (private)\n",
+    );
+    let (done, _dir) = Test::new()
+        .file("w.yaml", "name: x\naws:\n  accounts:\n    prod:\n      volumes: [{ id: v }]\n")
+        .file("a.rhai", "print(1);\n")
+        .args(&["run", "a.rhai", "--world", "w.yaml"])
+        .run();
+    done.status(2);
+    assert!(done.stderr.contains("world `w.yaml`, section `aws` (line 2): missing field `state`"), "{}", done.stderr);
+}
