@@ -432,3 +432,52 @@ fn world_accounts_and_zones_are_checked() {
     done.status(2);
     assert!(done.stderr.contains("world `w.yaml`, section `aws` (line 2): missing field `state`"), "{}", done.stderr);
 }
+
+/// The account moto stands for, as a world: the same scripts must print the
+/// same on both.
+const MOTO_LIKE_WORLD: &str = "name: moto-like
+aws:
+  accounts:
+    default:
+      region: us-west-2
+      timing: { snapshot: 30s, volume: 10s, modify: 1m, insync: 20s }
+      zones:
+        - id: ZPUB
+          name: example.org
+          records:
+            - { name: example.org, type: NS, ttl: 172800, values: [ns-1.example.net] }
+            - { name: example.org, type: SOA, ttl: 900, values: [ns-1.example.net. hostmaster.example.org. 1 7200 900 1209600 86400] }
+        - id: ZPRIV
+          name: example.org
+          private: true
+";
+
+#[test]
+fn every_ec2_binding_works_on_a_world_as_on_moto() {
+    let (done, _dir) = Test::new()
+        .file("w.yaml", MOTO_LIKE_WORLD)
+        .file("ec2.rhai", EC2_ALL)
+        .args(&["run", "ec2.rhai", "--world", "w.yaml", "--yes"])
+        .run();
+    done.status(0).stdout(
+        "created gp2 10 creating home-ana\nread true\nby tag 1\nby filter 1\nby id true\n\
+         snapshot completed 100 before gp3 true\nsnapshots 1 1\nmodified completed gp3 gp3\n\
+         restored available true 10\ntagged yes\nleft 1 0\n",
+    );
+}
+
+#[test]
+fn every_route53_binding_works_on_a_world_as_on_moto() {
+    let (done, _dir) = Test::new()
+        .file("w.yaml", MOTO_LIKE_WORLD)
+        .file("r.rhai", ROUTE53_ALL)
+        .args(&["run", "r.rhai", "--world", "w.yaml", "--yes"])
+        .run();
+    done.status(0).stdout(
+        "Invalid: 2 candidates\nexample.org. public\nINSYNC\nPENDING\n\
+         hub.example.org. CNAME 60 [\"blue.elb.example.com\"]\n2\n4\n\
+         green-123.us-west-2.elb.amazonaws.com Z1H1FL5HABSF5\nINSYNC\ngreen.elb.example.com\n0\n\
+         NotFound: record `multi.example.org.` A not found in zone `example.org.`\n",
+    );
+    assert!(done.stderr.contains("Waiting CNAME hub.example.org. change INSYNC: PENDING"), "{}", done.stderr);
+}
