@@ -481,3 +481,103 @@ fn every_route53_binding_works_on_a_world_as_on_moto() {
     );
     assert!(done.stderr.contains("Waiting CNAME hub.example.org. change INSYNC: PENDING"), "{}", done.stderr);
 }
+
+/// A loopback EC2 endpoint: `answer` gets the request's number and form
+/// body and gives the status and XML. Returns the endpoint and the request
+/// counter; the server thread ends with the test process.
+fn fake_ec2(
+    answer: impl Fn(usize, &str) -> (u16, String) + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let (status, xml) = answer(counter.fetch_add(1, Ordering::SeqCst), &String::from_utf8_lossy(&body));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                xml.len()
+            );
+        }
+    });
+    (endpoint, seen)
+}
+
+fn ec2_error(code: &str, message: &str) -> String {
+    format!("<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r</RequestID></Response>")
+}
+
+const NO_VOLUMES: &str = "<DescribeVolumesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><volumeSet/></DescribeVolumesResponse>";
+
+/// Answers `RequestLimitExceeded` to the first `throttled` requests.
+fn throttling_ec2(throttled: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    fake_ec2(move |n, _| {
+        if n < throttled {
+            (503, ec2_error("RequestLimitExceeded", "Request limit exceeded."))
+        } else {
+            (200, NO_VOLUMES.to_string())
+        }
+    })
+}
+
+#[test]
+fn a_dry_run_ec2_refuses_shows_would_fail_with_forbidden() {
+    let (endpoint, _seen) = fake_ec2(|_, body| {
+        let ns = "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"";
+        if body.contains("Action=DescribeSnapshots") {
+            (200, format!("<DescribeSnapshotsResponse {ns}><requestId>r</requestId><snapshotSet/></DescribeSnapshotsResponse>"))
+        } else if body.contains("Action=DescribeVolumes") {
+            (200, format!("<DescribeVolumesResponse {ns}><requestId>r</requestId><volumeSet><item><volumeId>vol-1</volumeId><size>8</size><availabilityZone>us-west-2a</availabilityZone><status>in-use</status><volumeType>gp2</volumeType></item></volumeSet></DescribeVolumesResponse>"))
+        } else if body.contains("Action=CreateSnapshot") && body.contains("DryRun=true") {
+            (403, ec2_error("UnauthorizedOperation", "You are not authorized to perform this operation."))
+        } else {
+            (500, ec2_error("InternalError", "the test server did not expect this call"))
+        }
+    });
+    let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &endpoint);
+    let script = "let ec2 = aws::account().ec2();\ntry { ec2.snapshot(\"vol-1\"); } catch (e) { print(`${e.kind} ${e.code} ${e.outcome}`); }\n";
+    let (done, _dir) = t.file("d.rhai", script).args(&["run", "d.rhai", "--dry-run"]).run();
+    done.status(0).stdout("Forbidden UnauthorizedOperation WouldFail\n");
+    assert!(
+        done.stderr.contains(
+            "would fail: CreateSnapshot: UnauthorizedOperation: You are not authorized to perform this operation."
+        ),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn throttled_calls_are_retried_with_backoff_then_reported() {
+    use std::sync::atomic::Ordering;
+    let script = "try { print(aws::account().ec2().volumes().len()); } catch (e) { print(`${e.kind} ${e.code}`); }\n";
+    let (endpoint, seen) = throttling_ec2(2);
+    let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &endpoint);
+    let (done, _dir) = t.file("t.rhai", script).args(&["run", "t.rhai"]).run();
+    done.status(0).stdout("0\n");
+    assert_eq!(seen.load(Ordering::SeqCst), 3, "two throttled answers, then the real one");
+
+    let (endpoint, seen) = throttling_ec2(usize::MAX);
+    let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &endpoint);
+    let (done, _dir) = t.file("t.rhai", script).args(&["run", "t.rhai"]).run();
+    done.status(0).stdout("Throttled RequestLimitExceeded\n");
+    assert!(seen.load(Ordering::SeqCst) > 1, "the SDK retried before giving up");
+}
