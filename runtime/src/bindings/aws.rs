@@ -83,9 +83,9 @@ pub(crate) mod aws {
     /// ```rhai
     /// let ec2 = aws::account(#{ profile: "prod" }).ec2();
     /// ```
-    #[rhai_fn(global, pure)]
-    pub fn ec2(account: &mut Account) -> Ec2 {
-        super::super::ec2::Ec2(account.clone())
+    #[rhai_fn(global)]
+    pub fn ec2(account: Account) -> Ec2 {
+        super::super::ec2::Ec2(account)
     }
 
     /// The account's Route53 (hosted zones and records).
@@ -93,9 +93,9 @@ pub(crate) mod aws {
     /// ```rhai
     /// let zone = aws::account(#{ profile: "prod" }).route53().zone("cal-adapt.org");
     /// ```
-    #[rhai_fn(global, pure)]
-    pub fn route53(account: &mut Account) -> Route53 {
-        super::super::route53::Route53(account.clone())
+    #[rhai_fn(global)]
+    pub fn route53(account: Account) -> Route53 {
+        super::super::route53::Route53(account)
     }
 
     /// `Account(prod, us-west-2)`.

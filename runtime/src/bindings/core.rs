@@ -355,6 +355,14 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
     std::thread::scope(|scope| {
         for _ in 0..limit.min(n) {
             let worker_global = global.clone();
+            // Each worker gets its own copy of what the closure captured.
+            // Captured variables are shared cells, and calling a method on
+            // one (`ec2.snapshot(id)`) write-locks it for the whole call, so
+            // workers sharing a handle would fail with "data race detected".
+            let mut f = f.clone();
+            for captured in f.iter_curry_mut() {
+                *captured = captured.flatten_clone();
+            }
             let (next, stop, results, items, run) = (&next, &stop, &results, &items, &run);
             let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || loop {
                 if stop.load(Ordering::SeqCst) || run.cancel.is_cancelled() {

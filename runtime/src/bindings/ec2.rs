@@ -36,8 +36,8 @@ pub(crate) mod ec2 {
     /// for v in ec2.volumes() { print(`${v.id} ${v.type} ${v.size}GiB`); }
     /// ```
     #[rhai_fn(global, name = "volumes", return_raw)]
-    pub fn volumes_all(ctx: NativeCallContext, ec2: &mut Ec2) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::volumes(&ctx, ec2, &rhai::Map::new())
+    pub fn volumes_all(ctx: NativeCallContext, ec2: Ec2) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::volumes(&ctx, &ec2, &rhai::Map::new())
     }
 
     /// Volumes selected by `ids`, EC2 `filters` (name -> value or values)
@@ -49,8 +49,8 @@ pub(crate) mod ec2 {
     ///                            filters: #{ "volume-type": "gp2" } });
     /// ```
     #[rhai_fn(global, name = "volumes", return_raw)]
-    pub fn volumes(ctx: NativeCallContext, ec2: &mut Ec2, query: rhai::Map) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::volumes(&ctx, ec2, &query)
+    pub fn volumes(ctx: NativeCallContext, ec2: Ec2, query: rhai::Map) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::volumes(&ctx, &ec2, &query)
     }
 
     /// One volume (`kind: "NotFound"` if it does not exist).
@@ -59,8 +59,8 @@ pub(crate) mod ec2 {
     /// let v = ec2.volume("vol-0abc");
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn volume(ctx: NativeCallContext, ec2: &mut Ec2, id: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::volume(&ctx, ec2, id)
+    pub fn volume(ctx: NativeCallContext, ec2: Ec2, id: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::volume(&ctx, &ec2, id)
     }
 
     /// All snapshots the account owns.
@@ -69,8 +69,8 @@ pub(crate) mod ec2 {
     /// let all = ec2.snapshots();
     /// ```
     #[rhai_fn(global, name = "snapshots", return_raw)]
-    pub fn snapshots_all(ctx: NativeCallContext, ec2: &mut Ec2) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::snapshots(&ctx, ec2, &rhai::Map::new())
+    pub fn snapshots_all(ctx: NativeCallContext, ec2: Ec2) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::snapshots(&ctx, &ec2, &rhai::Map::new())
     }
 
     /// Snapshots the account owns, selected like `volumes`. Each is
@@ -80,12 +80,8 @@ pub(crate) mod ec2 {
     /// let done = ec2.snapshots(#{ tags: #{ migration: "cae-2026" }, filters: #{ status: "completed" } });
     /// ```
     #[rhai_fn(global, name = "snapshots", return_raw)]
-    pub fn snapshots(
-        ctx: NativeCallContext,
-        ec2: &mut Ec2,
-        query: rhai::Map,
-    ) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::snapshots(&ctx, ec2, &query)
+    pub fn snapshots(ctx: NativeCallContext, ec2: Ec2, query: rhai::Map) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::snapshots(&ctx, &ec2, &query)
     }
 
     /// Snapshots a volume (returns at once, `state: "pending"`).
@@ -94,12 +90,8 @@ pub(crate) mod ec2 {
     /// let s = ec2.snapshot("vol-0abc");
     /// ```
     #[rhai_fn(global, name = "snapshot", return_raw)]
-    pub fn snapshot_plain(
-        ctx: NativeCallContext,
-        ec2: &mut Ec2,
-        volume_id: &str,
-    ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::create_snapshot(&ctx, ec2, volume_id, &rhai::Map::new())
+    pub fn snapshot_plain(ctx: NativeCallContext, ec2: Ec2, volume_id: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::create_snapshot(&ctx, &ec2, volume_id, &rhai::Map::new())
     }
 
     /// Snapshots a volume with a `description` and `tags`. Idempotent within
@@ -114,11 +106,11 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, name = "snapshot", return_raw)]
     pub fn snapshot(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         volume_id: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::create_snapshot(&ctx, ec2, volume_id, &options)
+        super::create_snapshot(&ctx, &ec2, volume_id, &options)
     }
 
     /// Waits until a snapshot is `completed` (default timeout 2h), showing
@@ -128,12 +120,8 @@ pub(crate) mod ec2 {
     /// ec2.wait_snapshot(s.id);
     /// ```
     #[rhai_fn(global, name = "wait_snapshot", return_raw)]
-    pub fn wait_snapshot_plain(
-        ctx: NativeCallContext,
-        ec2: &mut Ec2,
-        id: &str,
-    ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::wait_snapshot(&ctx, ec2, id, &rhai::Map::new())
+    pub fn wait_snapshot_plain(ctx: NativeCallContext, ec2: Ec2, id: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::wait_snapshot(&ctx, &ec2, id, &rhai::Map::new())
     }
 
     /// Waits until a snapshot is `completed`, with `timeout` (`"30m"`).
@@ -144,11 +132,11 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, name = "wait_snapshot", return_raw)]
     pub fn wait_snapshot(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         id: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::wait_snapshot(&ctx, ec2, id, &options)
+        super::wait_snapshot(&ctx, &ec2, id, &options)
     }
 
     /// Creates a volume: `az` (required), `snapshot`, `type` (default
@@ -163,10 +151,10 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, return_raw)]
     pub fn create_volume(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::create_volume(&ctx, ec2, &options)
+        super::create_volume(&ctx, &ec2, &options)
     }
 
     /// Waits until a volume is in `state` (`available`, `in-use`, ...;
@@ -178,11 +166,11 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, name = "wait_volume", return_raw)]
     pub fn wait_volume_plain(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         id: &str,
         state: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::wait_volume(&ctx, ec2, id, state, &rhai::Map::new())
+        super::wait_volume(&ctx, &ec2, id, state, &rhai::Map::new())
     }
 
     /// Waits until a volume is in `state`, with `timeout`.
@@ -193,12 +181,12 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, name = "wait_volume", return_raw)]
     pub fn wait_volume(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         id: &str,
         state: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::wait_volume(&ctx, ec2, id, state, &options)
+        super::wait_volume(&ctx, &ec2, id, state, &options)
     }
 
     /// Changes a volume in place (`type`, `iops`, `throughput`, `size`) and
@@ -212,11 +200,11 @@ pub(crate) mod ec2 {
     #[rhai_fn(global, return_raw)]
     pub fn modify_volume(
         ctx: NativeCallContext,
-        ec2: &mut Ec2,
+        ec2: Ec2,
         id: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::modify_volume(&ctx, ec2, id, &options)
+        super::modify_volume(&ctx, &ec2, id, &options)
     }
 
     /// Adds or replaces tags on a volume or snapshot.
@@ -225,13 +213,8 @@ pub(crate) mod ec2 {
     /// ec2.tag(v.id, #{ migrated: "yes" });
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn tag(
-        ctx: NativeCallContext,
-        ec2: &mut Ec2,
-        resource: &str,
-        tags: rhai::Map,
-    ) -> Result<(), Box<EvalAltResult>> {
-        super::tag(&ctx, ec2, resource, &tags)
+    pub fn tag(ctx: NativeCallContext, ec2: Ec2, resource: &str, tags: rhai::Map) -> Result<(), Box<EvalAltResult>> {
+        super::tag(&ctx, &ec2, resource, &tags)
     }
 
     /// Deletes a volume (destructive: asks unless `--yes`).
@@ -240,8 +223,8 @@ pub(crate) mod ec2 {
     /// ec2.delete_volume(old.id);
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn delete_volume(ctx: NativeCallContext, ec2: &mut Ec2, id: &str) -> Result<(), Box<EvalAltResult>> {
-        super::delete(&ctx, ec2, id, Kind::Volume)
+    pub fn delete_volume(ctx: NativeCallContext, ec2: Ec2, id: &str) -> Result<(), Box<EvalAltResult>> {
+        super::delete(&ctx, &ec2, id, Kind::Volume)
     }
 
     /// Deletes a snapshot (destructive: asks unless `--yes`).
@@ -250,8 +233,8 @@ pub(crate) mod ec2 {
     /// ec2.delete_snapshot(s.id);
     /// ```
     #[rhai_fn(global, return_raw)]
-    pub fn delete_snapshot(ctx: NativeCallContext, ec2: &mut Ec2, id: &str) -> Result<(), Box<EvalAltResult>> {
-        super::delete(&ctx, ec2, id, Kind::Snapshot)
+    pub fn delete_snapshot(ctx: NativeCallContext, ec2: Ec2, id: &str) -> Result<(), Box<EvalAltResult>> {
+        super::delete(&ctx, &ec2, id, Kind::Snapshot)
     }
 
     /// `Ec2(prod, us-west-2)`.

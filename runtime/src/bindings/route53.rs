@@ -45,8 +45,8 @@ pub(crate) mod route53 {
     /// let zone = aws::account(#{ profile: "prod" }).route53().zone("cal-adapt.org");
     /// ```
     #[rhai_fn(global, name = "zone", return_raw)]
-    pub fn zone_plain(ctx: NativeCallContext, r53: &mut Route53, name: &str) -> Result<Zone, Box<EvalAltResult>> {
-        super::zone(&ctx, r53, name, &rhai::Map::new())
+    pub fn zone_plain(ctx: NativeCallContext, r53: Route53, name: &str) -> Result<Zone, Box<EvalAltResult>> {
+        super::zone(&ctx, &r53, name, &rhai::Map::new())
     }
 
     /// The hosted zone named `name` with `visibility: "public"` or
@@ -58,11 +58,11 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "zone", return_raw)]
     pub fn zone(
         ctx: NativeCallContext,
-        r53: &mut Route53,
+        r53: Route53,
         name: &str,
         options: rhai::Map,
     ) -> Result<Zone, Box<EvalAltResult>> {
-        super::zone(&ctx, r53, name, &options)
+        super::zone(&ctx, &r53, name, &options)
     }
 
     /// The zone's id.
@@ -89,8 +89,8 @@ pub(crate) mod route53 {
     /// for r in zone.records() { print(`${r.name} ${r.type}`); }
     /// ```
     #[rhai_fn(global, name = "records", return_raw)]
-    pub fn records_all(ctx: NativeCallContext, zone: &mut Zone) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::records(&ctx, zone, &rhai::Map::new())
+    pub fn records_all(ctx: NativeCallContext, zone: Zone) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::records(&ctx, &zone, &rhai::Map::new())
     }
 
     /// Record sets selected by `name` and `type`.
@@ -99,12 +99,8 @@ pub(crate) mod route53 {
     /// let hub = zone.records(#{ name: "hub.cal-adapt.org" });
     /// ```
     #[rhai_fn(global, name = "records", return_raw)]
-    pub fn records(
-        ctx: NativeCallContext,
-        zone: &mut Zone,
-        query: rhai::Map,
-    ) -> Result<rhai::Array, Box<EvalAltResult>> {
-        super::records(&ctx, zone, &query)
+    pub fn records(ctx: NativeCallContext, zone: Zone, query: rhai::Map) -> Result<rhai::Array, Box<EvalAltResult>> {
+        super::records(&ctx, &zone, &query)
     }
 
     /// One record set (`kind: "NotFound"` if there is none).
@@ -115,14 +111,14 @@ pub(crate) mod route53 {
     #[rhai_fn(global, return_raw)]
     pub fn record(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
         run.check_cancelled()?;
         let r =
-            super::current(&run, zone, name, record_type)?.ok_or_else(|| super::missing(zone, name, record_type))?;
+            super::current(&run, &zone, name, record_type)?.ok_or_else(|| super::missing(&zone, name, record_type))?;
         Ok(to_dynamic(&r)?.cast())
     }
 
@@ -136,13 +132,13 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "upsert", return_raw)]
     pub fn upsert_plain(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         values: Dynamic,
         ttl: i64,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::upsert(&ctx, zone, name, record_type, &values, ttl, &rhai::Map::new())
+        super::upsert(&ctx, &zone, name, record_type, &values, ttl, &rhai::Map::new())
     }
 
     /// `upsert` with options: `wait: false` returns without waiting for
@@ -154,14 +150,14 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "upsert", return_raw)]
     pub fn upsert(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         values: Dynamic,
         ttl: i64,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::upsert(&ctx, zone, name, record_type, &values, ttl, &options)
+        super::upsert(&ctx, &zone, name, record_type, &values, ttl, &options)
     }
 
     /// Creates or replaces an alias record pointing at an ELB (or any alias
@@ -174,12 +170,12 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "alias", return_raw)]
     pub fn alias_plain(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         target: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::alias(&ctx, zone, name, record_type, &target, &rhai::Map::new())
+        super::alias(&ctx, &zone, name, record_type, &target, &rhai::Map::new())
     }
 
     /// `alias` with options (`wait`, `timeout`).
@@ -190,13 +186,13 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "alias", return_raw)]
     pub fn alias(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         target: rhai::Map,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::alias(&ctx, zone, name, record_type, &target, &options)
+        super::alias(&ctx, &zone, name, record_type, &target, &options)
     }
 
     /// Deletes a record set, exactly as it is now (destructive: asks unless
@@ -208,11 +204,11 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "delete", return_raw)]
     pub fn delete_plain(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::delete(&ctx, zone, name, record_type, &rhai::Map::new())
+        super::delete(&ctx, &zone, name, record_type, &rhai::Map::new())
     }
 
     /// `delete` with options (`wait`, `timeout`).
@@ -223,12 +219,12 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "delete", return_raw)]
     pub fn delete(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::delete(&ctx, zone, name, record_type, &options)
+        super::delete(&ctx, &zone, name, record_type, &options)
     }
 
     /// Compare-and-swap: replaces the record set only if its values are now
@@ -244,14 +240,14 @@ pub(crate) mod route53 {
     #[rhai_fn(global, name = "swap", return_raw)]
     pub fn swap_plain(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         expected_old: Dynamic,
         new: Dynamic,
         ttl: i64,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::swap(&ctx, zone, name, record_type, &expected_old, &new, ttl, &rhai::Map::new())
+        super::swap(&ctx, &zone, name, record_type, &expected_old, &new, ttl, &rhai::Map::new())
     }
 
     /// `swap` with options (`wait`, `timeout`).
@@ -263,7 +259,7 @@ pub(crate) mod route53 {
     #[allow(clippy::too_many_arguments)] // the script's signature: handle, five arguments, options
     pub fn swap(
         ctx: NativeCallContext,
-        zone: &mut Zone,
+        zone: Zone,
         name: &str,
         record_type: &str,
         expected_old: Dynamic,
@@ -271,7 +267,7 @@ pub(crate) mod route53 {
         ttl: i64,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::swap(&ctx, zone, name, record_type, &expected_old, &new, ttl, &options)
+        super::swap(&ctx, &zone, name, record_type, &expected_old, &new, ttl, &options)
     }
 
     /// `Zone(cal-adapt.org., Z123)`.
