@@ -77,7 +77,7 @@ print(`${{s.id}} ${{s.state}} ${{v.id}}`);
 }
 
 #[test]
-fn a_dry_run_of_something_that_cannot_work_fails_before_anything_is_made() {
+fn a_dry_run_of_a_snapshot_of_a_missing_volume_plans_would_fail() {
     let moto = Moto::start();
     let (done, _dir) = moto
         .test()
@@ -88,7 +88,13 @@ fn a_dry_run_of_something_that_cannot_work_fails_before_anything_is_made() {
         .args(&["run", "bad.rhai", "--dry-run"])
         .run();
     done.status(1);
-    assert!(done.stderr.contains("error: volume `vol-0000000000000000` not found"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Would fail snapshot volume `vol-0000000000000000`: volume `vol-0000000000000000` not found\n"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("1 change (0 destructive, 1 would fail); nothing was changed"), "{}", done.stderr);
 }
 
 #[test]
@@ -580,4 +586,69 @@ fn throttled_calls_are_retried_with_backoff_then_reported() {
     let (done, _dir) = t.file("t.rhai", script).args(&["run", "t.rhai"]).run();
     done.status(0).stdout("Throttled RequestLimitExceeded\n");
     assert!(seen.load(Ordering::SeqCst) > 1, "the SDK retried before giving up");
+}
+
+#[test]
+fn tokens_given_by_the_script_hold_across_runs() {
+    let moto = Moto::start();
+    let script = r#"let ec2 = aws::account().ec2();
+let v = ec2.create_volume(#{ az: "us-west-2a", size: 1 });
+let ids = step("snap", || {
+    let a = ec2.snapshot(v.id, #{ token: "fixed-token" });
+    let b = ec2.snapshot(v.id, #{ token: "fixed-token" });
+    [a.id, b.id]
+});
+print(ids[0] == ids[1]);
+"#;
+    let (done, _dir) = moto.test().file("l.rhai", script).args(&["run", "l.rhai"]).run();
+    done.status(0).stdout("true\n");
+    let (done, _dir) = moto
+        .test()
+        .file(
+            "again.rhai",
+            "let ec2 = aws::account().ec2();\nlet v = ec2.volumes()[0];\nprint(step(\"snap\", || ec2.snapshot(v.id, #{ token: \"fixed-token\" })).tags[\"hubops:token\"]);\n",
+        )
+        .args(&["run", "again.rhai"])
+        .run();
+    done.status(0).stdout("fixed-token\n");
+    assert!(done.stderr.contains("(made by an earlier attempt)"), "{}", done.stderr);
+}
+
+#[test]
+fn a_create_whose_answer_was_lost_is_found_when_retried() {
+    // EC2 made the snapshot but the answer never arrived (500s until the
+    // SDK gives up); the runbook retries and hubops looks the token up.
+    let made = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = made.clone();
+    let (endpoint, _n) = fake_ec2(move |_, body| {
+        let ns = "xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"";
+        let snapshots = |items: &str| {
+            format!("<DescribeSnapshotsResponse {ns}><requestId>r</requestId><snapshotSet>{items}</snapshotSet></DescribeSnapshotsResponse>")
+        };
+        if body.contains("Action=CreateSnapshot") {
+            let token = body.split('&').find_map(|kv| kv.strip_prefix("TagSpecification.1.Tag.2.Value=")).unwrap_or("");
+            *seen.lock().expect("lock") = Some(token.to_string());
+            (500, ec2_error("InternalError", "lost"))
+        } else if body.contains("Action=DescribeSnapshots") && body.contains("Filter.1.Name=volume-id") {
+            let token = seen.lock().expect("lock").clone().unwrap_or_default();
+            (200, snapshots(&format!("<item><snapshotId>snap-1</snapshotId><volumeId>vol-1</volumeId><status>pending</status><progress>10%</progress><volumeSize>8</volumeSize><tagSet><item><key>hubops:token</key><value>{token}</value></item></tagSet></item>")))
+        } else if body.contains("Action=DescribeSnapshots") {
+            (200, snapshots(""))
+        } else {
+            (500, ec2_error("InternalError", "the test server did not expect this call"))
+        }
+    });
+    let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &endpoint);
+    let script = r#"let ec2 = aws::account().ec2();
+let s = step("snap", || {
+    let made = ();
+    try { made = ec2.snapshot("vol-1"); } catch (e) { print(`${e.kind} ${e.code}`); made = ec2.snapshot("vol-1"); }
+    made
+});
+print(`${s.id} ${s.progress}`);
+"#;
+    let (done, _dir) = t.file("r.rhai", script).args(&["run", "r.rhai"]).run();
+    done.status(0).stdout("Unreachable InternalError\nsnap-1 10\n");
+    assert!(made.lock().expect("lock").as_deref().is_some_and(|t| t.starts_with("hubops-")));
+    assert!(done.stderr.contains("Found snapshot `snap-1` of `vol-1` (made by an earlier attempt)"), "{}", done.stderr);
 }

@@ -25,6 +25,24 @@ struct Inner {
     name: String,
     region: String,
     backend: Backend,
+    /// What this run created in this account, by idempotency token.
+    pub(crate) ledger: std::sync::Mutex<Ledger>,
+}
+
+/// The creates of this run in one account, by token, so that a create asks
+/// AWS "did I make this already?" once per run instead of once per call:
+/// the first lookup loads everything tagged with the run's id (a resumed run
+/// keeps its id and finds what it made), later creates are added as they
+/// are answered, and a token whose create got no clear answer is looked up
+/// for real.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    /// Kinds (`volume`, `snapshot`) already loaded from AWS.
+    pub(crate) loaded: std::collections::BTreeSet<&'static str>,
+    /// Token -> id of what it made.
+    pub(crate) made: std::collections::HashMap<String, String>,
+    /// Tokens whose create failed or got no answer: it may have been made.
+    pub(crate) in_doubt: std::collections::HashSet<String>,
 }
 
 #[derive(Debug)]
@@ -131,16 +149,26 @@ fn open(ctx: &NativeCallContext, options: &rhai::Map) -> ScriptResult<Account> {
             ));
         }
         let region = account.region.clone();
-        return Ok(Account(Arc::new(Inner { name, region, backend: Backend::World })));
+        return Ok(Account(Arc::new(Inner { name, region, backend: Backend::World, ledger: Default::default() })));
     }
     let clients = run.block_on(backend::connect(&spec))?.map_err(|e| aws_error(&run, &e))?;
-    Ok(Account(Arc::new(Inner { name, region: clients.region.clone(), backend: Backend::Live(clients) })))
+    Ok(Account(Arc::new(Inner {
+        name,
+        region: clients.region.clone(),
+        backend: Backend::Live(clients),
+        ledger: Default::default(),
+    })))
 }
 
 impl Account {
     /// Whether the account talks to AWS (not a world).
     pub(crate) fn is_live(&self) -> bool {
         matches!(self.0.backend, Backend::Live(_))
+    }
+
+    /// The run's ledger of creates in this account.
+    pub(crate) fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.0.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The account's name.

@@ -14,7 +14,9 @@ use super::aws::{
     timeout_opt, to_dynamic, wait_until, would_wait, Account, Cause, Poll,
 };
 use super::{script_error, ScriptResult};
-use crate::backends::aws::{self as backend, ec2 as live, NewVolume, Query, Snapshot, Volume, VolumeChange, TOKEN_TAG};
+use crate::backends::aws::{
+    self as backend, ec2 as live, NewVolume, Query, Snapshot, Tags, Volume, VolumeChange, RUN_TAG, TOKEN_TAG,
+};
 use crate::effects::{Change, Outcome};
 use crate::run::Run;
 
@@ -301,6 +303,71 @@ fn snapshots(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> ScriptR
     found.iter().map(to_dynamic).collect()
 }
 
+/// What the run knows about a create's token.
+enum Earlier {
+    /// Nothing was made with it.
+    Nothing,
+    /// This id was made with it.
+    Made(String),
+    /// Maybe something was: look it up.
+    Unknown,
+}
+
+/// Whether a create with `token` was made before, from the run's ledger
+/// (loading it with one lookup the first time). Tokens given by the script
+/// may come from other runs, so they are always looked up.
+fn earlier(run: &Run, ec2: &Ec2, kind: Kind, token: &str, explicit: bool) -> ScriptResult<Earlier> {
+    if explicit {
+        return Ok(Earlier::Unknown);
+    }
+    let mut ledger = ec2.0.ledger();
+    if ledger.in_doubt.contains(token) {
+        return Ok(Earlier::Unknown);
+    }
+    let name = match kind {
+        Kind::Volume => "volume",
+        Kind::Snapshot => "snapshot",
+    };
+    if !ledger.loaded.contains(name) {
+        let ours = Query { tags: [(RUN_TAG.to_string(), run.id().to_string())].into(), ..Query::default() };
+        let found: Vec<(String, Tags)> = match kind {
+            Kind::Volume => ec2
+                .0
+                .read(run, async |c| live::volumes(&c.ec2, &ours).await, |a, _| Ok(a.volumes(&ours)))?
+                .into_iter()
+                .map(|v| (v.id, v.tags))
+                .collect(),
+            Kind::Snapshot => ec2
+                .0
+                .read(run, async |c| live::snapshots(&c.ec2, &ours).await, |a, _| Ok(a.snapshots(&ours)))?
+                .into_iter()
+                .map(|s| (s.id, s.tags))
+                .collect(),
+        };
+        for (id, tags) in found {
+            if let Some(t) = tags.get(TOKEN_TAG) {
+                ledger.made.insert(t.clone(), id);
+            }
+        }
+        ledger.loaded.insert(name);
+    }
+    Ok(ledger.made.get(token).map_or(Earlier::Nothing, |id| Earlier::Made(id.clone())))
+}
+
+/// Notes how a create with `token` ended.
+fn remember<T>(ec2: &Ec2, token: &str, outcome: &ScriptResult<Outcome<T>>, id: impl FnOnce(&T) -> String) {
+    let mut ledger = ec2.0.ledger();
+    match outcome {
+        Ok(Outcome::Applied(made)) => {
+            ledger.made.insert(token.to_string(), id(made));
+        }
+        Ok(Outcome::Planned) => {}
+        Err(_) => {
+            ledger.in_doubt.insert(token.to_string());
+        }
+    }
+}
+
 /// The token for a create: given, or derived from the run, the step and
 /// the call's arguments.
 fn token_for(run: &Run, options: &rhai::Map, operation: &str, args: &serde_json::Value) -> ScriptResult<String> {
@@ -322,9 +389,24 @@ fn create_snapshot(
     let description = opt_str(options, "description")?.unwrap_or_default();
     let mut tags = tags_arg(options.get("tags"), "`tags`")?;
     let token = token_for(&run, options, "create_snapshot", &json!([volume_id, description, tags]))?;
-    let mine = Query { tags: [(TOKEN_TAG.to_string(), token.clone())].into(), ..Query::default() };
-    let earlier = ec2.0.read(&run, async |c| live::snapshots(&c.ec2, &mine).await, |a, _| Ok(a.snapshots(&mine)))?;
-    if let Some(s) = earlier.into_iter().next() {
+    let found = match earlier(&run, ec2, Kind::Snapshot, &token, options.contains_key("token"))? {
+        Earlier::Nothing => None,
+        Earlier::Made(id) => Some(read_snapshot(&run, ec2, &id)?),
+        Earlier::Unknown => {
+            // The volume filter first: it keeps the lookup cheap (moto scans
+            // every snapshot it knows for a tag filter alone).
+            let mine = Query {
+                filters: [("volume-id".to_string(), vec![volume_id.to_string()])].into(),
+                tags: [(TOKEN_TAG.to_string(), token.clone())].into(),
+                ..Query::default()
+            };
+            ec2.0
+                .read(&run, async |c| live::snapshots(&c.ec2, &mine).await, |a, _| Ok(a.snapshots(&mine)))?
+                .into_iter()
+                .next()
+        }
+    };
+    if let Some(s) = found {
         run.printer().status(
             crate::output::Tone::Progress,
             "Found",
@@ -332,10 +414,9 @@ fn create_snapshot(
         );
         return Ok(to_dynamic(&s)?.cast());
     }
-    // moto's DryRun does not look at the volume; real EC2 does. Read it so
-    // that a missing volume fails the same way everywhere.
-    let volume = read_volume(&run, ec2, volume_id)?;
-    tags.insert(TOKEN_TAG.into(), token);
+    tags.insert(RUN_TAG.into(), run.id().to_string());
+    tags.insert(TOKEN_TAG.into(), token.clone());
+    let size = std::cell::Cell::new(0);
     let change = Change::new(system(ec2), "snapshot", format!("volume `{volume_id}`"))
         .before_after(None, Some(json!({"description": description, "tags": tags})));
     let cause = Cause::default();
@@ -343,6 +424,15 @@ fn create_snapshot(
         .change(
             change,
             |p| {
+                // moto's DryRun does not look at the volume; real EC2 does.
+                // Read it so that a missing volume fails the same way
+                // everywhere (when applying, CreateSnapshot itself says so).
+                let volume = ec2
+                    .0
+                    .call(&run, async |c| live::volume(&c.ec2, volume_id).await, |a, _| a.volume(volume_id))
+                    .map_err(boxed)?
+                    .map_err(|e| cause.keep(e))?;
+                size.set(volume.size);
                 let answer = ec2
                     .0
                     .call(
@@ -366,7 +456,9 @@ fn create_snapshot(
                     .map_err(|e| cause.keep(e))
             },
         )
-        .map_err(|e| cause.enrich(e))?;
+        .map_err(|e| cause.enrich(e));
+    remember(ec2, &token, &outcome, |s: &Snapshot| s.id.clone());
+    let outcome = outcome?;
     let snapshot = match outcome {
         Outcome::Applied(s) => s,
         Outcome::Planned => Snapshot {
@@ -374,7 +466,7 @@ fn create_snapshot(
             volume: volume_id.to_string(),
             state: "planned".into(),
             progress: 0,
-            size: volume.size,
+            size: size.get(),
             description,
             tags,
         },
@@ -432,9 +524,18 @@ fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> Scr
         tags: tags_arg(options.get("tags"), "`tags`")?,
     };
     let token = token_for(&run, options, "create_volume", &serde_json::to_value(&new).unwrap_or_default())?;
-    let mine = Query { tags: [(TOKEN_TAG.to_string(), token.clone())].into(), ..Query::default() };
-    let earlier = ec2.0.read(&run, async |c| live::volumes(&c.ec2, &mine).await, |a, _| Ok(a.volumes(&mine)))?;
-    if let Some(v) = earlier.into_iter().next() {
+    let found = match earlier(&run, ec2, Kind::Volume, &token, options.contains_key("token"))? {
+        Earlier::Nothing => None,
+        Earlier::Made(id) => Some(read_volume(&run, ec2, &id)?),
+        Earlier::Unknown => {
+            let mine = Query { tags: [(TOKEN_TAG.to_string(), token.clone())].into(), ..Query::default() };
+            ec2.0
+                .read(&run, async |c| live::volumes(&c.ec2, &mine).await, |a, _| Ok(a.volumes(&mine)))?
+                .into_iter()
+                .next()
+        }
+    };
+    if let Some(v) = found {
         run.printer().status(
             crate::output::Tone::Progress,
             "Found",
@@ -446,6 +547,7 @@ fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> Scr
         read_snapshot(&run, ec2, snapshot)?;
     }
     new.tags.insert(TOKEN_TAG.into(), token.clone());
+    new.tags.insert(RUN_TAG.into(), run.id().to_string());
     let target = match &new.snapshot {
         Some(s) => format!("{} volume from `{s}` in {}", new.volume_type, new.az),
         None => format!("{} volume in {}", new.volume_type, new.az),
@@ -484,7 +586,9 @@ fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> Scr
                     .map_err(|e| cause.keep(e))
             },
         )
-        .map_err(|e| cause.enrich(e))?;
+        .map_err(|e| cause.enrich(e));
+    remember(ec2, &token, &outcome, |v: &Volume| v.id.clone());
+    let outcome = outcome?;
     let volume = match outcome {
         Outcome::Applied(v) => v,
         Outcome::Planned => Volume {

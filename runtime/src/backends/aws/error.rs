@@ -140,6 +140,8 @@ fn kind_of_code(code: &str) -> &'static str {
         | "RequestLimitExceeded"
         | "PriorRequestNotComplete"
         | "TooManyRequestsException" => "Throttled",
+        // AWS's own failures: transient, like no answer at all.
+        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => "Unreachable",
         "IncorrectState"
         | "VolumeInUse"
         | "IncorrectModificationState"
@@ -177,6 +179,7 @@ mod tests {
             ("IncorrectState", "Conflict"),
             ("InvalidChangeBatch", "Conflict"),
             ("InvalidParameterValue", "Invalid"),
+            ("InternalError", "Unreachable"),
         ] {
             let e = Error::Api { operation: "X", code: code.into(), message: String::new() };
             assert_eq!(e.kind(), kind, "{code}");

@@ -26,6 +26,10 @@ pub type Tags = BTreeMap<String, String>;
 /// do not honour client tokens).
 pub const TOKEN_TAG: &str = "hubops:token";
 
+/// The tag hubops puts on what it creates, holding the run's id, so that a
+/// run finds everything it made with one lookup.
+pub const RUN_TAG: &str = "hubops:run";
+
 /// An EBS volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
