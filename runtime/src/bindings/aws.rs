@@ -149,14 +149,19 @@ fn open(ctx: &NativeCallContext, options: &rhai::Map) -> ScriptResult<Account> {
             ));
         }
         let region = account.region.clone();
-        return Ok(Account(Arc::new(Inner { name, region, backend: Backend::World, ledger: Default::default() })));
+        return Ok(Account(Arc::new(Inner {
+            name,
+            region,
+            backend: Backend::World,
+            ledger: std::sync::Mutex::default(),
+        })));
     }
     let clients = run.block_on(backend::connect(&spec))?.map_err(|e| aws_error(&run, &e))?;
     Ok(Account(Arc::new(Inner {
         name,
         region: clients.region.clone(),
         backend: Backend::Live(clients),
-        ledger: Default::default(),
+        ledger: std::sync::Mutex::default(),
     })))
 }
 

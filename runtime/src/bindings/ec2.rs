@@ -354,6 +354,21 @@ fn earlier(run: &Run, ec2: &Ec2, kind: Kind, token: &str, explicit: bool) -> Scr
     Ok(ledger.made.get(token).map_or(Earlier::Nothing, |id| Earlier::Made(id.clone())))
 }
 
+/// The volume an earlier attempt made with `token`, if any.
+fn earlier_volume(run: &Run, ec2: &Ec2, token: &str, explicit: bool) -> ScriptResult<Option<Volume>> {
+    Ok(match earlier(run, ec2, Kind::Volume, token, explicit)? {
+        Earlier::Nothing => None,
+        Earlier::Made(id) => Some(read_volume(run, ec2, &id)?),
+        Earlier::Unknown => {
+            let mine = Query { tags: [(TOKEN_TAG.to_string(), token.to_string())].into(), ..Query::default() };
+            ec2.0
+                .read(run, async |c| live::volumes(&c.ec2, &mine).await, |a, _| Ok(a.volumes(&mine)))?
+                .into_iter()
+                .next()
+        }
+    })
+}
+
 /// Notes how a create with `token` ended.
 fn remember<T>(ec2: &Ec2, token: &str, outcome: &ScriptResult<Outcome<T>>, id: impl FnOnce(&T) -> String) {
     let mut ledger = ec2.0.ledger();
@@ -524,17 +539,7 @@ fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> Scr
         tags: tags_arg(options.get("tags"), "`tags`")?,
     };
     let token = token_for(&run, options, "create_volume", &serde_json::to_value(&new).unwrap_or_default())?;
-    let found = match earlier(&run, ec2, Kind::Volume, &token, options.contains_key("token"))? {
-        Earlier::Nothing => None,
-        Earlier::Made(id) => Some(read_volume(&run, ec2, &id)?),
-        Earlier::Unknown => {
-            let mine = Query { tags: [(TOKEN_TAG.to_string(), token.clone())].into(), ..Query::default() };
-            ec2.0
-                .read(&run, async |c| live::volumes(&c.ec2, &mine).await, |a, _| Ok(a.volumes(&mine)))?
-                .into_iter()
-                .next()
-        }
-    };
+    let found = earlier_volume(&run, ec2, &token, options.contains_key("token"))?;
     if let Some(v) = found {
         run.printer().status(
             crate::output::Tone::Progress,
