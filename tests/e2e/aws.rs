@@ -44,8 +44,7 @@ fn every_ec2_binding_works_on_moto() {
 #[test]
 fn a_dry_run_on_moto_checks_with_dry_run_and_creates_nothing() {
     let moto = Moto::start();
-    let existing =
-        moto.aws(&["ec2", "create-volume", "--availability-zone", "us-west-2a", "--size", "8", "--query", "VolumeId"]);
+    let existing = moto.py("print(ec2.create_volume(AvailabilityZone='us-west-2a', Size=8)['VolumeId'])");
     let script = format!(
         r#"//! Plan a migration.
 let ec2 = aws::account().ec2();
@@ -69,11 +68,13 @@ print(`${{s.id}} ${{s.state}} ${{v.id}}`);
         .filter_map(|e| if let Event::Change { phase, .. } = e { Some(phase) } else { None })
         .collect();
     assert_eq!(phases, ["planned"; 5]);
-    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "length(Volumes)"]), "1");
-    let of_volume = format!("Name=volume-id,Values={existing}");
-    assert_eq!(moto.aws(&["ec2", "describe-snapshots", "--filters", &of_volume, "--query", "length(Snapshots)"]), "0");
-    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "Volumes[0].VolumeType"]), "gp2");
-    assert_eq!(moto.aws(&["ec2", "describe-volumes", "--query", "length(Volumes[0].Tags || `[]`)"]), "0");
+    let volumes = "ec2.describe_volumes()['Volumes']";
+    assert_eq!(
+        moto.py(&format!("v = {volumes}; print(len(v), v[0]['VolumeType'], len(v[0].get('Tags', [])))")),
+        "1 gp2 0"
+    );
+    let snapshots = format!("ec2.describe_snapshots(Filters=[{{'Name': 'volume-id', 'Values': ['{existing}']}}])");
+    assert_eq!(moto.py(&format!("print(len({snapshots}['Snapshots']))")), "0");
 }
 
 #[test]
@@ -101,11 +102,10 @@ fn a_dry_run_of_a_snapshot_of_a_missing_volume_plans_would_fail() {
 fn a_retried_create_in_a_step_makes_one_volume_even_though_moto_ignores_client_tokens() {
     let moto = Moto::start();
     // moto itself makes two volumes for one ClientToken:
-    let token = ["--client-token", "same"];
-    let create = ["ec2", "create-volume", "--availability-zone", "us-west-2a", "--size", "1", "--query", "VolumeId"];
-    let a = moto.aws(&[&create[..], &token[..]].concat());
-    let b = moto.aws(&[&create[..], &token[..]].concat());
-    assert_ne!(a, b, "moto honours ClientToken now; hubops' own token tag could go");
+    let twice = moto.py(
+        "print(len({ec2.create_volume(AvailabilityZone='us-west-2a', Size=1, ClientToken='same')['VolumeId'] for _ in range(2)}))",
+    );
+    assert_eq!(twice, "2", "moto honours ClientToken now; hubops' own token tag could go");
 
     let script = r#"//! Retry a create the way a runbook would.
 let ec2 = aws::account().ec2();
@@ -213,17 +213,10 @@ fn swap_refuses_a_record_someone_changed_which_moto_would_have_accepted() {
     // Someone else points the hub elsewhere meanwhile.
     let batch = |action: &str, value: &str| {
         format!(
-            r#"{{"Action":"{action}","ResourceRecordSet":{{"Name":"hub.example.org","Type":"CNAME","TTL":60,"ResourceRecords":[{{"Value":"{value}"}}]}}}}"#
+            "{{'Action': '{action}', 'ResourceRecordSet': {{'Name': 'hub.example.org', 'Type': 'CNAME', 'TTL': 60, 'ResourceRecords': [{{'Value': '{value}'}}]}}}}"
         )
     };
-    moto.aws(&[
-        "route53",
-        "change-resource-record-sets",
-        "--hosted-zone-id",
-        &zone,
-        "--change-batch",
-        &format!(r#"{{"Changes":[{}]}}"#, batch("UPSERT", "intruder.example.com")),
-    ]);
+    moto.change(&zone, &[batch("UPSERT", "intruder.example.com")]);
 
     for dry_run in [true, false] {
         let mut args = vec!["run", "swap.rhai"];
@@ -238,41 +231,13 @@ fn swap_refuses_a_record_someone_changed_which_moto_would_have_accepted() {
             done.stderr
         );
     }
-    assert_eq!(
-        moto.aws(&[
-            "route53",
-            "list-resource-record-sets",
-            "--hosted-zone-id",
-            &zone,
-            "--query",
-            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
-        ]),
-        "intruder.example.com"
-    );
+    assert_eq!(moto.value(&zone, "CNAME"), "intruder.example.com");
 
     // The same batch sent straight to moto: it deletes the intruder's record
     // although the DELETE names blue, which real Route53 rejects.
-    moto.aws(&[
-        "route53",
-        "change-resource-record-sets",
-        "--hosted-zone-id",
-        &zone,
-        "--change-batch",
-        &format!(
-            r#"{{"Changes":[{},{}]}}"#,
-            batch("DELETE", "blue.elb.example.com"),
-            batch("CREATE", "green.elb.example.com")
-        ),
-    ]);
+    moto.change(&zone, &[batch("DELETE", "blue.elb.example.com"), batch("CREATE", "green.elb.example.com")]);
     assert_eq!(
-        moto.aws(&[
-            "route53",
-            "list-resource-record-sets",
-            "--hosted-zone-id",
-            &zone,
-            "--query",
-            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
-        ]),
+        moto.value(&zone, "CNAME"),
         "green.elb.example.com",
         "moto now rejects stale DELETEs; the test of hubops' own check still stands"
     );
@@ -297,17 +262,7 @@ fn a_route53_dry_run_checks_preconditions_and_plans_before_and_after() {
         "{}",
         done.stderr
     );
-    assert_eq!(
-        moto.aws(&[
-            "route53",
-            "list-resource-record-sets",
-            "--hosted-zone-id",
-            &zone,
-            "--query",
-            "ResourceRecordSets[?Type=='CNAME'].ResourceRecords[0].Value"
-        ]),
-        "blue.elb.example.com"
-    );
+    assert_eq!(moto.value(&zone, "CNAME"), "blue.elb.example.com");
 }
 
 #[test]

@@ -40,32 +40,51 @@ impl Moto {
         fake_credentials(t)
     }
 
-    /// The AWS CLI against this moto (to set up what hubops has no verb for,
-    /// and to act as "someone else" changing things). Returns stdout.
-    pub(crate) fn aws(&self, args: &[&str]) -> String {
-        let out = Command::new("aws")
-            .args(["--endpoint-url", &self.endpoint, "--output", "text"])
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-west-2")
+    /// Python with boto3 (installed with moto) against this moto, to set up
+    /// what hubops has no verb for and to act as "someone else" changing
+    /// things. `ec2` and `r53` are clients; returns what the code prints.
+    pub(crate) fn py(&self, code: &str) -> String {
+        let preamble = "import json, sys, boto3\n\
+            kw = dict(endpoint_url=sys.argv[1], region_name='us-west-2', aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+            ec2 = boto3.client('ec2', **kw)\n\
+            r53 = boto3.client('route53', **kw)\n";
+        let out = Command::new("python3")
+            .args(["-c", &format!("{preamble}{code}"), &self.endpoint])
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .output()
-            .expect("the AWS CLI must be installed");
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            .expect("python3 with boto3 must be installed (pip install 'moto[server]')");
+        assert!(out.status.success(), "{code}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// A public hosted zone; returns its id.
+    /// A hosted zone; returns its id.
     pub(crate) fn zone(&self, name: &str, private: bool) -> String {
-        let reference = format!("{name}-{private}");
-        let mut args = vec!["route53", "create-hosted-zone", "--name", name, "--caller-reference", &reference];
-        if private {
-            args.extend(["--vpc", "VPCRegion=us-west-2,VPCId=vpc-12345", "--hosted-zone-config", "PrivateZone=true"]);
-        }
-        args.extend(["--query", "HostedZone.Id"]);
-        self.aws(&args).trim_start_matches("/hostedzone/").to_string()
+        let vpc = if private {
+            ", VPC={'VPCRegion': 'us-west-2', 'VPCId': 'vpc-12345'}, HostedZoneConfig={'PrivateZone': True}"
+        } else {
+            ""
+        };
+        self.py(&format!(
+            "print(r53.create_hosted_zone(Name='{name}', CallerReference='{name}-{private}'{vpc})['HostedZone']['Id'])"
+        ))
+        .trim_start_matches("/hostedzone/")
+        .to_string()
+    }
+
+    /// The first value of the record sets of `zone` of type `record_type`.
+    pub(crate) fn value(&self, zone: &str, record_type: &str) -> String {
+        self.py(&format!(
+            "print([r['ResourceRecords'][0]['Value'] for r in r53.list_resource_record_sets(HostedZoneId='{zone}')['ResourceRecordSets'] if r['Type'] == '{record_type}'][0])"
+        ))
+    }
+
+    /// Sends a change batch straight to moto.
+    pub(crate) fn change(&self, zone: &str, changes: &[String]) {
+        self.py(&format!(
+            "r53.change_resource_record_sets(HostedZoneId='{zone}', ChangeBatch={{'Changes': [{}]}})",
+            changes.join(", ")
+        ));
     }
 }
 
