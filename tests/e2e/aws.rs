@@ -607,3 +607,17 @@ print(`${s.id} ${s.progress}`);
     assert!(made.lock().expect("lock").as_deref().is_some_and(|t| t.starts_with("hubops-")));
     assert!(done.stderr.contains("Found snapshot `snap-1` of `vol-1` (made by an earlier attempt)"), "{}", done.stderr);
 }
+
+#[test]
+fn parallel_workers_share_a_handle() {
+    // Every worker calls a method on the same captured `ec2`.
+    let script = r#"let ec2 = aws::account(#{ profile: "prod" }).ec2();
+let vols = ["vol-home-ana", "vol-scratch", "vol-home-ana", "vol-scratch"];
+let snaps = step("snapshots", || parallel(vols, 4, |v| ec2.snapshot(v, #{ description: `of ${v}` })));
+print(snaps.map(|s| s.volume));
+print(ec2.snapshots().len());
+"#;
+    let (done, _dir) =
+        Test::new().file("w.yaml", WORLD).file("p.rhai", script).args(&["run", "p.rhai", "--world", "w.yaml"]).run();
+    done.status(0).stdout("[\"vol-home-ana\", \"vol-scratch\", \"vol-home-ana\", \"vol-scratch\"]\n2\n");
+}

@@ -32,6 +32,8 @@ struct Inner {
     backend: Backend,
     /// What this run created in this account, by idempotency token.
     pub(crate) ledger: std::sync::Mutex<Ledger>,
+    /// Signalled when a token's create settles.
+    settled: std::sync::Condvar,
 }
 
 /// The creates of this run in one account, by token, so that a create asks
@@ -48,6 +50,22 @@ pub(crate) struct Ledger {
     pub(crate) made: std::collections::HashMap<String, String>,
     /// Tokens whose create failed or got no answer: it may have been made.
     pub(crate) in_doubt: std::collections::HashSet<String>,
+    /// Tokens whose create is being made now (by a `parallel` worker).
+    in_flight: std::collections::HashSet<String>,
+}
+
+/// A token whose create this call is making; a second create with the same
+/// token waits until this one settles, then finds what it made.
+pub(crate) struct Claim<'a> {
+    account: &'a Account,
+    token: String,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.account.ledger().in_flight.remove(&self.token);
+        self.account.0.settled.notify_all();
+    }
 }
 
 #[derive(Debug)]
@@ -159,6 +177,7 @@ fn open(ctx: &NativeCallContext, options: &rhai::Map) -> ScriptResult<Account> {
             region,
             backend: Backend::World,
             ledger: std::sync::Mutex::default(),
+            settled: std::sync::Condvar::new(),
         })));
     }
     let clients = run.block_on(backend::connect(&spec))?.map_err(|e| aws_error(&run, &e))?;
@@ -167,6 +186,7 @@ fn open(ctx: &NativeCallContext, options: &rhai::Map) -> ScriptResult<Account> {
         region: clients.region.clone(),
         backend: Backend::Live(clients),
         ledger: std::sync::Mutex::default(),
+        settled: std::sync::Condvar::new(),
     })))
 }
 
@@ -179,6 +199,21 @@ impl Account {
     /// The run's ledger of creates in this account.
     pub(crate) fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.0.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Claims `token` for one create, waiting while another call (a
+    /// `parallel` worker) is making a create with the same token.
+    pub(crate) fn claim(&self, run: &Run, token: &str) -> ScriptResult<Claim<'_>> {
+        let mut ledger = self.ledger();
+        while ledger.in_flight.contains(token) {
+            run.check_cancelled()?;
+            ledger = match self.0.settled.wait_timeout(ledger, std::time::Duration::from_millis(200)) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        ledger.in_flight.insert(token.to_string());
+        Ok(Claim { account: self, token: token.to_string() })
     }
 
     /// The account's name.

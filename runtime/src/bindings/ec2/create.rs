@@ -117,6 +117,7 @@ pub(super) fn create_snapshot(
     let description = opt_str(options, "description")?.unwrap_or_default();
     let mut tags = tags_arg(options.get("tags"), "`tags`")?;
     let token = token_for(&run, options, "create_snapshot", &json!([volume_id, description, tags]))?;
+    let _claim = ec2.0.claim(&run, &token)?;
     let found = match earlier(&run, ec2, Kind::Snapshot, &token, options.contains_key("token"))? {
         Earlier::Nothing => None,
         Earlier::Made(id) => Some(read_snapshot(&run, ec2, &id)?),
@@ -224,6 +225,7 @@ pub(super) fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::
         tags: tags_arg(options.get("tags"), "`tags`")?,
     };
     let token = token_for(&run, options, "create_volume", &serde_json::to_value(&new).unwrap_or_default())?;
+    let _claim = ec2.0.claim(&run, &token)?;
     let found = earlier_volume(&run, ec2, &token, options.contains_key("token"))?;
     if let Some(v) = found {
         run.printer().status(

@@ -261,6 +261,13 @@ impl AwsWorld {
             .unwrap_or_default()
     }
 
+    /// When the record `name`/`record_type` last changed (run clock), if
+    /// it changed during a run on this world.
+    #[must_use]
+    pub fn record_changed_at(&self, name: &str, record_type: &str) -> Option<Timestamp> {
+        self.record_history(name, record_type).last().and_then(|c| c.at.parse().ok())
+    }
+
     fn public_zone_for(&self, name: &str) -> Option<&WorldZone> {
         let name = fqdn(name);
         self.accounts

@@ -47,6 +47,8 @@ fn records_are_known_at_any_virtual_time() {
     let history = w.record_history("hub.example.org", "CNAME");
     assert_eq!(history.len(), 3);
     assert_eq!(history[2].after.as_ref().and_then(|r| r.ttl), Some(30));
+    assert_eq!(w.record_changed_at("hub.example.org", "CNAME"), Some(at("2026-01-01T06:20:00Z")));
+    assert_eq!(w.record_changed_at("other.example.org", "CNAME"), None);
 }
 
 #[test]
