@@ -159,6 +159,13 @@ pub(crate) fn to_dynamic<T: serde::Serialize>(value: &T) -> ScriptResult<Dynamic
     rhai::serde::to_dynamic(value)
 }
 
+/// A serializable struct as a script map.
+pub(crate) fn to_map<T: serde::Serialize>(value: &T) -> ScriptResult<rhai::Map> {
+    to_dynamic(value)?
+        .try_cast::<rhai::Map>()
+        .ok_or_else(|| script_error("Internal", "an AWS object did not convert to a map"))
+}
+
 /// A placeholder id for something a dry run only planned: `vol-planned-1`.
 pub(crate) fn planned_id(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(1);

@@ -17,7 +17,7 @@ mod wait;
 
 pub(crate) use args::{
     aws_error, boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planned_id, strings_arg, tags_arg,
-    to_dynamic, Cause,
+    to_dynamic, to_map, Cause,
 };
 pub(crate) use wait::{planning, timeout_opt, wait_until, would_wait, Poll};
 

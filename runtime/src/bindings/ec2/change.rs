@@ -4,8 +4,8 @@ use rhai::{Dynamic, NativeCallContext};
 use serde_json::json;
 
 use super::super::aws::{
-    aws_error, boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planning, tags_arg, timeout_opt,
-    to_dynamic, wait_until, would_wait, Cause, Poll,
+    aws_error, boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planning, tags_arg, timeout_opt, to_map,
+    wait_until, would_wait, Cause, Poll,
 };
 use super::super::{script_error, ScriptResult};
 use super::{read_snapshot, read_volume, system, Ec2, Kind, WAIT_MODIFY, WAIT_SNAPSHOT, WAIT_VOLUME};
@@ -33,7 +33,7 @@ pub(super) fn wait_snapshot(
         if s.state != "completed" {
             would_wait(&run, &what);
         }
-        return Ok(to_dynamic(&s)?.cast());
+        return to_map(&s);
     }
     let s = wait_until(&run, &what, timeout, || {
         let s = ec2.0.call(&run, async |c| live::snapshot(&c.ec2, id).await, |a, _| a.snapshot(id))?;
@@ -43,7 +43,7 @@ pub(super) fn wait_snapshot(
             _ => Ok(Poll::Pending(format!("{}%", s.progress))),
         }))
     })?;
-    Ok(to_dynamic(&s)?.cast())
+    to_map(&s)
 }
 
 pub(super) fn wait_volume(
@@ -67,7 +67,7 @@ pub(super) fn wait_volume(
         if v.state != state {
             would_wait(&run, &what);
         }
-        return Ok(to_dynamic(&v)?.cast());
+        return to_map(&v);
     }
     let v = wait_until(&run, &what, timeout, || {
         let v = ec2.0.call(&run, async |c| live::volume(&c.ec2, id).await, |a, _| a.volume(id))?;
@@ -81,7 +81,7 @@ pub(super) fn wait_volume(
             }
         }))
     })?;
-    Ok(to_dynamic(&v)?.cast())
+    to_map(&v)
 }
 
 pub(super) fn modify_volume(
@@ -180,7 +180,7 @@ pub(super) fn modify_volume(
                 .ok_or_else(|| script_error("NotFound", &format!("modification of volume `{id}` not found")))?,
         }
     };
-    Ok(to_dynamic(&modification)?.cast())
+    to_map(&modification)
 }
 
 pub(super) fn tag(ctx: &NativeCallContext, ec2: &Ec2, resource: &str, tags: &rhai::Map) -> ScriptResult<()> {

@@ -6,7 +6,7 @@ use rhai::NativeCallContext;
 use serde_json::json;
 
 use super::super::aws::{
-    boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planned_id, tags_arg, to_dynamic, Cause,
+    boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planned_id, tags_arg, to_map, Cause,
 };
 use super::super::{script_error, ScriptResult};
 use super::{read_snapshot, read_volume, system, Ec2, Kind};
@@ -141,7 +141,7 @@ pub(super) fn create_snapshot(
             "Found",
             &format!("snapshot `{}` of `{volume_id}` (made by an earlier attempt)", s.id),
         );
-        return Ok(to_dynamic(&s)?.cast());
+        return to_map(&s);
     }
     tags.insert(RUN_TAG.into(), run.id().to_string());
     tags.insert(TOKEN_TAG.into(), token.clone());
@@ -200,7 +200,7 @@ pub(super) fn create_snapshot(
             tags,
         },
     };
-    Ok(to_dynamic(&snapshot)?.cast())
+    to_map(&snapshot)
 }
 
 pub(super) fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> ScriptResult<rhai::Map> {
@@ -233,7 +233,7 @@ pub(super) fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::
             "Found",
             &format!("volume `{}` (made by an earlier attempt)", v.id),
         );
-        return Ok(to_dynamic(&v)?.cast());
+        return to_map(&v);
     }
     if let Some(snapshot) = new.snapshot.as_deref().filter(|s| !is_planned(s)) {
         read_snapshot(&run, ec2, snapshot)?;
@@ -296,5 +296,5 @@ pub(super) fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::
             tags: new.tags.clone(),
         },
     };
-    Ok(to_dynamic(&volume)?.cast())
+    to_map(&volume)
 }

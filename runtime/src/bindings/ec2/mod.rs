@@ -8,7 +8,7 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{EvalAltResult, NativeCallContext};
 
-use super::aws::{check_options, tags_arg, to_dynamic, Account};
+use super::aws::{check_options, tags_arg, to_dynamic, to_map, Account};
 use super::{script_error, ScriptResult};
 use crate::backends::aws::{ec2 as live, Query, Snapshot, Volume};
 use crate::run::Run;
@@ -283,7 +283,7 @@ fn volume(ctx: &NativeCallContext, ec2: &Ec2, id: &str) -> ScriptResult<rhai::Ma
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let v = read_volume(&run, ec2, id)?;
-    Ok(to_dynamic(&v)?.cast())
+    to_map(&v)
 }
 
 pub(super) fn read_volume(run: &Run, ec2: &Ec2, id: &str) -> ScriptResult<Volume> {

@@ -5,8 +5,8 @@
 use rhai::{Dynamic, NativeCallContext};
 
 use super::super::aws::{
-    boxed, check_options, opt_bool, opt_int, opt_str, strings_arg, timeout_opt, to_dynamic, wait_until, would_wait,
-    Cause, Poll,
+    boxed, check_options, opt_bool, opt_int, opt_str, strings_arg, timeout_opt, to_map, wait_until, would_wait, Cause,
+    Poll,
 };
 use super::super::{script_error, ScriptResult};
 use super::{current, missing, read_records, system, Zone, WAIT_INSYNC};
@@ -152,7 +152,7 @@ fn submit(
             Ok(status.map(|s| if s.status == "INSYNC" { Poll::Done(s) } else { Poll::Pending(s.status) }))
         })?,
     };
-    Ok(to_dynamic(&info)?.cast())
+    to_map(&info)
 }
 
 fn new_record(name: &str, record_type: &str, values: &Dynamic, ttl: i64) -> ScriptResult<Record> {

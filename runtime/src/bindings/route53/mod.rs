@@ -10,7 +10,7 @@ use std::time::Duration;
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use super::aws::{check_options, opt_str, to_dynamic, Account};
+use super::aws::{check_options, opt_str, to_dynamic, to_map, Account};
 use super::{script_error, ScriptResult};
 use crate::backends::aws::{self as backend, fqdn, route53 as live, Error, Record};
 use crate::run::Run;
@@ -119,7 +119,7 @@ pub(crate) mod route53 {
         run.check_cancelled()?;
         let r =
             super::current(&run, &zone, name, record_type)?.ok_or_else(|| super::missing(&zone, name, record_type))?;
-        Ok(to_dynamic(&r)?.cast())
+        to_map(&r)
     }
 
     /// Creates or replaces a record set (`values`: a string or an array) and
