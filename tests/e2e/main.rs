@@ -7,6 +7,7 @@
 // gate's rule is about hubops itself.
 #![allow(clippy::disallowed_methods)]
 
+mod aws;
 mod cli;
 mod core;
 mod dns;
@@ -16,6 +17,7 @@ mod http;
 mod k8s;
 mod k8s_live;
 mod k8s_pods;
+mod moto;
 mod shell;
 mod support;
 mod web;

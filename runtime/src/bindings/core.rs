@@ -245,6 +245,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     run.printer().status(Tone::Progress, "Step", &format!("{index} {name}"));
     let started = Instant::now();
     let result = body.call_within_context::<Dynamic>(ctx, ());
+    lock(&run.steps).end(name);
     let duration_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(value) => {
@@ -381,6 +382,14 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
     std::thread::scope(|scope| {
         for _ in 0..limit.min(n) {
             let worker_global = global.clone();
+            // Each worker gets its own copy of what the closure captured.
+            // Captured variables are shared cells, and calling a method on
+            // one (`ec2.snapshot(id)`) write-locks it for the whole call, so
+            // workers sharing a handle would fail with "data race detected".
+            let mut f = f.clone();
+            for captured in f.iter_curry_mut() {
+                *captured = captured.flatten_clone();
+            }
             let (next, stop, results, items, run) = (&next, &stop, &results, &items, &run);
             let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || loop {
                 if stop.load(Ordering::SeqCst) || run.cancel.is_cancelled() {

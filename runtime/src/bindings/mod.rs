@@ -6,12 +6,15 @@
 //! Errors cross into scripts as maps with a `kind` and a `message`, so a
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
+mod aws;
 mod core;
 mod dns;
+mod ec2;
 mod helm;
 mod http;
 mod k8s;
 mod reference;
+mod route53;
 mod shell;
 mod yaml;
 
@@ -55,6 +58,9 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
         ("k8s", k8s::module()),
+        ("aws", rhai::exported_module!(aws::aws)),
+        ("ec2", rhai::exported_module!(ec2::ec2)),
+        ("route53", rhai::exported_module!(route53::route53)),
     ]
 }
 
@@ -71,6 +77,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("dns", crate::backends::dns_world::load_world),
         ("hosts", crate::backends::shell::world::load_world),
         (k8s::SECTION, crate::backends::k8s::world::load_world),
+        ("aws", crate::backends::aws::world::load_world),
     ]
 }
 

@@ -79,6 +79,13 @@ impl Run {
         self.resumed.as_ref().map_or(&self.id, |r| &r.lineage)
     }
 
+    /// The innermost step running now (`None` outside steps). Bindings use
+    /// it to derive idempotency tokens that a retried step reproduces.
+    #[must_use]
+    pub fn current_step(&self) -> Option<String> {
+        self.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).current().map(str::to_string)
+    }
+
     /// The printer.
     #[must_use]
     pub fn printer(&self) -> Printer {

@@ -10,6 +10,8 @@ use rhai::FnPtr;
 pub(crate) struct Steps {
     names: HashSet<String>,
     count: usize,
+    /// The steps running now, innermost last (steps can nest).
+    running: Vec<String>,
     completed: Vec<(String, Option<FnPtr>)>,
 }
 
@@ -20,7 +22,20 @@ impl Steps {
             return None;
         }
         self.count += 1;
+        self.running.push(name.to_string());
         Some(self.count)
+    }
+
+    /// A step ended, whether it succeeded or not.
+    pub(crate) fn end(&mut self, name: &str) {
+        if let Some(i) = self.running.iter().rposition(|n| n == name) {
+            self.running.remove(i);
+        }
+    }
+
+    /// The innermost step running now.
+    pub(crate) fn current(&self) -> Option<&str> {
+        self.running.last().map(String::as_str)
     }
 
     pub(crate) fn complete(&mut self, name: &str, rollback: Option<FnPtr>) {
