@@ -12,6 +12,7 @@ mod core;
 mod dns;
 mod gate;
 mod helm;
+mod helm_cluster;
 mod http;
 mod k8s;
 mod k8s_live;

@@ -51,7 +51,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
         ("dns", rhai::exported_module!(dns::dns)),
-        ("helm", rhai::exported_module!(helm::helm)),
+        ("helm", helm::module()),
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
         ("k8s", k8s::module()),

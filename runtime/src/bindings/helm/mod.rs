@@ -1,15 +1,17 @@
-//! `helm::` - Helm releases. Writes (`upgrade`, `rollback`) run the `helm`
-//! CLI through the effects gate; a dry run asks Helm to validate against
-//! the API server (`helm upgrade --dry-run=server`, `helm rollback
-//! --dry-run`). Release records are decoded natively (`decode`, `history_of`,
-//! ...) from the Secrets the Kubernetes family lists, so reads need no helm
-//! binary; a missing binary is an error only when a write needs it.
+//! `helm::` - Helm releases. Reads take an open `Cluster` and decode the
+//! release Secrets natively (no helm binary; see [`cluster`]). Writes
+//! (`upgrade`, `rollback`) take a `Cluster` or a kube context name; live
+//! they run the `helm` CLI through the effects gate, and a dry run asks
+//! Helm to validate against the API server (`helm upgrade
+//! --dry-run=server`, `helm rollback --dry-run`). On a world they write the
+//! new release records themselves. `decode`, `history_of`, ... decode
+//! records a script already holds. A missing helm binary is an error only
+//! when a live write needs it.
 //!
-//! hubops' tests run these against a stand-in `helm` on `PATH` that records
-//! its argv and exit codes; no real helm binary runs in them.
-//!
-//! For now the kube context is a string; `helm::releases(cluster, ns)` and
-//! friends that take a `Cluster` are wired by the Kubernetes family.
+//! hubops' tests run the CLI paths against a stand-in `helm` on `PATH` that
+//! records its argv and exit codes; no real helm binary runs in them.
+
+mod cluster;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,8 +24,8 @@ use super::shell::{bool_option, gated, known_options, string_option, timeout_opt
 use super::{script_error, ScriptResult};
 use crate::backends::helm::cli::{self, Target, Upgrade};
 use crate::backends::helm::release::{self, Release};
-use crate::backends::helm::values;
 use crate::backends::shell::process::{self, Invocation};
+use crate::bindings::k8s::cluster::Cluster;
 use crate::effects::{Change, Outcome};
 use crate::run::Run;
 
@@ -166,7 +168,16 @@ pub(crate) mod helm {
     }
 }
 
-const UPGRADE_OPTIONS: [&str; 7] = ["version", "set", "values", "reuse_values", "install", "wait", "timeout"];
+pub(super) const UPGRADE_OPTIONS: [&str; 7] =
+    ["version", "set", "values", "reuse_values", "install", "wait", "timeout"];
+/// The `helm::` module: the kube-context functions and the ones bound to a
+/// `Cluster`.
+pub(crate) fn module() -> rhai::Module {
+    let mut module = rhai::exported_module!(helm);
+    module.combine_flatten(rhai::exported_module!(cluster::helm_cluster));
+    module
+}
+
 const ROLLBACK_OPTIONS: [&str; 2] = ["wait", "timeout"];
 /// `helm get values` is a read; it gets less time than a write.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -197,18 +208,6 @@ fn target(context: &str, namespace: &str, name: &str) -> Target {
 
 fn invalid(e: &cli::Error) -> Box<EvalAltResult> {
     script_error("Invalid", &e.to_string())
-}
-
-fn no_world(run: &Run, function: &str) -> ScriptResult<()> {
-    if run.world().is_some() {
-        return Err(script_error(
-            "Usage",
-            &format!(
-                "`{function}` is not simulated on worlds yet (Helm releases on worlds come with the Kubernetes world)"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// A values map written to a private file for `--values`, removed when the
@@ -306,8 +305,76 @@ fn upgrade(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
+    if run.world().is_some() {
+        let cluster = crate::bindings::k8s::cluster::open(&run, Some(context))?;
+        return upgrade_world(&run, &cluster, namespace, name, chart, options);
+    }
+    upgrade_live(&run, context, namespace, name, chart, options, None)
+}
+
+/// `helm::upgrade(cluster, ...)`: the CLI in the cluster's context live,
+/// new release records on a world.
+fn upgrade_cluster(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    namespace: &str,
+    name: &str,
+    chart: &str,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    if c.live.is_none() {
+        return upgrade_world(&run, c, namespace, name, chart, options);
+    }
+    upgrade_live(&run, &c.context, namespace, name, chart, options, Some(c))
+}
+
+fn upgrade_world(
+    run: &Run,
+    c: &Cluster,
+    namespace: &str,
+    name: &str,
+    chart: &str,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    // The options are checked as live (`wait` and `timeout` mean nothing
+    // where nothing is rendered, but a typo is still a typo). Inline values
+    // are shown in the plan as `(values)`, not as a temporary file.
+    let (mut shown, inline) = upgrade_spec(chart, options)?;
+    if let Some(file) = inline {
+        let path = file.0.display().to_string();
+        shown.values.retain(|v| *v != path);
+        shown.values.push("(values)".into());
+    }
+    let up = cluster::world_upgrade(chart, options)?;
+    let current = cluster::current_values(run, c, namespace, name)?;
+    let argv = cli::upgrade(&target(&c.context, namespace, name), &shown, false).map_err(|e| invalid(&e))?;
+    let display = Invocation::new("helm", argv, cli::DEFAULT_TIMEOUT).display();
+    let change = Change::new(format!("helm/{}", c.context), "upgrade", display);
+    let (release, planned) = cluster::write_world(run, c, namespace, name, &cluster::WorldWrite::Upgrade(up), change)?;
+    let mut summary = release.summary();
+    summary["planned"] = Value::Bool(planned);
+    if planned {
+        summary["values_diff"] = cluster::values_diff(run, name, &current, &release.values(false));
+    }
+    summary_map(&summary)
+}
+
+fn summary_map(summary: &Value) -> ScriptResult<rhai::Map> {
+    to_script(summary)?.try_cast::<rhai::Map>().ok_or_else(|| script_error("Internal", "release summary is not a map"))
+}
+
+fn upgrade_live(
+    run: &Run,
+    context: &str,
+    namespace: &str,
+    name: &str,
+    chart: &str,
+    options: &rhai::Map,
+    native: Option<&Cluster>,
+) -> ScriptResult<rhai::Map> {
     let (spec, inline) = upgrade_spec(chart, options)?;
-    no_world(&run, "helm::upgrade")?;
     let target = target(context, namespace, name);
     let apply_args = cli::upgrade(&target, &spec, false).map_err(|e| invalid(&e))?;
     let check_args = cli::upgrade(&target, &spec, true).map_err(|e| invalid(&e))?;
@@ -320,17 +387,24 @@ fn upgrade(
     let slot = would_be.clone();
     let (cancel, check_cancel) = (run.cancel.clone(), run.cancel.clone());
     let outcome = gated(
-        &run,
+        run,
         change,
         move |permit| {
             let out = process::require_success("helm", process::run(permit, &check_inv, &check_cancel)?)?;
             // The values the release has now, to show what would change; a
-            // release that does not exist yet (`install`) has none.
-            let current = process::run(permit, &values_inv, &check_cancel)?;
-            let current = if current.status == 0 {
-                serde_json::from_str(&current.stdout).unwrap_or(Value::Null)
+            // release that does not exist yet (`install`) has none. With a
+            // cluster handle they are read from the release records;
+            // otherwise `helm get values` reads them. A failed read shows
+            // every value as new rather than failing the check.
+            let current = if let Some(c) = native {
+                cluster::current_values(run, c, namespace, name).unwrap_or(Value::Null)
             } else {
-                Value::Null
+                let current = process::run(permit, &values_inv, &check_cancel)?;
+                if current.status == 0 {
+                    serde_json::from_str(&current.stdout).unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                }
             };
             *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((out.stdout, current));
             Ok(())
@@ -355,18 +429,9 @@ fn upgrade(
     };
     summary["planned"] = Value::Bool(planned);
     if let (Some(current), Some(release)) = (current, &release) {
-        let changes = values::diff(&current, &release.values(false));
-        let mut text = format!("values of release `{name}` that would change:");
-        if changes.is_empty() {
-            text.push_str(" none");
-        }
-        for change in &changes {
-            text.push_str(&format!("\n  {}", change.line()));
-        }
-        run.printer().note(&run.redactor().redact(&text));
-        summary["values_diff"] = changes.iter().map(|c| Value::String(run.redactor().redact(&c.line()))).collect();
+        summary["values_diff"] = cluster::values_diff(run, name, &current, &release.values(false));
     }
-    to_script(&summary)?.try_cast::<rhai::Map>().ok_or_else(|| script_error("Internal", "release summary is not a map"))
+    summary_map(&summary)
 }
 
 fn rollback(
@@ -385,7 +450,10 @@ fn rollback(
     }
     let wait = bool_option(options, "wait", false)?;
     let limit = timeout_option(options, cli::DEFAULT_TIMEOUT)?;
-    no_world(&run, "helm::rollback")?;
+    if run.world().is_some() {
+        let cluster = crate::bindings::k8s::cluster::open(&run, Some(context))?;
+        return rollback_world(&run, &cluster, namespace, name, revision);
+    }
     let target = target(context, namespace, name);
     let apply_args = cli::rollback(&target, revision, wait, Some(limit), false).map_err(|e| invalid(&e))?;
     let check_args = cli::rollback(&target, revision, wait, Some(limit), true).map_err(|e| invalid(&e))?;
@@ -403,5 +471,44 @@ fn rollback(
     map.insert("name".into(), name.into());
     map.insert("revision".into(), revision.into());
     map.insert("planned".into(), matches!(outcome, Outcome::Planned).into());
+    Ok(map)
+}
+
+/// `helm::rollback(cluster, ...)`: the CLI in the cluster's context live, a
+/// new release record on a world.
+fn rollback_cluster(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    namespace: &str,
+    name: &str,
+    revision: i64,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    if c.live.is_some() {
+        return rollback(ctx, &c.context, namespace, name, revision, options);
+    }
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    known_options("helm::rollback", options, &ROLLBACK_OPTIONS)?;
+    if revision < 0 {
+        return Err(script_error("Invalid", "a revision is 1 or more (0: the previous one)"));
+    }
+    timeout_option(options, cli::DEFAULT_TIMEOUT)?;
+    rollback_world(&run, c, namespace, name, revision)
+}
+
+fn rollback_world(run: &Run, c: &Cluster, namespace: &str, name: &str, revision: i64) -> ScriptResult<rhai::Map> {
+    let argv =
+        cli::rollback(&target(&c.context, namespace, name), revision, false, None, false).map_err(|e| invalid(&e))?;
+    let display = Invocation::new("helm", argv, cli::DEFAULT_TIMEOUT).display();
+    let change = Change::new(format!("helm/{}", c.context), "rollback", display);
+    let (release, planned) =
+        cluster::write_world(run, c, namespace, name, &cluster::WorldWrite::Rollback(revision), change)?;
+    let to = release.info.description.strip_prefix("Rollback to ").and_then(|n| n.parse::<i64>().ok());
+    let mut map = rhai::Map::new();
+    map.insert("name".into(), name.into());
+    map.insert("revision".into(), to.unwrap_or(revision).into());
+    map.insert("new_revision".into(), release.revision.into());
+    map.insert("planned".into(), planned.into());
     Ok(map)
 }
