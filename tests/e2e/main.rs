@@ -7,6 +7,7 @@
 // gate's rule is about hubops itself.
 #![allow(clippy::disallowed_methods)]
 
+mod argocd;
 mod cli;
 mod core;
 mod dns;

@@ -6,6 +6,7 @@
 //! Errors cross into scripts as maps with a `kind` and a `message`, so a
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
+mod argocd;
 mod core;
 mod dns;
 mod helm;
@@ -55,6 +56,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
         ("k8s", k8s::module()),
+        ("argocd", rhai::exported_module!(argocd::argocd)),
     ]
 }
 
@@ -71,6 +73,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("dns", crate::backends::dns_world::load_world),
         ("hosts", crate::backends::shell::world::load_world),
         (k8s::SECTION, crate::backends::k8s::world::load_world),
+        (crate::backends::argocd::world::SECTION, crate::backends::argocd::world::load_world),
     ]
 }
 
