@@ -283,3 +283,88 @@ print(`${w.sync_status} ${w.health} ${w.revision} ${w.operation}`);
     done.status(0).stdout("Synced Healthy bbb222 Succeeded\n");
     assert!(api.requests().iter().any(|r| r.query.get("watch").is_some_and(|w| w == "true" || w == "1")));
 }
+
+#[test]
+fn an_operation_set_by_other_means_is_picked_up_by_the_world_controller() {
+    let script = r#"
+let green = k8s::cluster("green");
+green.patch("applications.argoproj.io", "argocd", "nublado2", #{ operation: #{ "sync": #{ revision: "ddd444" } } });
+let n2 = argocd::wait(green, "argocd", "nublado2");
+print(`${n2.sync_status} ${n2.revision} ${n2.pending} ${green.get("cm", "nublado2", "hub-config").data.baseUrl}`);
+"#;
+    let (done, _dir) = world_test(script).run();
+    done.status(0).stdout("Synced ddd444 false /n2\n");
+}
+
+#[test]
+fn live_wait_times_out_with_the_exact_text() {
+    let api = FakeApi::start(live_objects());
+    let script = r#"
+try { argocd::wait(k8s::cluster("green"), "argocd", "nublado", #{ timeout: "1s" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { argocd::wait(k8s::cluster("green"), "argocd", "nublado3"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+"#;
+    let (done, _dir) = live_test(&api, script).run();
+    done.status(0).stdout(
+        "Timeout: application argocd/nublado not synced and healthy after 1s
+NotFound: Argo CD application `nublado3` not found in namespace `argocd` of cluster `green`
+",
+    );
+}
+
+#[test]
+fn the_reference_covers_every_argocd_and_helm_function_with_an_example() {
+    let (done, _dir) = Test::new().args(&["docs"]).run();
+    done.status(0);
+    for (family, names) in [
+        ("argocd", &["app", "apps", "sync_app", "wait", "set_helm_parameters", "set_helm_values"][..]),
+        ("helm", &["releases", "release", "values", "history", "upgrade", "rollback", "decode"][..]),
+    ] {
+        let prefix = format!("`{family}::");
+        let sections: Vec<&str> = done.stdout.split("\n### ").filter(|s| s.starts_with(&prefix)).collect();
+        for name in names {
+            assert!(
+                sections.iter().any(|s| s.starts_with(&format!("{prefix}{name}("))),
+                "`{family}::{name}` is not in the reference"
+            );
+        }
+        for section in sections {
+            assert!(section.contains("```rhai"), "no example in {section}");
+        }
+    }
+}
+
+#[test]
+fn on_a_world_the_kind_resolves_from_the_crd_alone() {
+    let world = r#"
+name: empty argo
+clusters:
+  green:
+    objects:
+      - apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: applications.argoproj.io}
+        spec:
+          group: argoproj.io
+          scope: Namespaced
+          names: {kind: Application, plural: applications, singular: application, shortNames: [app, apps]}
+          versions: [{name: v1alpha1}]
+  red:
+    objects: []
+"#;
+    let script = r#"
+print(argocd::apps(k8s::cluster("green"), "argocd"));
+try { argocd::app(k8s::cluster("green"), "argocd", "nublado"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { argocd::apps(k8s::cluster("red"), "argocd"); } catch (e) { print(`${e.kind}: ${e.message}`); }
+"#;
+    let (done, _dir) = Test::new()
+        .file("world.yaml", world)
+        .file("t.rhai", script)
+        .args(&["run", "t.rhai", "--world", "world.yaml"])
+        .run();
+    done.status(0).stdout(
+        "[]
+NotFound: Argo CD application `nublado` not found in namespace `argocd` of cluster `green`
+NotFound: the server doesn't have a resource type `applications.argoproj.io`
+",
+    );
+}

@@ -248,3 +248,27 @@ print(`${r.planned} ${r.values_diff}`);
     assert_eq!(argv.matches("---").count(), 1, "only the check ran, no `helm get values`: {argv}");
     assert!(argv.contains("--kube-context\ngreen\n") && argv.contains("--dry-run=server\n"), "{argv}");
 }
+
+#[test]
+fn a_live_rollback_on_a_cluster_passes_its_context_to_helm() {
+    let api = FakeApi::start(records());
+    let t = Test::new().file("bin/helm", FAKE_HELM);
+    let bin = t.path("bin");
+    let mut perms = std::fs::metadata(bin.join("helm")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(bin.join("helm"), perms).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let script = "print(helm::rollback(k8s::cluster(\"green\"), \"jupyterhub\", \"jupyterhub\", 1).planned);\n";
+    let (done, dir) = t
+        .env("PATH", &path)
+        .file("kubeconfig", &api.kubeconfig(&["green"]))
+        .env("KUBECONFIG", "kubeconfig")
+        .file("r.rhai", script)
+        .args(&["run", "r.rhai"])
+        .run();
+    done.status(0).stdout("false\n");
+    assert_eq!(
+        read(dir.path(), "helm.argv"),
+        "rollback\njupyterhub\n1\n--kube-context\ngreen\n--namespace\njupyterhub\n--timeout\n300s\n---\n"
+    );
+}

@@ -256,7 +256,7 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
                 return w.clone().patch(p, &kind, ns, name, &doc, PatchType::Merge);
             }
             w.patch(p, &kind, ns, name, &doc, PatchType::Merge)?;
-            argo_world::start_sync(p, w, &kind, (ns, name), declared.as_ref(), &clock)
+            argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock)
         }),
     })?;
     summary(&app)
@@ -268,7 +268,14 @@ fn wait(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     check_options(options, &["synced", "healthy", "timeout"], "argocd::wait")?;
     let goal = Goal { synced: bool_option(options, "synced", true)?, healthy: bool_option(options, "healthy", true)? };
     let timeout = timeout_option(options, DEFAULT_TIMEOUT)?;
-    get_app(&run, c, ns, name)?;
+    let app = get_app(&run, c, ns, name)?;
+    if c.live.is_none() && app.get("operation").is_some_and(|o| !o.is_null()) {
+        // An operation set by other means (`k8s::patch`, the world file):
+        // the simulated controller picks it up, as Argo CD's would.
+        let kind = c.kind(&run, KIND)?;
+        let (declared, clock) = world_sync(&run, c, ns, name);
+        c.world(&run, |w, _| argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock))?;
+    }
     let until = Until::Check(Box::new(move |app| goal.over(app)), goal.describe());
     let found = wait::wait(ctx, &run, c, (KIND, ns, name), &until, timeout)?;
     if found.is_unit() {

@@ -17,7 +17,9 @@
 //!       revision: 4f2c1a9       # revision reported when the sync names none
 //! ```
 //!
-//! A sync (an `operation` set on the Application) starts at once
+//! A sync (an `operation` set on the Application by `argocd::sync_app`;
+//! one set by other means, such as `k8s::patch` or the world file, is
+//! picked up when `argocd::wait` first looks) starts at once
 //! (`status.operationState.phase: Running`); after `sync_time` of virtual
 //! time the desired manifests are applied (with `prune`, objects carrying
 //! the instance label that are no longer desired are deleted), and the
@@ -43,8 +45,7 @@ use serde_json::{json, Value};
 use super::INSTANCE_LABEL;
 use crate::backends::k8s::kinds::{self, ResourceKind};
 use crate::backends::k8s::world::{ClusterWorld, ObjectKey, ScheduledEvent};
-use crate::backends::k8s::{name_of, namespace_of, Error, PatchType};
-use crate::effects::Permit;
+use crate::backends::k8s::{name_of, namespace_of, Error};
 use crate::world::WorldPart;
 
 /// The section this module owns.
@@ -135,11 +136,13 @@ pub struct Clock {
     pub now: jiff::Timestamp,
 }
 
-/// Starts the sync that the `operation` just set on Application `name`
-/// asks for: marks it running and schedules its completion. The caller
-/// has set the operation (a gated patch); this is the controller's part.
+/// Starts the sync that the `operation` set on Application `name` asks
+/// for: marks it running and schedules its completion. Whoever set the
+/// operation did so through the gate; this is the controller's part, which
+/// the world does by itself (like its scheduled events), so it needs no
+/// permit. An Application with no operation, or one already running, is
+/// left alone.
 pub fn start_sync(
-    permit: &Permit,
     cluster: &mut ClusterWorld,
     app_kind: &ResourceKind,
     (ns, name): (&str, &str),
@@ -148,11 +151,17 @@ pub fn start_sync(
 ) -> Result<Value, Error> {
     let app = cluster.get(app_kind, ns, name)?;
     let operation = app.get("operation").cloned().unwrap_or(Value::Null);
+    if operation.is_null() || app.pointer("/status/operationState/phase").and_then(Value::as_str) == Some("Running") {
+        return Ok(app);
+    }
     let started = clock.now.to_string();
-    let running = json!({ "status": { "operationState": {
-        "phase": "Running", "message": "", "operation": operation, "startedAt": started
-    } } });
-    let app = cluster.patch(permit, app_kind, ns, name, &running, PatchType::Merge)?;
+    let running = json!({
+        "apiVersion": app.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": app.get("kind").cloned().unwrap_or(Value::Null),
+        "metadata": { "name": name, "namespace": ns },
+        "status": { "operationState": { "phase": "Running", "message": "", "operation": operation, "startedAt": started } }
+    });
+    let app = cluster.upsert(app_kind, ns, &running)?;
     let empty = AppWorld::default();
     let declared_or_default = declared.unwrap_or(&empty);
     let sync_time = declared_or_default
