@@ -335,7 +335,7 @@ fn the_reference_covers_every_argocd_and_helm_function_with_an_example() {
 
 #[test]
 fn on_a_world_the_kind_resolves_from_the_crd_alone() {
-    let world = r#"
+    let world = r"
 name: empty argo
 clusters:
   green:
@@ -350,7 +350,7 @@ clusters:
           versions: [{name: v1alpha1}]
   red:
     objects: []
-"#;
+";
     let script = r#"
 print(argocd::apps(k8s::cluster("green"), "argocd"));
 try { argocd::app(k8s::cluster("green"), "argocd", "nublado"); } catch (e) { print(`${e.kind}: ${e.message}`); }
