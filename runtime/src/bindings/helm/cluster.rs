@@ -339,24 +339,29 @@ pub(super) fn write_world(
     let secrets = c.kind(run, "secrets")?;
     let now = run.clock().now().to_string();
     let selector = Selector { labels: Some(format!("{LABEL_SELECTOR},name={name}")), fields: None };
-    let compute = |w: &k8s::world::ClusterWorld| -> Result<Vec<Value>, world::Error> {
-        let objects = w
-            .list(&secrets, ns, &selector)
-            .map_err(|e| world::Error::Encode { name: name.into(), why: e.to_string() })?;
-        let history = world::history(&objects, name)?;
-        match write {
+    // The records as the world holds them now; the list can only fail on
+    // a bad selector, and the name was checked.
+    let compute = |w: &k8s::world::ClusterWorld| -> Result<Result<Vec<Value>, world::Error>, k8s::Error> {
+        let objects = w.list(&secrets, ns, &selector)?;
+        let history = match world::history(&objects, name) {
+            Ok(history) => history,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        Ok(match write {
             WorldWrite::Upgrade(up) => world::upgrade(&history, ns, name, up, &now),
             WorldWrite::Rollback(revision) => world::rollback(&history, name, *revision, &now),
-        }
+        })
     };
     // Refusals a read can tell (no such release, an operation in
     // progress) are errors before anything reaches the gate.
-    c.world(run, |w, _| Ok(compute(w))).and_then(|r| r.map_err(|e| world_error(c, ns, &e)))?;
+    c.world(run, |w, _| compute(w))?.map_err(|e| world_error(c, ns, &e))?;
     let failed: Cell<Option<&'static str>> = Cell::new(None);
     let planned: RefCell<Option<Value>> = RefCell::new(None);
     let op = |p: &Permit, dry: bool| -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let out = c.world_raw(run, |w, _| {
-            let records = compute(w).map_err(|e| k8s::Error::api(409, "Conflict", e.to_string()))?;
+            // Checked above; only a change since then (none on a world, where
+            // the run is the only actor) could fail here.
+            let records = compute(w)?.map_err(|e| k8s::Error::api(409, "Conflict", e.to_string()))?;
             let newest = records.last().cloned().unwrap_or(Value::Null);
             if !dry {
                 for record in &records {
