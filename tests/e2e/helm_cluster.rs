@@ -272,3 +272,24 @@ fn a_live_rollback_on_a_cluster_passes_its_context_to_helm() {
         "rollback\njupyterhub\n1\n--kube-context\ngreen\n--namespace\njupyterhub\n--timeout\n300s\n---\n"
     );
 }
+
+#[test]
+fn releases_kept_by_the_configmap_driver_are_read_too() {
+    let record = release("hub", 4, "deployed", &json!({ "a": 1 }));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(record.to_string().as_bytes()).unwrap();
+    let cm = json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": { "name": "sh.helm.release.v1.hub.v4", "namespace": "jupyterhub", "labels": { "owner": "helm", "name": "hub" } },
+        "data": { "release": b64.encode(gz.finish().unwrap()) }
+    });
+    let world = json!({ "name": "cm", "clusters": { "green": { "objects": [cm] } } });
+    let script = "let g = k8s::cluster(\"green\"); let r = helm::release(g, \"jupyterhub\", \"hub\"); print(`${r.revision} ${r.status}`); print(helm::values(g, \"jupyterhub\", \"hub\"));";
+    let (done, _dir) = Test::new()
+        .file("world.yaml", &serde_norway::to_string(&world).unwrap())
+        .file("r.rhai", script)
+        .args(&["run", "r.rhai", "--world", "world.yaml"])
+        .run();
+    done.status(0).stdout("4 deployed\n#{\"a\": 1}\n");
+}

@@ -208,13 +208,20 @@ fn check_name(name: &str) -> ScriptResult<()> {
     Ok(())
 }
 
-/// The release records in `ns`: every release, or release `name`.
+/// The release records in `ns`: every release, or release `name`. Helm's
+/// default storage is Secrets; when there are none, `ConfigMap`s (Helm's
+/// `configmap` driver) are read instead, so the usual case costs one list.
 pub(super) fn records(run: &Run, c: &Cluster, ns: &str, name: Option<&str>) -> ScriptResult<Vec<Value>> {
     let labels = match name {
         Some(name) => format!("{LABEL_SELECTOR},name={name}"),
         None => LABEL_SELECTOR.to_string(),
     };
-    reads::list(run, c, "secrets", ns, &Selector { labels: Some(labels), fields: None })
+    let selector = Selector { labels: Some(labels), fields: None };
+    let secrets = reads::list(run, c, "secrets", ns, &selector)?;
+    if !secrets.is_empty() {
+        return Ok(secrets);
+    }
+    reads::list(run, c, "configmaps", ns, &selector)
 }
 
 /// A record error as scripts see it; a missing release names where it was
