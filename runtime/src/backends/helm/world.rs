@@ -7,7 +7,9 @@
 //!
 //! What a world cannot know is not simulated: charts are not fetched or
 //! rendered, so the chart's defaults, templates and manifest stay those of
-//! the previous revision and no object but the records changes.
+//! the previous revision and no object but the records changes. Records
+//! are written as Secrets (Helm's default driver); a release a world keeps
+//! in `ConfigMap`s can be read but not upgraded.
 //!
 //! Pure functions over JSON; the Kubernetes family stores the records.
 

@@ -12,6 +12,7 @@
 //! records its argv and exit codes; no real helm binary runs in them.
 
 mod cluster;
+mod world;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -347,12 +348,12 @@ fn upgrade_world(
         shown.values.retain(|v| *v != path);
         shown.values.push("(values)".into());
     }
-    let up = cluster::world_upgrade(chart, options)?;
+    let up = world::world_upgrade(chart, options)?;
     let current = cluster::current_values(run, c, namespace, name)?;
     let argv = cli::upgrade(&target(&c.context, namespace, name), &shown, false).map_err(|e| invalid(&e))?;
     let display = Invocation::new("helm", argv, cli::DEFAULT_TIMEOUT).display();
     let change = Change::new(format!("helm/{}", c.context), "upgrade", display);
-    let (release, planned) = cluster::write_world(run, c, namespace, name, &cluster::WorldWrite::Upgrade(up), change)?;
+    let (release, planned) = world::write_world(run, c, namespace, name, &world::WorldWrite::Upgrade(up), change)?;
     let mut summary = release.summary();
     summary["planned"] = Value::Bool(planned);
     if planned {
@@ -503,7 +504,7 @@ fn rollback_world(run: &Run, c: &Cluster, namespace: &str, name: &str, revision:
     let display = Invocation::new("helm", argv, cli::DEFAULT_TIMEOUT).display();
     let change = Change::new(format!("helm/{}", c.context), "rollback", display);
     let (release, planned) =
-        cluster::write_world(run, c, namespace, name, &cluster::WorldWrite::Rollback(revision), change)?;
+        world::write_world(run, c, namespace, name, &world::WorldWrite::Rollback(revision), change)?;
     let to = release.info.description.strip_prefix("Rollback to ").and_then(|n| n.parse::<i64>().ok());
     let mut map = rhai::Map::new();
     map.insert("name".into(), name.into());
