@@ -71,10 +71,10 @@ mod tests {
     #[test]
     fn parses_what_operators_write() {
         assert_eq!(parse("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("15m"), Ok(Duration::from_mins(15)));
+        assert_eq!(parse("1h30m"), Ok(Duration::from_mins(90)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse(" 2d "), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse(" 2d "), Ok(Duration::from_hours(48)));
     }
 
     #[test]
@@ -93,7 +93,7 @@ mod tests {
             let d = parse(text).unwrap();
             assert_eq!(parse(&format(d)).unwrap(), d);
         }
-        assert_eq!(format(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format(Duration::from_mins(90)), "1h30m");
         assert_eq!(format(Duration::from_millis(2500)), "2.5s");
     }
 

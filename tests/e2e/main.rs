@@ -7,12 +7,14 @@
 // gate's rule is about hubops itself.
 #![allow(clippy::disallowed_methods)]
 
+mod argocd;
 mod aws;
 mod cli;
 mod core;
 mod dns;
 mod gate;
 mod helm;
+mod helm_cluster;
 mod http;
 mod k8s;
 mod k8s_live;

@@ -2,6 +2,7 @@
 //! and a simulated one that works on the world. Nothing here knows Rhai;
 //! mutating calls take an `effects::Permit`.
 
+pub mod argocd;
 pub mod aws;
 pub mod dns;
 pub mod dns_world;

@@ -18,7 +18,7 @@ use crate::run::Run;
 use crate::world::{site, World};
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
+const DEFAULT_WAIT: Duration = Duration::from_mins(15);
 const DEFAULT_EVERY: Duration = Duration::from_secs(10);
 
 #[export_module]

@@ -234,7 +234,7 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let mut options = options.clone();
-    let timeout = options.remove("timeout").map_or(Ok(Duration::from_secs(300)), |t| duration_arg(&t, "`timeout`"))?;
+    let timeout = options.remove("timeout").map_or(Ok(Duration::from_mins(5)), |t| duration_arg(&t, "`timeout`"))?;
     let every = options
         .remove("every")
         .map_or(Ok(Duration::from_secs(10)), |t| duration_arg(&t, "`every`"))?

@@ -6,6 +6,7 @@
 //! Errors cross into scripts as maps with a `kind` and a `message`, so a
 //! runbook can `catch (e) { if e.kind == "NotFound" { ... } }`.
 
+mod argocd;
 mod aws;
 mod core;
 mod dns;
@@ -54,13 +55,14 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("log", rhai::exported_module!(core::log)),
         ("http", rhai::exported_module!(http::http)),
         ("dns", rhai::exported_module!(dns::dns)),
-        ("helm", rhai::exported_module!(helm::helm)),
+        ("helm", helm::module()),
         ("sh", rhai::exported_module!(shell::sh)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
         ("k8s", k8s::module()),
         ("aws", rhai::exported_module!(aws::aws)),
         ("ec2", rhai::exported_module!(ec2::ec2)),
         ("route53", rhai::exported_module!(route53::route53)),
+        ("argocd", rhai::exported_module!(argocd::argocd)),
     ]
 }
 
@@ -78,6 +80,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("hosts", crate::backends::shell::world::load_world),
         (k8s::SECTION, crate::backends::k8s::world::load_world),
         ("aws", crate::backends::aws::world::load_world),
+        (crate::backends::argocd::world::SECTION, crate::backends::argocd::world::load_world),
     ]
 }
 

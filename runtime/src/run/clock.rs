@@ -87,7 +87,7 @@ mod tests {
         let start: Timestamp = "2026-11-21T06:00:00Z".parse().unwrap();
         let clock = Clock::starting_at(start);
         let wall = Instant::now();
-        clock.sleep(Duration::from_secs(900), &Cancel::default(), |_| {}).unwrap();
+        clock.sleep(Duration::from_mins(15), &Cancel::default(), |_| {}).unwrap();
         assert_eq!(clock.now().to_string(), "2026-11-21T06:15:00Z");
         assert!(wall.elapsed() < Duration::from_secs(5));
     }
@@ -96,6 +96,6 @@ mod tests {
     fn cancelled_waits_end() {
         let cancel = Cancel::default();
         cancel.cancel();
-        assert!(Clock::Live.sleep(Duration::from_secs(3600), &cancel, |_| {}).is_err());
+        assert!(Clock::Live.sleep(Duration::from_hours(1), &cancel, |_| {}).is_err());
     }
 }

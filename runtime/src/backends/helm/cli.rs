@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 /// Helm's own `--timeout` when the caller gives none (Helm's default).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(5);
 /// How long past Helm's own timeout the process may run before it is
 /// stopped (Helm finishes its bookkeeping after a failed wait).
-pub const PROCESS_MARGIN: Duration = Duration::from_secs(120);
+pub const PROCESS_MARGIN: Duration = Duration::from_mins(2);
 
 /// Where a release lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +173,7 @@ mod tests {
             reuse_values: true,
             install: false,
             wait: true,
-            timeout: Some(Duration::from_secs(600)),
+            timeout: Some(Duration::from_mins(10)),
         };
         assert_eq!(
             upgrade(&target(), &up, true).unwrap().join(" "),

@@ -9,8 +9,10 @@
 //! [`release::LABEL_SELECTOR`] (add `,name=NAME` for one release), pass the
 //! items to [`release::releases`], [`release::release`] or
 //! [`release::history`]; on worlds the same Secrets live in the world's
-//! cluster, so the same functions read them.
+//! cluster, so the same functions read them. On worlds, upgrades and
+//! rollbacks write new records ([`world`]).
 
 pub mod cli;
 pub mod release;
 pub mod values;
+pub mod world;

@@ -220,6 +220,13 @@ fn object_name(object: &Value) -> String {
 /// Helm payload) or a `ConfigMap` (`data.release` is the Helm payload). The
 /// payload is base64 of gzip of JSON; older Helm 3 wrote it without gzip.
 pub fn decode(object: &Value) -> Result<Release, Error> {
+    let json = decode_json(object)?;
+    serde_json::from_value(json).map_err(|source| Error::Json { object: object_name(object), source })
+}
+
+/// [`decode`], stopping at the release JSON: every field Helm wrote
+/// (templates, manifest, hooks) kept, for writing a new revision from it.
+pub fn decode_json(object: &Value) -> Result<Value, Error> {
     let name = object_name(object);
     let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
     let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);

@@ -23,9 +23,9 @@ use create::{create_snapshot, create_volume};
 #[derive(Debug, Clone)]
 pub struct Ec2(pub(crate) Account);
 
-pub(super) const WAIT_SNAPSHOT: Duration = Duration::from_secs(2 * 3600);
-pub(super) const WAIT_VOLUME: Duration = Duration::from_secs(600);
-pub(super) const WAIT_MODIFY: Duration = Duration::from_secs(6 * 3600);
+pub(super) const WAIT_SNAPSHOT: Duration = Duration::from_hours(2);
+pub(super) const WAIT_VOLUME: Duration = Duration::from_mins(10);
+pub(super) const WAIT_MODIFY: Duration = Duration::from_hours(6);
 
 #[export_module]
 pub(crate) mod ec2 {

@@ -9,11 +9,11 @@
 mod api_exec;
 mod api_read;
 mod api_write;
-mod cluster;
+pub(crate) mod cluster;
 mod copy;
-mod reads;
-mod wait;
-mod writes;
+pub(crate) mod reads;
+pub(crate) mod wait;
+pub(crate) mod writes;
 
 pub(crate) use cluster::SECTION;
 

@@ -20,12 +20,18 @@ use crate::run::journal::Event;
 use crate::run::Run;
 
 /// How long a wait waits unless told otherwise.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_mins(5);
+
+/// A condition written in Rust, over the object as last seen.
+pub(crate) type Test = Box<dyn Fn(Option<&Value>) -> bool>;
 
 /// A condition as a script gives it: a name or a closure over the object.
 pub(crate) enum Until {
     Named(Condition),
     Closure(FnPtr),
+    /// A test written in Rust by a family built on this wait (Argo CD's),
+    /// and how it reads in messages.
+    Check(Test, String),
 }
 
 impl Until {
@@ -43,6 +49,7 @@ impl Until {
         match self {
             Self::Named(c) => c.to_string(),
             Self::Closure(_) => "as the closure wants".into(),
+            Self::Check(_, goal) => goal.clone(),
         }
     }
 
@@ -53,6 +60,7 @@ impl Until {
                 let arg = obj.map_or(Dynamic::UNIT, to_dynamic);
                 f.call_within_context::<bool>(ctx, (arg,))
             }
+            Self::Check(f, _) => Ok(f(obj)),
         }
     }
 }

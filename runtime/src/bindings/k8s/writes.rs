@@ -46,7 +46,7 @@ pub(crate) fn mutate<T>(run: &Run, change: Change, op: impl Fn(&Permit, bool) ->
     }
 }
 
-fn retag(err: Box<EvalAltResult>, kind: Option<&'static str>) -> Box<EvalAltResult> {
+pub(crate) fn retag(err: Box<EvalAltResult>, kind: Option<&'static str>) -> Box<EvalAltResult> {
     let Some(kind) = kind else { return err };
     match *err {
         EvalAltResult::ErrorRuntime(value, pos) if value.is_map() => {

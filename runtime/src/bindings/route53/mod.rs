@@ -30,7 +30,7 @@ pub struct Zone {
     zone: backend::Zone,
 }
 
-pub(super) const WAIT_INSYNC: Duration = Duration::from_secs(300);
+pub(super) const WAIT_INSYNC: Duration = Duration::from_mins(5);
 
 #[export_module]
 pub(crate) mod route53 {

@@ -138,7 +138,7 @@ pub(crate) mod sh {
 }
 
 /// `sh::run`'s timeout when none is given.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+const RUN_TIMEOUT: Duration = Duration::from_mins(10);
 const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
 pub(crate) const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
 

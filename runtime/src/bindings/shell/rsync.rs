@@ -18,7 +18,7 @@ use crate::run::Run;
 
 /// `sh::rsync`'s timeout when none is given: a first copy of home
 /// directories takes hours.
-const RSYNC_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
+const RSYNC_TIMEOUT: Duration = Duration::from_hours(12);
 const RSYNC_OPTIONS: [&str; 5] = ["delete", "ssh", "bwlimit", "dry_run", "timeout"];
 /// rsync's "some source files vanished": normal on a live file system.
 const RSYNC_VANISHED: i32 = 24;

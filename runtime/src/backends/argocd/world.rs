@@ -1,0 +1,316 @@
+//! The simulated Argo CD controller of worlds, and the world's `argocd:`
+//! section, which says what a sync of an Application does. Applications
+//! themselves are ordinary objects in the cluster's `objects` (under
+//! `clusters:`); this section only adds what a manifest cannot say.
+//!
+//! ```yaml
+//! argocd:
+//!   green:                      # kube context: a cluster of `clusters:`
+//!     argocd/nublado:           # NAMESPACE/NAME of the Application
+//!       desired:                # manifests a sync applies, labelled
+//!         - apiVersion: apps/v1 #   app.kubernetes.io/instance: NAME
+//!           kind: Deployment
+//!           metadata: {name: hub, namespace: nublado}
+//!       sync_time: 30s          # virtual time a sync takes (default 10s)
+//!       health: Healthy         # health after the sync (default Healthy)
+//!       fails: "..."            # the sync fails with this message
+//!       revision: 4f2c1a9       # revision reported when the sync names none
+//! ```
+//!
+//! A sync (an `operation` set on the Application by `argocd::sync_app`;
+//! one set by other means, such as `k8s::patch` or the world file, is
+//! picked up when `argocd::wait` first looks) starts at once
+//! (`status.operationState.phase: Running`); after `sync_time` of virtual
+//! time the desired manifests are applied (with `prune`, objects carrying
+//! the instance label that are no longer desired are deleted), and the
+//! Application gets `status.sync.status: Synced`, `status.health.status`,
+//! `status.operationState.phase: Succeeded` and no `operation`. A failing
+//! sync applies nothing and ends `OutOfSync` with phase `Failed`. An
+//! Application the section does not name syncs to no objects and ends
+//! `Synced` and `Healthy`. Desired manifests of built-in namespaced kinds
+//! without a namespace go to `spec.destination.namespace`; custom kinds
+//! need theirs written out; a manifest whose namespace does not exist is
+//! dropped, as the cluster would refuse it (list the `Namespace` first).
+//!
+//! The completion is scheduled as ordinary events of the cluster
+//! (`clusters.CONTEXT.events`), so `--save-world` in the middle of a sync
+//! writes a world in which it is still under way.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::INSTANCE_LABEL;
+use crate::backends::k8s::kinds::{self, ResourceKind};
+use crate::backends::k8s::world::{ClusterWorld, ObjectKey, ScheduledEvent};
+use crate::backends::k8s::{name_of, namespace_of, Error};
+use crate::world::WorldPart;
+
+/// The section this module owns.
+pub const SECTION: &str = "argocd";
+/// How long a sync takes when the world does not say.
+pub const DEFAULT_SYNC_TIME: Duration = Duration::from_secs(10);
+
+/// What a sync of one Application does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppWorld {
+    /// Manifests the sync applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub desired: Vec<Value>,
+    /// Virtual time a sync takes: `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_time: Option<String>,
+    /// Health after the sync (default `Healthy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// The sync fails with this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails: Option<String>,
+    /// The revision reported when the sync names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// The `argocd:` section: context -> `NAMESPACE/NAME` -> what a sync does.
+#[derive(Debug, Clone, Default)]
+pub struct ArgoWorld {
+    /// By kube context, then by `namespace/name`.
+    pub apps: BTreeMap<String, BTreeMap<String, AppWorld>>,
+}
+
+impl WorldPart for ArgoWorld {
+    fn snapshot(&self) -> Value {
+        serde_json::to_value(&self.apps).unwrap_or(Value::Null)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Loads the `argocd:` section.
+pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
+    let apps: BTreeMap<String, BTreeMap<String, AppWorld>> =
+        serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
+    for (context, by_name) in &apps {
+        for (key, app) in by_name {
+            let at = format!("`{context}` application `{key}`");
+            if key.split('/').count() != 2 || key.split('/').any(str::is_empty) {
+                return Err(format!("{at}: applications are keyed NAMESPACE/NAME"));
+            }
+            if let Some(t) = &app.sync_time {
+                crate::duration::parse(t).map_err(|e| format!("{at}: `sync_time`: {e}"))?;
+            }
+            for (i, obj) in app.desired.iter().enumerate() {
+                if obj.get("apiVersion").is_none() || obj.get("kind").is_none() || name_of(obj).is_none() {
+                    return Err(format!(
+                        "{at}, desired object {}: a manifest needs `apiVersion`, `kind` and `metadata.name`",
+                        i + 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Box::new(ArgoWorld { apps }))
+}
+
+impl ArgoWorld {
+    /// What the world says a sync of this Application does.
+    #[must_use]
+    pub fn app(&self, context: &str, ns: &str, name: &str) -> Option<&AppWorld> {
+        self.apps.get(context).and_then(|apps| apps.get(&format!("{ns}/{name}")))
+    }
+}
+
+/// When a sync starts, in virtual time.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    /// Since the world's start.
+    pub elapsed: Duration,
+    /// Now.
+    pub now: jiff::Timestamp,
+}
+
+/// Starts the sync that the `operation` set on Application `name` asks
+/// for: marks it running and schedules its completion. Whoever set the
+/// operation did so through the gate; this is the controller's part, which
+/// the world does by itself (like its scheduled events), so it needs no
+/// permit. An Application with no operation, or one already running, is
+/// left alone.
+pub fn start_sync(
+    cluster: &mut ClusterWorld,
+    app_kind: &ResourceKind,
+    (ns, name): (&str, &str),
+    declared: Option<&AppWorld>,
+    clock: &Clock,
+) -> Result<Value, Error> {
+    let app = cluster.get(app_kind, ns, name)?;
+    let operation = app.get("operation").cloned().unwrap_or(Value::Null);
+    if operation.is_null() || app.pointer("/status/operationState/phase").and_then(Value::as_str) == Some("Running") {
+        return Ok(app);
+    }
+    let started = clock.now.to_string();
+    let running = json!({
+        "apiVersion": app.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": app.get("kind").cloned().unwrap_or(Value::Null),
+        "metadata": { "name": name, "namespace": ns },
+        "status": { "operationState": { "phase": "Running", "message": "", "operation": operation, "startedAt": started } }
+    });
+    let app = cluster.upsert(app_kind, ns, &running)?;
+    let empty = AppWorld::default();
+    let declared_or_default = declared.unwrap_or(&empty);
+    let sync_time = declared_or_default
+        .sync_time
+        .as_deref()
+        .and_then(|t| crate::duration::parse(t).ok())
+        .unwrap_or(DEFAULT_SYNC_TIME);
+    let at = crate::duration::format(clock.elapsed + sync_time);
+    let finished = clock.now.checked_add(sync_time).unwrap_or(clock.now).to_string();
+    let revision = operation
+        .pointer("/sync/revision")
+        .and_then(Value::as_str)
+        .or(declared_or_default.revision.as_deref())
+        .or_else(|| app.pointer("/spec/source/targetRevision").and_then(Value::as_str))
+        .unwrap_or("HEAD")
+        .to_string();
+    let mut events = Vec::new();
+    let status = if let Some(why) = &declared_or_default.fails {
+        json!({
+            "sync": { "status": "OutOfSync", "revision": app.pointer("/status/sync/revision").cloned().unwrap_or(Value::Null) },
+            "health": { "status": app.pointer("/status/health/status").cloned().unwrap_or(json!("Missing")) },
+            "operationState": { "phase": "Failed", "message": why, "operation": operation,
+                                "startedAt": started, "finishedAt": finished }
+        })
+    } else {
+        let destination = app.pointer("/spec/destination/namespace").and_then(Value::as_str);
+        let desired: Vec<Value> =
+            declared_or_default.desired.iter().map(|obj| tracked(obj, name, destination)).collect();
+        let prune = operation.pointer("/sync/prune").and_then(Value::as_bool).unwrap_or(false);
+        if prune && declared.is_some() {
+            events.extend(pruned(cluster, name, &desired).into_iter().map(|key| ScheduledEvent {
+                after: at.clone(),
+                apply: None,
+                delete: Some(key),
+            }));
+        }
+        events.extend(desired.into_iter().map(|obj| ScheduledEvent {
+            after: at.clone(),
+            apply: Some(obj),
+            delete: None,
+        }));
+        json!({
+            "sync": { "status": "Synced", "revision": revision },
+            "health": { "status": declared_or_default.health.clone().unwrap_or_else(|| "Healthy".into()) },
+            "operationState": { "phase": "Succeeded", "message": "successfully synced (all tasks run)",
+                                "operation": operation, "startedAt": started, "finishedAt": finished,
+                                "syncResult": { "revision": revision } },
+            "reconciledAt": finished
+        })
+    };
+    let done = json!({
+        "apiVersion": app.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": app.get("kind").cloned().unwrap_or(Value::Null),
+        "metadata": { "name": name, "namespace": ns },
+        "operation": null,
+        "status": status,
+    });
+    events.push(ScheduledEvent { after: at, apply: Some(done), delete: None });
+    for event in events {
+        schedule(cluster, event);
+    }
+    Ok(app)
+}
+
+/// A desired manifest as the sync applies it: labelled for tracking, and
+/// in the destination namespace when it names none.
+fn tracked(obj: &Value, app: &str, destination: Option<&str>) -> Value {
+    let mut obj = obj.clone();
+    obj["metadata"]["labels"][INSTANCE_LABEL] = json!(app);
+    let namespaced = kinds::builtin_of_object(&obj).is_some_and(|k| k.namespaced);
+    if namespaced && namespace_of(&obj).is_none() {
+        if let Some(ns) = destination {
+            obj["metadata"]["namespace"] = json!(ns);
+        }
+    }
+    obj
+}
+
+/// Objects the application tracks that are no longer desired.
+fn pruned(cluster: &ClusterWorld, app: &str, desired: &[Value]) -> Vec<ObjectKey> {
+    let key = |o: &Value| {
+        (
+            o.get("apiVersion").cloned(),
+            o.get("kind").cloned(),
+            namespace_of(o).map(String::from),
+            name_of(o).map(String::from),
+        )
+    };
+    let wanted: Vec<_> = desired.iter().map(key).collect();
+    cluster
+        .objects
+        .iter()
+        .filter(|o| {
+            o.pointer("/metadata/labels").and_then(|l| l.get(INSTANCE_LABEL)).and_then(Value::as_str) == Some(app)
+        })
+        .filter(|o| !wanted.contains(&key(o)))
+        .filter_map(|o| {
+            let kind = cluster.kind_of_object(o).ok()?;
+            Some(ObjectKey {
+                kind: kind.plural_query(),
+                namespace: namespace_of(o).map(String::from),
+                name: name_of(o).unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Inserts an event after those due at the same time or earlier.
+fn schedule(cluster: &mut ClusterWorld, event: ScheduledEvent) {
+    let at = |e: &ScheduledEvent| crate::duration::parse(&e.after).unwrap_or_default();
+    let when = at(&event);
+    let position = cluster.events.iter().position(|e| at(e) > when).unwrap_or(cluster.events.len());
+    cluster.events.insert(position, event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_loads_and_round_trips() {
+        let section = json!({ "green": { "argocd/nublado": {
+            "desired": [{ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "c", "namespace": "nublado" } }],
+            "sync_time": "30s", "health": "Degraded"
+        } } });
+        let part = load_world(&section).unwrap();
+        assert_eq!(part.snapshot(), section);
+        let bad = json!({ "green": { "nublado": {} } });
+        assert_eq!(
+            load_world(&bad).unwrap_err(),
+            "`green` application `nublado`: applications are keyed NAMESPACE/NAME"
+        );
+        let bad = json!({ "green": { "argocd/x": { "sync_time": "soon" } } });
+        assert!(load_world(&bad).unwrap_err().starts_with("`green` application `argocd/x`: `sync_time`: "));
+    }
+
+    #[test]
+    fn desired_objects_are_tracked_and_placed() {
+        let obj = tracked(
+            &json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "c" } }),
+            "nublado",
+            Some("nublado"),
+        );
+        assert_eq!(
+            obj["metadata"],
+            json!({ "name": "c", "namespace": "nublado", "labels": { INSTANCE_LABEL: "nublado" } })
+        );
+        let ns =
+            tracked(&json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "n" } }), "a", Some("x"));
+        assert!(ns["metadata"].get("namespace").is_none());
+    }
+}

@@ -1,0 +1,292 @@
+//! `argocd::` - Argo CD applications through their `Application` custom
+//! resource (`applications.argoproj.io`), with no argocd CLI: status
+//! reads, syncs (the Application's `operation` field, patched through the
+//! effects gate, so a dry run is the API server's own `dryRun=All`), waits
+//! on the Kubernetes family's watch (virtual time on worlds), and Helm
+//! parameters and values on the Application's source. On worlds the
+//! simulated controller completes syncs as the world's `argocd:` section
+//! says (see `backends::argocd::world`).
+
+use std::time::Duration;
+
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
+use serde_json::Value;
+
+use super::k8s::cluster::{check_options, from_dynamic, to_dynamic, Cluster};
+use super::k8s::wait::{self, Until, DEFAULT_TIMEOUT};
+use super::k8s::{reads, writes};
+use super::shell::{bool_option, string_option, timeout_option};
+use super::{script_error, ScriptResult};
+use crate::backends::argocd::world::{self as argo_world, AppWorld, ArgoWorld, Clock};
+use crate::backends::argocd::{self as argo, Goal, KIND};
+use crate::backends::k8s::{self, PatchType, Selector};
+use crate::effects::Change;
+use crate::run::Run;
+
+#[export_module]
+pub(crate) mod argocd {
+    /// An open kube context.
+    pub type Cluster = super::Cluster;
+
+    /// An Argo CD application's state: `#{name, namespace, project,
+    /// sync_status, health, synced, healthy, revision, operation, message,
+    /// pending, source}`. `sync_status` and `health` are Argo CD's words
+    /// (`Synced`/`OutOfSync`, `Healthy`/`Progressing`/`Degraded`/...;
+    /// `Unknown` before the controller has looked; not `sync`, which is
+    /// reserved in Rhai), `synced` and `healthy` the same as booleans;
+    /// `operation` is the phase of
+    /// the newest operation (`Running`, `Succeeded`, `Failed`, or `""`);
+    /// `pending` is true while a sync is asked for or running; `source` is
+    /// the Application's `spec.source` (`repoURL`, `path`, `targetRevision`,
+    /// `helm`, ...). `NotFound` when there is no such Application.
+    ///
+    /// ```rhai
+    /// let app = argocd::app(k8s::cluster("green"), "argocd", "nublado");
+    /// print(`${app.sync_status} ${app.health} at ${app.revision}`);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn app(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        super::summary(&super::get_app(&run, &cluster, ns, name)?)
+    }
+
+    /// Every Argo CD application in namespace `ns`, as `argocd::app`
+    /// describes them.
+    ///
+    /// ```rhai
+    /// let stale = argocd::apps(k8s::cluster("green"), "argocd").filter(|a| !a.synced);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn apps(ctx: NativeCallContext, cluster: Cluster, ns: &str) -> Result<Array, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        let apps = reads::list(&run, &cluster, KIND, ns, &Selector::default())?;
+        apps.iter().map(|a| super::summary(a).map(Dynamic::from_map)).collect()
+    }
+
+    /// Asks Argo CD to sync an application, as `argocd app sync` does (the
+    /// name is `sync_app` because `sync` is reserved in Rhai): sets
+    /// its `operation` (a mutation through the gate; a dry run has the API
+    /// server validate the patch with `dryRun=All`). Returns the
+    /// application's state right after (`pending: true`); follow with
+    /// `argocd::wait`. `Conflict` if an operation is already under way.
+    ///
+    /// ```rhai
+    /// let green = k8s::cluster("green");
+    /// argocd::sync_app(green, "argocd", "science-platform");
+    /// argocd::wait(green, "argocd", "science-platform");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn sync_app(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::sync(&ctx, &cluster, ns, name, &rhai::Map::new())
+    }
+
+    /// `argocd::sync_app` with options: `prune` (delete objects the application
+    /// no longer has; default false) and `revision` (the git revision or
+    /// chart version to sync to; default the application's target).
+    ///
+    /// ```rhai
+    /// argocd::sync_app(k8s::cluster("green"), "argocd", "nublado", #{ prune: true, revision: "main" });
+    /// ```
+    #[rhai_fn(name = "sync_app", return_raw)]
+    pub fn sync_app_with(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::sync(&ctx, &cluster, ns, name, &options)
+    }
+
+    /// Waits until an application has no operation under way and is
+    /// `Synced` and `Healthy` (timeout 5 minutes; virtual time on worlds).
+    /// Returns its state. `Timeout` when it is not, `Failed` when its sync
+    /// failed.
+    ///
+    /// ```rhai
+    /// let app = argocd::wait(k8s::cluster("green"), "argocd", "nublado");
+    /// print(app.revision);
+    /// ```
+    #[rhai_fn(name = "wait", return_raw)]
+    pub fn wait_for(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::wait(&ctx, &cluster, ns, name, &rhai::Map::new())
+    }
+
+    /// `argocd::wait` with options: `synced` and `healthy` (each default
+    /// true; false: not waited for) and `timeout` (default `"5m"`).
+    ///
+    /// ```rhai
+    /// argocd::wait(k8s::cluster("green"), "argocd", "mobu", #{ healthy: false, timeout: "10m" });
+    /// ```
+    #[rhai_fn(name = "wait", return_raw)]
+    pub fn wait_with(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::wait(&ctx, &cluster, ns, name, &options)
+    }
+
+    /// Sets Helm parameters on the application's source
+    /// (`spec.source.helm.parameters`, as `argocd app set -p` does):
+    /// parameters named in the map are replaced or added, the others kept.
+    /// A mutation through the gate; Argo CD applies it at the next sync.
+    ///
+    /// ```rhai
+    /// argocd::set_helm_parameters(k8s::cluster("green"), "argocd", "nublado",
+    ///     #{ "jupyterhub.hub.baseUrl": "/n3" });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn set_helm_parameters(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        parameters: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        let app = super::get_app(&run, &cluster, ns, name)?;
+        let params = from_dynamic(&parameters.into(), "the parameters")?;
+        let Value::Object(params) = params else { return Err(script_error("Invalid", "parameters are a map")) };
+        if let Some((key, _)) = params.iter().find(|(_, v)| v.is_object() || v.is_array() || v.is_null()) {
+            return Err(script_error("Invalid", &format!("parameter `{key}` must be a string, number or bool")));
+        }
+        let doc = super::argo::helm_parameters(&app, &params).map_err(|e| script_error("Usage", &e))?;
+        super::summary(&writes::patch(&run, &cluster, (KIND, ns, name), &doc, PatchType::Merge)?)
+    }
+
+    /// Merges Helm values into the application's source
+    /// (`spec.source.helm.valuesObject`; a `()` value removes a key).
+    /// A mutation through the gate; Argo CD applies it at the next sync.
+    ///
+    /// ```rhai
+    /// argocd::set_helm_values(k8s::cluster("green"), "argocd", "nublado2",
+    ///     #{ jupyterhub: #{ hub: #{ baseUrl: "/n2" } } });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn set_helm_values(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        values: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        let app = super::get_app(&run, &cluster, ns, name)?;
+        let values = from_dynamic(&values.into(), "the values")?;
+        let doc = super::argo::helm_values(&app, &values).map_err(|e| script_error("Usage", &e))?;
+        super::summary(&writes::patch(&run, &cluster, (KIND, ns, name), &doc, PatchType::Merge)?)
+    }
+}
+
+fn summary(app: &Value) -> ScriptResult<rhai::Map> {
+    to_dynamic(&argo::summary(app))
+        .try_cast::<rhai::Map>()
+        .ok_or_else(|| script_error("Internal", "application summary is not a map"))
+}
+
+fn not_found(c: &Cluster, ns: &str, name: &str) -> Box<EvalAltResult> {
+    script_error(
+        "NotFound",
+        &format!("Argo CD application `{name}` not found in namespace `{ns}` of cluster `{}`", c.context),
+    )
+}
+
+fn get_app(run: &Run, c: &Cluster, ns: &str, name: &str) -> ScriptResult<Value> {
+    reads::get_opt(run, c, KIND, ns, name)?.ok_or_else(|| not_found(c, ns, name))
+}
+
+/// On a world: what the `argocd:` section says this application's sync
+/// does, and the virtual time now.
+fn world_sync(run: &Run, c: &Cluster, ns: &str, name: &str) -> (Option<AppWorld>, Clock) {
+    let now = run.clock().now();
+    let Some(world) = run.world() else { return (None, Clock { elapsed: Duration::ZERO, now }) };
+    let world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
+    let declared = world.part::<ArgoWorld>(argo_world::SECTION).and_then(|a| a.app(&c.context, ns, name).cloned());
+    (declared, Clock { elapsed, now })
+}
+
+fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    check_options(options, &["prune", "revision"], "argocd::sync_app")?;
+    let prune = bool_option(options, "prune", false)?;
+    let revision = string_option(options, "revision")?;
+    let app = get_app(&run, c, ns, name)?;
+    if argo::pending(&app) {
+        return Err(script_error(
+            "Conflict",
+            &format!(
+                "Argo CD application `{name}` in namespace `{ns}` already has an operation in progress; wait for it with argocd::wait"
+            ),
+        ));
+    }
+    let kind = c.kind(&run, KIND)?;
+    let doc = argo::sync_operation(prune, revision.as_deref());
+    let (declared, clock) = world_sync(&run, c, ns, name);
+    let change = Change::new(c.system(), "sync", kind.describe(ns, name)).before_after(None, Some(doc.clone()));
+    let interrupted = |_| k8s::Error::Client { message: "interrupted".into(), source: None };
+    let app = writes::mutate(&run, change, |p, dry| match &c.live {
+        Some(live) => run.block_on(live.patch(p, &kind, ns, name, &doc, PatchType::Merge, dry)).map_err(interrupted)?,
+        None => c.world_raw(&run, |w, _| {
+            if dry {
+                return w.clone().patch(p, &kind, ns, name, &doc, PatchType::Merge);
+            }
+            w.patch(p, &kind, ns, name, &doc, PatchType::Merge)?;
+            argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock)
+        }),
+    })?;
+    summary(&app)
+}
+
+fn wait(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    check_options(options, &["synced", "healthy", "timeout"], "argocd::wait")?;
+    let goal = Goal { synced: bool_option(options, "synced", true)?, healthy: bool_option(options, "healthy", true)? };
+    let timeout = timeout_option(options, DEFAULT_TIMEOUT)?;
+    let app = get_app(&run, c, ns, name)?;
+    if c.live.is_none() && app.get("operation").is_some_and(|o| !o.is_null()) {
+        // An operation set by other means (`k8s::patch`, the world file):
+        // the simulated controller picks it up, as Argo CD's would.
+        let kind = c.kind(&run, KIND)?;
+        let (declared, clock) = world_sync(&run, c, ns, name);
+        c.world(&run, |w, _| argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock))?;
+    }
+    let until = Until::Check(Box::new(move |app| goal.over(app)), goal.describe());
+    let found = wait::wait(ctx, &run, c, (KIND, ns, name), &until, timeout)?;
+    if found.is_unit() {
+        return Err(not_found(c, ns, name));
+    }
+    let app = from_dynamic(&found, "the application")?;
+    if let (false, Some(why)) = (goal.met(&app), argo::failed(&app)) {
+        return Err(script_error(
+            "Failed",
+            &format!("the sync of Argo CD application `{name}` in namespace `{ns}` failed: {why}"),
+        ));
+    }
+    summary(&app)
+}
