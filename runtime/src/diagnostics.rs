@@ -156,6 +156,21 @@ impl Diagnostic {
                 );
                 d
             }
+            EvalAltResult::ErrorDataRace(..) => {
+                let mut d = Self::new(
+                    "a variable was used while a method call on it was still running".into(),
+                    "Script",
+                    Status::Failed,
+                );
+                // Rhai locks a captured variable at the head of a method
+                // chain for the whole chain, so a closure in the chain cannot
+                // use it: `blue.list(..).map(|p| blue.get(..))`.
+                d.hint = Some(
+                    "store the result of the first call in a variable, then chain on that: `let pods = blue.list(..); pods.map(|p| blue.get(..))`"
+                        .into(),
+                );
+                d
+            }
             other => {
                 let text = other.to_string();
                 let plain = text.rfind(" (line ").filter(|_| text.ends_with(')')).map_or(text.as_str(), |i| &text[..i]);

@@ -122,18 +122,11 @@ enum Server {
 
 fn world_dns<T>(
     run: &Run,
-    f: impl FnOnce(&mut DnsWorld, &World, jiff::Timestamp) -> Result<T, backend::Error>,
+    f: impl FnOnce(&DnsWorld, &World, jiff::Timestamp) -> Result<T, backend::Error>,
 ) -> Option<Result<T, backend::Error>> {
     let world = run.world()?;
-    let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let now = run.clock().now();
-    // The DNS part is taken out while the hosted zones are read beside it.
-    let mut dns = world.part::<DnsWorld>("dns").cloned().unwrap_or_default();
-    let result = f(&mut dns, &world, now);
-    if let Some(part) = world.part_mut::<DnsWorld>("dns") {
-        *part = dns;
-    }
-    Some(result)
+    let world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(f(&site::dns_view(&world), &world, run.clock().now()))
 }
 
 fn ask_resolver(

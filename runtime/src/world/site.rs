@@ -11,28 +11,51 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::World;
-use crate::backends::dns_world::DnsWorld;
+use crate::backends::aws::world::AwsWorld;
+use crate::backends::dns_world::{DnsWorld, DnsZone, Server};
 use crate::backends::http::{self, Response};
 use crate::backends::k8s::world::K8sWorld;
 
 /// `(ttl, values)` of record `name`/`rtype` as it was at `at`, from the
 /// world's hosted zones.
 pub(crate) fn record_at(world: &World, name: &str, rtype: &str, at: Timestamp) -> Option<(u32, Vec<String>)> {
-    let _ = (world, name, rtype, at);
-    None
+    let record = world.part::<AwsWorld>("aws")?.record_at(name, rtype, at)?;
+    // An alias answers with its target's name, as the records a resolver
+    // would chase; Route53 gives aliases the target's TTL, 60s for an ELB.
+    let values = match &record.alias {
+        Some(alias) => vec![alias.dns_name.clone()],
+        None => record.values.clone(),
+    };
+    let ttl = record.ttl.and_then(|t| u32::try_from(t).ok()).unwrap_or(60);
+    Some((ttl, values))
+}
+
+/// How DNS sees the world: its `dns:` section, or, for a world without one,
+/// one name server per public hosted zone that has every change at once.
+pub(crate) fn dns_view(world: &World) -> DnsWorld {
+    if let Some(dns) = world.part::<DnsWorld>("dns") {
+        return dns.clone();
+    }
+    let mut view = DnsWorld::default();
+    if let Some(aws) = world.part::<AwsWorld>("aws") {
+        for zone in aws.accounts.values().flat_map(|a| &a.zones).filter(|z| !z.private) {
+            let name = zone.name.trim_end_matches('.').to_string();
+            let server = Server { host: format!("ns.{name}"), delay: "0s".into() };
+            view.zones.insert(name, DnsZone { nameservers: vec![server] });
+        }
+    }
+    view
 }
 
 /// Where `host` leads through the world's resolver: the end of its CNAME
 /// chain, or `None` when DNS has never heard of it.
-fn follow(world: &mut World, host: &str, now: Timestamp) -> Option<String> {
-    let mut dns = world.part::<DnsWorld>("dns").cloned().unwrap_or_default();
+fn follow(world: &World, host: &str, now: Timestamp) -> Option<String> {
+    let dns = dns_view(world);
+    let lookup = |n: &str, t: &str, at: Timestamp| record_at(world, n, t, at);
     let mut name = host.to_ascii_lowercase();
     let mut known = false;
     for _ in 0..8 {
-        let answer = {
-            let lookup = |n: &str, t: &str, at: Timestamp| record_at(world, n, t, at);
-            dns.resolve(&name, "CNAME", now, &lookup)
-        };
+        let answer = dns.resolve(&name, "CNAME", now, &lookup);
         match answer.ok().and_then(|a| a.values(&name, "CNAME").into_iter().next()) {
             Some(target) => {
                 known = true;
@@ -40,9 +63,6 @@ fn follow(world: &mut World, host: &str, now: Timestamp) -> Option<String> {
             }
             None => break,
         }
-    }
-    if let Some(part) = world.part_mut::<DnsWorld>("dns") {
-        *part = dns;
     }
     known.then_some(name)
 }
