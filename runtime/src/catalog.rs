@@ -62,9 +62,9 @@ impl Runbook {
             .to_string()
     }
 
-    /// The first line of the description.
+    /// The first paragraph of the description, on one line.
     pub(crate) fn summary(&self) -> String {
-        self.description().lines().next().unwrap_or("").to_string()
+        self.description().split("\n\n").next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     /// The default world named in the header (`//! world: NAME`).
