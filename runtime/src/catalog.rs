@@ -158,7 +158,8 @@ impl Catalog {
         let file =
             if has_ext(name, "yaml") || has_ext(name, "yml") { name.to_string() } else { format!("{name}.yaml") };
         let mut candidates: Vec<PathBuf> = Vec::new();
-        if as_path.is_absolute() {
+        if as_path.is_absolute() || as_path.is_file() {
+            // A path as given: absolute, or relative to where hubops runs.
             candidates.push(as_path.to_path_buf());
         } else {
             if let Some(dir) = near {

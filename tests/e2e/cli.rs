@@ -222,3 +222,13 @@ fn world_file_problems_name_the_file_and_section() {
         "error: runbook `r` names no default world to rehearse on\nhint: pass --world FILE, or add `//! world: NAME` to the runbook's header\n",
     );
 }
+
+#[test]
+fn a_world_path_is_relative_to_where_hubops_runs() {
+    let (done, _dir) = Test::new()
+        .file("site/worlds-here/w.yaml", "name: w\n")
+        .file("site/r.rhai", "step(\"a\", || 1);\n")
+        .args(&["run", "site/r.rhai", "--world", "site/worlds-here/w.yaml", "-q"])
+        .run();
+    done.status(0);
+}

@@ -103,21 +103,51 @@ fn every_bundled_runbook_dry_runs_on_its_world_without_changing_it() {
     let (done, _dir) = Test::new().args(&["list"]).run();
     for name in done.stdout.lines().filter_map(|l| l.split_whitespace().next()) {
         let world = bundled_world_of(name);
-        // The world as loaded and saved by a run that does nothing...
-        let (untouched, before) = Test::new()
-            .file("noop.rhai", "step(\"noop\", || 1);\n")
-            .args(&["run", "noop.rhai", "--world", &world, "--save-world", "before.yaml"])
-            .run();
-        untouched.status(0);
-        // ...and as a dry run of the runbook leaves it.
-        let (done, after) =
-            Test::new().args(&["run", name, "--rehearse", "--dry-run", "--yes", "--save-world", "after.yaml"]).run();
-        done.status(0);
-        let before: serde_json::Value = serde_norway::from_str(&read(before.path(), "before.yaml")).unwrap();
-        let after: serde_json::Value = serde_norway::from_str(&read(after.path(), "after.yaml")).unwrap();
-        for (section, value) in before.as_object().unwrap() {
-            if section != "start" {
-                assert_eq!(&after[section], value, "{name}: a dry run changed world section `{section}`");
+        // Runbooks with stages are dry-run at each stage that applies to the
+        // world as shipped (rollback and cleanup follow a cutover: tests/e2e/cae.rs).
+        let variants: Vec<Vec<&str>> = match name {
+            "cae-blue-green" => vec![vec!["--set", "stage=prepare"], vec!["--set", "stage=cutover"]],
+            _ => vec![vec![]],
+        };
+        for extra in variants {
+            let mut args = vec![
+                "run",
+                name,
+                "--rehearse",
+                "--dry-run",
+                "--yes",
+                "--save-world",
+                "after.yaml",
+                "--journal",
+                "j.jsonl",
+            ];
+            args.extend(extra.iter().copied());
+            let (done, after) = Test::new().args(&args).run();
+            done.status(0);
+            // A run that changes nothing and waits as long in virtual time
+            // (the world's own scheduled changes happen meanwhile).
+            let events = done.journal("j.jsonl");
+            let clock = |e: &Event| match e {
+                Event::RunStart { clock, .. } | Event::RunEnd { clock, .. } => clock.parse::<jiff::Timestamp>().ok(),
+                _ => None,
+            };
+            let waited = events
+                .last()
+                .and_then(clock)
+                .unwrap()
+                .duration_since(events.first().and_then(clock).unwrap())
+                .as_secs();
+            let (untouched, before) = Test::new()
+                .file("noop.rhai", &format!("sleep({waited});\n"))
+                .args(&["run", "noop.rhai", "--world", &world, "--save-world", "before.yaml"])
+                .run();
+            untouched.status(0);
+            let before: serde_json::Value = serde_norway::from_str(&read(before.path(), "before.yaml")).unwrap();
+            let after: serde_json::Value = serde_norway::from_str(&read(after.path(), "after.yaml")).unwrap();
+            for (section, value) in before.as_object().unwrap() {
+                if section != "start" {
+                    assert_eq!(&after[section], value, "{name} {extra:?}: a dry run changed world section `{section}`");
+                }
             }
         }
     }

@@ -9,6 +9,7 @@
 
 mod argocd;
 mod aws;
+mod cae;
 mod cli;
 mod core;
 mod dns;

@@ -66,7 +66,9 @@ pub(crate) mod http {
 
     /// Sends a GET to a URL until it answers `status`, retrying `every` (default "10s")
     /// for at most `timeout` (default "5m"); a connection error counts as a
-    /// retry. Other options as for `get`. Returns the matching answer.
+    /// retry. Other options as for `get`. Returns the matching answer. In a
+    /// dry run it asks once and, if the answer is not there yet, reports
+    /// "would wait" and returns `#{would_wait: true}`.
     ///
     /// ```rhai
     /// http::expect("https://hub.example.org/hub/health", 200, #{ timeout: "10m" });
@@ -257,6 +259,25 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
             Ok(response) => format!("status {}", response.status),
             Err(e) => run.redactor().redact(&e.to_string()),
         };
+        if run.dry_run() {
+            // Nothing changed in a dry run, so waiting cannot help: say what
+            // would be waited for, as the other waits do.
+            run.record(&crate::run::journal::Event::Wait {
+                what: format!("http {url} -> {status}"),
+                duration_ms: 0,
+                outcome: "would_wait".into(),
+                virtual_time: run.clock().is_virtual(),
+            });
+            run.printer().status(
+                crate::output::Tone::Plan,
+                "Would wait",
+                &format!("for {url} to answer {status} (now: {last})"),
+            );
+            let mut map =
+                to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new() });
+            map.insert("would_wait".into(), true.into());
+            return Ok(map);
+        }
         let waited = Duration::try_from(run.clock().now().duration_since(started)).unwrap_or_default();
         if waited >= timeout {
             return Err(script_error(
