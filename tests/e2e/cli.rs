@@ -232,3 +232,13 @@ fn a_world_path_is_relative_to_where_hubops_runs() {
         .run();
     done.status(0);
 }
+
+#[test]
+fn every_function_in_the_reference_has_an_example() {
+    let (done, _dir) = Test::new().args(&["docs"]).run();
+    done.status(0);
+    let sections: Vec<&str> = done.stdout.split("\n### ").skip(1).collect();
+    assert!(sections.len() > 100, "{} functions", sections.len());
+    let missing: Vec<&str> = sections.iter().filter(|s| !s.contains("```rhai")).filter_map(|s| s.lines().next()).collect();
+    assert!(missing.is_empty(), "no example: {missing:?}");
+}

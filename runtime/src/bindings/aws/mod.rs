@@ -108,12 +108,20 @@ pub(crate) mod aws {
     }
 
     /// The account's name (its profile, or `default`).
+    ///
+    /// ```rhai
+    /// log::info(`working in ${prod.name}`);
+    /// ```
     #[rhai_fn(global, get = "name", pure)]
     pub fn name(account: &mut Account) -> String {
         account.name().to_string()
     }
 
     /// The account's region.
+    ///
+    /// ```rhai
+    /// print(prod.region);   // "us-west-2"
+    /// ```
     #[rhai_fn(global, get = "region", pure)]
     pub fn region(account: &mut Account) -> String {
         account.0.region.clone()
@@ -140,6 +148,10 @@ pub(crate) mod aws {
     }
 
     /// `Account(prod, us-west-2)`.
+    ///
+    /// ```rhai
+    /// print(`${prod}`);
+    /// ```
     #[rhai_fn(global, name = "to_string", pure)]
     pub fn to_string(account: &mut Account) -> String {
         format!("Account({}, {})", account.name(), account.0.region)

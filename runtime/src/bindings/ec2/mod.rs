@@ -239,6 +239,10 @@ pub(crate) mod ec2 {
     }
 
     /// `Ec2(prod, us-west-2)`.
+    ///
+    /// ```rhai
+    /// print(`${prod.ec2()}`);
+    /// ```
     #[rhai_fn(global, name = "to_string", pure)]
     pub fn to_string(ec2: &mut Ec2) -> String {
         format!("Ec2({})", ec2.0.name())

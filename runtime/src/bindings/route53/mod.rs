@@ -66,18 +66,30 @@ pub(crate) mod route53 {
     }
 
     /// The zone's id.
+    ///
+    /// ```rhai
+    /// print(zone.id);   // "Z0CAEADAPT"
+    /// ```
     #[rhai_fn(global, get = "id", pure)]
     pub fn id(zone: &mut Zone) -> String {
         zone.zone.id.clone()
     }
 
     /// The zone's name, with its trailing dot.
+    ///
+    /// ```rhai
+    /// print(zone.name);   // "cal-adapt.org."
+    /// ```
     #[rhai_fn(global, get = "name", pure)]
     pub fn name(zone: &mut Zone) -> String {
         zone.zone.name.clone()
     }
 
     /// `"public"` or `"private"` (`private` is a Rhai keyword).
+    ///
+    /// ```rhai
+    /// if zone.visibility == "private" { log::warn("a private zone"); }
+    /// ```
     #[rhai_fn(global, get = "visibility", pure)]
     pub fn visibility(zone: &mut Zone) -> String {
         if zone.zone.private { "private" } else { "public" }.into()
@@ -271,6 +283,10 @@ pub(crate) mod route53 {
     }
 
     /// `Zone(cal-adapt.org., Z123)`.
+    ///
+    /// ```rhai
+    /// print(`${zone}`);
+    /// ```
     #[rhai_fn(global, name = "to_string", pure)]
     pub fn to_string(zone: &mut Zone) -> String {
         format!("Zone({}, {})", zone.zone.name, zone.zone.id)
