@@ -226,7 +226,11 @@ fn each_dry_run_plans_exactly_what_the_rehearsal_changes_and_changes_nothing() {
         let (done, _d) = stage(Test::new(), &format!("stage={name}"), &world, &dry).args(&["--dry-run"]).run();
         done.status(0);
         if name != "cleanup" {
-            assert!(done.stdout.contains("(dry run)") && !done.stdout.contains("is served by"), "{name}: {}", done.stdout);
+            assert!(
+                done.stdout.contains("(dry run)") && !done.stdout.contains("is served by"),
+                "{name}: {}",
+                done.stdout
+            );
         }
         let (done, _d) = stage(Test::new(), &format!("stage={name}"), &world, &real).run();
         done.status(0);

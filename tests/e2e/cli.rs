@@ -239,6 +239,7 @@ fn every_function_in_the_reference_has_an_example() {
     done.status(0);
     let sections: Vec<&str> = done.stdout.split("\n### ").skip(1).collect();
     assert!(sections.len() > 100, "{} functions", sections.len());
-    let missing: Vec<&str> = sections.iter().filter(|s| !s.contains("```rhai")).filter_map(|s| s.lines().next()).collect();
+    let missing: Vec<&str> =
+        sections.iter().filter(|s| !s.contains("```rhai")).filter_map(|s| s.lines().next()).collect();
     assert!(missing.is_empty(), "no example: {missing:?}");
 }

@@ -37,12 +37,6 @@ impl WorldPart for Kit {
     fn snapshot(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
 }
 
 fn load(v: &serde_json::Value) -> Result<Box<dyn WorldPart>, String> {

@@ -63,12 +63,6 @@ impl WorldPart for DnsWorld {
     fn snapshot(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
 }
 
 /// Loads the `dns:` section.

@@ -19,8 +19,26 @@ use crate::catalog::closest;
 
 pub(crate) mod site;
 
+/// Downcasting for world parts, implemented once for every type so that
+/// families only write what is theirs (`snapshot`).
+pub trait AsAny: Any {
+    /// For downcasting to the family's own type.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting to the family's own type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// One family's part of a world.
-pub trait WorldPart: fmt::Debug + Send + Any {
+pub trait WorldPart: fmt::Debug + Send + AsAny {
     /// The section as it would be written back to a world file.
     fn snapshot(&self) -> Value;
     /// The section as written back when the saved world starts `elapsed`
@@ -30,10 +48,6 @@ pub trait WorldPart: fmt::Debug + Send + Any {
         let _ = elapsed;
         self.snapshot()
     }
-    /// For downcasting to the family's own type.
-    fn as_any(&self) -> &dyn Any;
-    /// For downcasting to the family's own type.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 /// Parses a family's section of a world file.
@@ -193,12 +207,12 @@ impl World {
     /// A family's part, if the world has one.
     #[must_use]
     pub fn part<T: WorldPart>(&self, section: &str) -> Option<&T> {
-        self.parts.get(section).and_then(|p| p.as_any().downcast_ref())
+        self.parts.get(section).and_then(|p| p.as_ref().as_any().downcast_ref())
     }
 
     /// A family's part, mutably.
     pub fn part_mut<T: WorldPart>(&mut self, section: &str) -> Option<&mut T> {
-        self.parts.get_mut(section).and_then(|p| p.as_any_mut().downcast_mut())
+        self.parts.get_mut(section).and_then(|p| p.as_mut().as_any_mut().downcast_mut())
     }
 
     /// The world as a world file, with `start` moved to `now` so that a saved
@@ -236,12 +250,6 @@ mod tests {
     impl WorldPart for Counter {
         fn snapshot(&self) -> Value {
             Value::from(self.0)
-        }
-        fn as_any(&self) -> &dyn Any {
-            self
-        }
-        fn as_any_mut(&mut self) -> &mut dyn Any {
-            self
         }
     }
     fn counter(v: &Value) -> Result<Box<dyn WorldPart>, String> {

@@ -119,12 +119,6 @@ impl WorldPart for K8sWorld {
         }
         serde_json::to_value(world.clusters).unwrap_or(Value::Null)
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
 }
 
 /// Loads the `clusters:` section.

@@ -169,12 +169,6 @@ impl WorldPart for AwsWorld {
     fn snapshot(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
 }
 
 /// Loads the `aws:` section.
