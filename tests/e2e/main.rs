@@ -9,6 +9,7 @@
 
 mod argocd;
 mod aws;
+mod cae_live;
 mod cli;
 mod core;
 mod dns;
