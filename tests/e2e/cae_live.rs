@@ -4,6 +4,7 @@
 //! same runbook runs on the `cae` world in the rehearsal tests; this proves
 //! that its live path (real SDK, kube-rs, server-side dry run) does the same.
 
+use hubops::run::journal::Event;
 use hubops_tests::kube_api::FakeApi;
 use serde_json::{json, Value};
 
@@ -90,7 +91,7 @@ impl Site {
     /// `hubops run cae-home-volumes` against this site, in a fresh scratch
     /// folder (so a second run finds earlier work only through AWS tags and
     /// the clusters, not through a journal).
-    fn run(&self, extra: &[&str]) -> Done {
+    fn run(&self, extra: &[&str]) -> (Done, tempfile::TempDir) {
         let kubeconfig = format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: cae-blue\n\
              clusters:\n- name: blue\n  cluster:\n    server: {}\n- name: green\n  cluster:\n    server: {}\n\
@@ -99,8 +100,7 @@ impl Site {
              - name: cae-green\n  context:\n    cluster: green\n    user: tester\n",
             self.blue.url, self.green.url
         );
-        let (done, _dir) = self
-            .moto
+        self.moto
             .test()
             .file("kubeconfig", &kubeconfig)
             .file(".aws/config", "[profile cae]\nregion = us-west-2\n")
@@ -120,8 +120,7 @@ impl Site {
                 "j.jsonl",
             ])
             .args(extra)
-            .run();
-        done
+            .run()
     }
 
     /// The gp3 volumes, one line each in `HOMES` order of their sources:
@@ -154,6 +153,22 @@ impl Site {
     }
 }
 
+/// The applied changes of a run, as `system verb` (`ec2/cae snapshot`).
+fn applied(done: &Done) -> Vec<String> {
+    let mut out: Vec<String> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Change { phase, change, .. } if phase == "applied" => {
+                Some(format!("{} {}", change["system"].as_str()?, change["verb"].as_str()?))
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
     objects.iter().filter(|o| o["kind"] == kind).collect()
 }
@@ -167,7 +182,7 @@ fn writes(api: &FakeApi) -> Vec<(String, bool)> {
 fn home_volumes_migrate_to_gp3_on_moto_and_the_test_api_server_once() {
     let site = site();
     let blue_before = site.blue.objects();
-    let done = site.run(&["--yes"]);
+    let (done, _dir) = site.run(&["--yes"]);
     done.status(0);
     assert!(
         done.stdout.ends_with("3 home volumes are on gp3 and bound in jupyterhub on cae-green\n"),
@@ -175,6 +190,10 @@ fn home_volumes_migrate_to_gp3_on_moto_and_the_test_api_server_once() {
         done.stdout
     );
 
+    let mut first = ["ec2/cae create"; 3].to_vec();
+    first.extend(["ec2/cae snapshot"; 3]);
+    first.extend(["k8s/cae-green apply"; 6]);
+    assert_eq!(applied(&done), first);
     let gp3 = site.gp3();
     let expected: Vec<String> = HOMES
         .iter()
@@ -217,8 +236,9 @@ fn home_volumes_migrate_to_gp3_on_moto_and_the_test_api_server_once() {
 
     // Again, from a fresh folder: the copies are found by their tags and the
     // Kubernetes objects are applied again unchanged.
-    let again = site.run(&["--yes"]);
+    let (again, _again_dir) = site.run(&["--yes"]);
     again.status(0);
+    assert_eq!(applied(&again), ["k8s/cae-green apply"; 6]);
     assert_eq!(site.gp3(), gp3);
     assert_eq!(site.snapshots(), [1, 1, 1]);
     assert_eq!(site.volume_count(), 6);
@@ -235,8 +255,15 @@ fn home_volumes_migrate_to_gp3_on_moto_and_the_test_api_server_once() {
 fn a_dry_run_plans_the_migration_and_changes_nothing_on_moto_or_the_clusters() {
     let site = site();
     let (blue_before, green_before) = (site.blue.objects(), site.green.objects());
-    let done = site.run(&["--dry-run"]);
+    let (done, _dir) = site.run(&["--dry-run"]);
     done.status(0);
+    assert_eq!(applied(&done), Vec::<String>::new());
+    let planned = done
+        .journal("j.jsonl")
+        .iter()
+        .filter(|e| matches!(e, Event::Change { phase, .. } if phase == "planned"))
+        .count();
+    assert_eq!(planned, 12);
 
     assert_eq!(site.volume_count(), 3);
     assert_eq!(site.gp3(), Vec::<String>::new());
