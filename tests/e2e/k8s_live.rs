@@ -352,3 +352,32 @@ print(blue.logs("daskhub", "hub-0", #{ container: "hub", tail: 10 }));
         (Some("hub"), Some("10"))
     );
 }
+
+#[test]
+fn the_test_server_binds_claims_to_the_volumes_they_name_like_the_pv_controller() {
+    let api = FakeApi::start(objects());
+    let (done, _dir) = test(
+        &api,
+        r#"
+let c = k8s::cluster("blue");
+let pv = |name, claim| #{ apiVersion: "v1", kind: "PersistentVolume", metadata: #{ name: name },
+    spec: #{ capacity: #{ storage: "1Gi" }, claimRef: claim } };
+let pvc = |name, volume| #{ apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: #{ name: name, namespace: "daskhub" },
+    spec: #{ volumeName: volume, resources: #{ requests: #{ storage: "1Gi" } } } };
+c.apply(pv.call("pv-a", #{ namespace: "daskhub", name: "claim-a" }));
+c.apply(pv.call("pv-b", #{ namespace: "daskhub", name: "someone-else" }));
+c.apply(pvc.call("claim-a", "pv-a"));
+c.apply(pvc.call("claim-b", "pv-b"));
+c.apply(pvc.call("claim-c", "pv-c"));
+print(c.get("pvc", "daskhub", "claim-c").status?.phase ?? "unbound");
+c.apply(pv.call("pv-c", ()));
+print(c.wait("pvc", "daskhub", "claim-a", "Bound", #{ timeout: "1s" }).status.phase);
+print(c.get("pv", "", "pv-a").status.phase);
+print(c.get("pvc", "daskhub", "claim-b").status?.phase ?? "unbound");
+print(`${c.get("pvc", "daskhub", "claim-c").status.phase} ${c.get("pv", "", "pv-c").spec.claimRef.name}`);
+"#,
+    )
+    .args(&["--yes"])
+    .run();
+    done.status(0).stdout("unbound\nBound\nBound\nunbound\nBound claim-c\n");
+}

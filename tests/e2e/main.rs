@@ -10,6 +10,7 @@
 mod argocd;
 mod aws;
 mod cae;
+mod cae_live;
 mod cli;
 mod core;
 mod dns;

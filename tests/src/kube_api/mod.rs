@@ -4,7 +4,8 @@
 //! `NotFound`, 409 `AlreadyExists`/`Conflict`, 403 `Forbidden`, 422
 //! `Invalid`), filters lists by `labelSelector` and `fieldSelector`, serves
 //! discovery for a CRD (`applications.argoproj.io`), streams watch events,
-//! honours `dryRun=All` (validates, stores nothing) and records every
+//! honours `dryRun=All` (validates, stores nothing), binds pre-bound
+//! claims to their volumes (`binder.rs`) and records every
 //! request so tests can assert on them. It is not a real API server: no
 //! authentication, no admission chain, no resourceVersion semantics beyond
 //! a counter.
@@ -18,6 +19,7 @@ use serde_json::{json, Value};
 
 use self::wire::{decode, discovery_groups, discovery_resources, selected, url_pairs};
 
+mod binder;
 mod streams;
 mod wire;
 
@@ -350,6 +352,7 @@ impl FakeApi {
                 }
                 if !dry {
                     obj = self.insert(obj);
+                    self.bind_claims();
                 }
                 (201, obj)
             }
@@ -386,6 +389,7 @@ impl FakeApi {
                 if !dry {
                     self.lock().objects.retain(|o| !matches(o, name));
                     obj = self.insert(obj);
+                    self.bind_claims();
                 }
                 if sub == Some("scale") {
                     return (
