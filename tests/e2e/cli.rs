@@ -243,3 +243,15 @@ fn every_function_in_the_reference_has_an_example() {
         sections.iter().filter(|s| !s.contains("```rhai")).filter_map(|s| s.lines().next()).collect();
     assert!(missing.is_empty(), "no example: {missing:?}");
 }
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let t = Test::new().args(&["docs"]);
+    let mut child =
+        t.command().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Close the reading end at once, as `hubops docs | head -1` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

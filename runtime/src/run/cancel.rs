@@ -3,6 +3,7 @@
 //! the process at once. Only the flag lives here; who checks it is the
 //! engine's `on_progress` and every binding's entry.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -57,7 +58,11 @@ pub(crate) fn on_ctrl_c() -> Cancel {
                 // Second Ctrl-C: the operator means it.
                 std::process::exit(130);
             }
-            eprintln!("\ninterrupted: stopping at the next step boundary (Ctrl-C again to quit at once)");
+            // A closed stderr must not turn Ctrl-C into a panic.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\ninterrupted: stopping at the next step boundary (Ctrl-C again to quit at once)"
+            );
             handler.cancel();
         });
         if let Err(e) = installed {
