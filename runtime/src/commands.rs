@@ -146,7 +146,11 @@ fn eject(args: &EjectArgs, catalog: &Catalog, printer: Printer) -> Result<(), Er
     }
     let dest = match &args.dest {
         None => PathBuf::from(format!("{}.rhai", args.runbook)),
-        Some(d) if d.is_dir() => d.join(format!("{}.rhai", args.runbook)),
+        // An existing folder, or one named with a trailing slash (made here).
+        Some(d) if d.is_dir() || d.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) => {
+            std::fs::create_dir_all(d).map_err(|source| Error::Write { path: d.clone(), source })?;
+            d.join(format!("{}.rhai", args.runbook))
+        }
         Some(d) => d.clone(),
     };
     let mut files = vec![(dest.clone(), text.to_string())];

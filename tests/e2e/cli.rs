@@ -255,3 +255,11 @@ fn a_closed_stdout_is_not_an_error() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn eject_into_a_new_folder_named_with_a_slash() {
+    let (done, dir) = Test::new().args(&["eject", "hub-health", "--with-modules", "site/"]).run();
+    done.status(0);
+    assert!(dir.path().join("site/hub-health.rhai").is_file());
+    assert!(dir.path().join("site/jupyterhub.rhai").is_file());
+}
