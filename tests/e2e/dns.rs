@@ -184,12 +184,12 @@ fn dry_run_checks_once_and_reports_would_wait() {
 fn bad_dns_input_is_a_clear_error_with_a_kind() {
     let site = Site::start();
     let script = r#"
-for f in [|| dns::resolve("hub.example.test", "BOGUS"), || dns::query("x.example.test", "A", "not-an-ip"), || dns::nameservers("hub.example.test"), || dns::query("x.test", "A", "127.0.0.9:9")] {
+for f in [|| dns::resolve("nope.example.test", "A"), || dns::resolve("hub.example.test", "BOGUS"), || dns::query("x.example.test", "A", "not-an-ip"), || dns::nameservers("hub.example.test"), || dns::query("x.test", "A", "127.0.0.9:9")] {
     try { f.call(); } catch (e) { print(`${e.kind}: ${e.message}`); }
 }
 "#;
     let (done, _dir) = site.test().file("b.rhai", script).args(&["run", "b.rhai", "-q"]).run();
-    done.status(0).stdout(
-        "Invalid: `BOGUS` is not a DNS record type (A, AAAA, CNAME, NS, TXT, MX, SOA, ...)\nInvalid: `not-an-ip` is not a server address (ip or ip:port)\nNotFound: `hub.example.test` has no NS records: is it a zone?\nUnreachable: DNS server 127.0.0.9:9 is unreachable: Connection refused (os error 111)\n",
-    );
+    let resolver = SocketAddr::from(([127, 0, 0, 2], site.port));
+    done.status(0).stdout(&(format!("NotFound: `nope.example.test` does not exist (NXDOMAIN from {resolver})\n")
+        + "Invalid: `BOGUS` is not a DNS record type (A, AAAA, CNAME, NS, TXT, MX, SOA, ...)\nInvalid: `not-an-ip` is not a server address (ip or ip:port)\nNotFound: `hub.example.test` has no NS records: is it a zone?\nUnreachable: DNS server 127.0.0.9:9 is unreachable: Connection refused (os error 111)\n"));
 }

@@ -183,11 +183,25 @@ pub async fn query(
     };
     Ok(Answer {
         server: shown.clone(),
-        rcode: reply.metadata.response_code.to_string().to_ascii_uppercase().replace(' ', "_"),
+        rcode: rcode_name(reply.metadata.response_code),
         authoritative: reply.metadata.authoritative,
         records: convert(&reply.answers),
         authority: convert(&reply.authorities),
     })
+}
+
+/// The standard mnemonic of a response code (`NXDOMAIN`), as dig prints it.
+fn rcode_name(code: hickory_proto::op::ResponseCode) -> String {
+    use hickory_proto::op::ResponseCode;
+    match code {
+        ResponseCode::NoError => "NOERROR".into(),
+        ResponseCode::FormErr => "FORMERR".into(),
+        ResponseCode::ServFail => "SERVFAIL".into(),
+        ResponseCode::NXDomain => "NXDOMAIN".into(),
+        ResponseCode::NotImp => "NOTIMP".into(),
+        ResponseCode::Refused => "REFUSED".into(),
+        other => other.to_string().to_ascii_uppercase().replace(' ', "_"),
+    }
 }
 
 async fn udp(server: SocketAddr, bytes: &[u8], id: u16) -> Result<Message, String> {

@@ -25,7 +25,8 @@ const DEFAULT_EVERY: Duration = Duration::from_secs(10);
 pub(crate) mod dns {
     /// Resolves a name through the system resolver (`HUBOPS_RESOLVER` or
     /// /etc/resolv.conf). Returns `#{name, type, values, chain, ttl, server}`;
-    /// `chain` lists the CNAMEs followed.
+    /// `chain` lists the CNAMEs followed. A name that does not exist is an
+    /// error (`kind` `NotFound`); one without records of the type has no values.
     ///
     /// ```rhai
     /// let r = dns::resolve("hub.example.org", "CNAME");
@@ -193,6 +194,11 @@ fn resolve(ctx: &NativeCallContext, name: &str, rtype_text: &str) -> ScriptResul
     run.check_cancelled()?;
     let rt = rtype(rtype_text)?;
     let answer = ask_resolver(&run, name, rt)?.map_err(|e| dns_error(&run, &e))?;
+    // A name that does not exist is an error; a name without records of
+    // this type (NODATA) is an empty answer.
+    if answer.rcode == "NXDOMAIN" {
+        return Err(script_error("NotFound", &format!("`{name}` does not exist (NXDOMAIN from {})", answer.server)));
+    }
     let canonical = rt.to_string();
     let values = answer.values(name, &canonical);
     let chain: Vec<String> =
