@@ -514,7 +514,7 @@ fn a_dry_run_ec2_refuses_shows_would_fail_with_forbidden() {
         }
     });
     let t = crate::moto::fake_credentials(Test::new()).env("HUBOPS_AWS_ENDPOINT", &endpoint);
-    let script = "let ec2 = aws::account().ec2();\ntry { ec2.snapshot(\"vol-1\"); } catch (e) { print(`${e.kind} ${e.code} ${e.outcome}`); }\n";
+    let script = "let ec2 = aws::account().ec2();\ntry { ec2.snapshot(\"vol-1\"); } catch (e) { print(`${e.kind} ${e.code} ${e.gate}`); }\n";
     let (done, _dir) = t.file("d.rhai", script).args(&["run", "d.rhai", "--dry-run"]).run();
     done.status(0).stdout("Forbidden UnauthorizedOperation WouldFail\n");
     assert!(

@@ -67,8 +67,10 @@ impl Cause {
             return err;
         };
         let pos = *pos;
-        if let Some(outcome) = map.get("kind").cloned() {
-            map.insert("outcome".into(), outcome);
+        // The gate's verdict (`Refused`, `WouldFail`) moves to `gate`, as the
+        // Kubernetes family does; `kind` becomes AWS's.
+        if let Some(verdict) = map.get("kind").cloned() {
+            map.insert("gate".into(), verdict);
         }
         map.insert("kind".into(), kind.into());
         if let Some(code) = code {
