@@ -39,7 +39,7 @@ pub(crate) fn aws_error(run: &Run, err: &Error) -> Box<EvalAltResult> {
 
 /// Where a gate error came from: the AWS error the check or apply closure
 /// hit, kept so the script sees AWS's `kind` and `code` rather than only
-/// the gate's `Refused`/`WouldFail` (which stays in `outcome`).
+/// the gate's `Refused`/`WouldFail` (which moves to `gate`).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Cause(Arc<std::sync::Mutex<Option<Kept>>>);
 
