@@ -259,10 +259,14 @@ impl Gate {
             for item in items {
                 let mark = if item.change.destructive { printer.paint(Tone::Bad, "!") } else { " ".into() };
                 text.push_str(&format!("\n   {mark} {:<10} {}", item.change.verb, item.change.target));
-                if let (Some(before), Some(after)) = (&item.change.before, &item.change.after) {
-                    text.push_str(&format!("\n                {} -> {}", compact(before), compact(after)));
-                } else if let Some(after) = &item.change.after {
-                    text.push_str(&format!("\n                -> {}", compact(after)));
+                match (&item.change.before, &item.change.after) {
+                    (Some(before), Some(after)) => {
+                        text.push_str(&format!("\n                {} -> {}", compact(before), compact(after)));
+                    }
+                    (None, Some(after)) => text.push_str(&format!("\n                -> {}", compact(after))),
+                    // What a delete takes away is worth seeing before it goes.
+                    (Some(before), None) => text.push_str(&format!("\n                {} -> (gone)", compact(before))),
+                    (None, None) => {}
                 }
                 if let Some(why) = &item.would_fail {
                     text.push_str(&format!(
