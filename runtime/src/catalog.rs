@@ -119,7 +119,7 @@ impl Catalog {
         let names: Vec<String> = self.list().into_iter().map(|r| r.name).collect();
         Err(Error::UnknownRunbook {
             name: name_or_path.to_string(),
-            suggestion: closest(name_or_path, names.iter().map(String::as_str)),
+            suggestion: crate::suggestion::closest(name_or_path, names.iter().map(String::as_str)),
         })
     }
 
@@ -213,38 +213,6 @@ pub(crate) fn bundled_module(name: &str) -> Option<&'static str> {
     embedded::MODULES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// The known name closest to `name`, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
-    known
-        .map(|k| (edit_distance(name, k), k))
-        .filter(|(d, _)| *d <= limit && *d < name.chars().count())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.to_string())
-}
-
-/// Edit distance counting a swap of two neighbours as one edit (`tll` -> `ttl`).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,15 +227,6 @@ mod tests {
         assert_eq!(rb.description(), "Check the hub.\n\nMore words.");
         assert_eq!(rb.summary(), "Check the hub.");
         assert_eq!(rb.default_world().as_deref(), Some("hub"));
-    }
-
-    #[test]
-    fn suggests_near_names_only() {
-        let names = ["hub-health", "cae-blue-green"];
-        assert_eq!(closest("hub-helth", names.into_iter()).as_deref(), Some("hub-health"));
-        assert_eq!(closest("completely-else", names.into_iter()), None);
-        assert_eq!(closest("tll", ["ttl", "zone"].into_iter()).as_deref(), Some("ttl"));
-        assert_eq!(closest("x", ["n"].into_iter()), None);
     }
 
     #[test]

@@ -139,7 +139,7 @@ fn check_one(runbook: &Runbook, catalog: &Catalog, extensions: &[Extension]) -> 
                 }
                 _ => known.iter().cloned().collect(),
             };
-            d.hint = crate::catalog::closest(&full, candidates.iter().map(String::as_str))
+            d.hint = crate::suggestion::closest(&full, candidates.iter().map(String::as_str))
                 .map(|s| format!("did you mean `{s}`?"));
             problems.push(d);
         }

@@ -1,13 +1,13 @@
-//! The command line, syntax only: clap derive types and nothing else. Every
-//! value is turned into a [`crate::config`] type before anything acts on it, so
-//! no other module sees clap.
+//! The command line, syntax only: clap derive types, turned into the plain
+//! [`crate::config`] types before anything acts on them (the low/high args
+//! habit), so no other module sees clap.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::{ColorChoice, Printer};
+use crate::config::{self, Config};
 
 /// Run JupyterHub maintenance runbooks: rehearse them on a simulated site,
 /// dry-run them against the real one, then apply them, with a journal of
@@ -32,8 +32,8 @@ pub(crate) struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     /// When to colour output
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, env = "HUBOPS_COLOR")]
-    pub(crate) color: ColorChoice,
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto, env = "HUBOPS_COLOR")]
+    pub(crate) color: ColorArg,
     /// Never draw progress bars, even on a terminal
     #[arg(long, global = true, env = "HUBOPS_NO_PROGRESS")]
     pub(crate) no_progress: bool,
@@ -139,8 +139,19 @@ pub(crate) struct RunArgs {
     pub(crate) help: bool,
 }
 
+/// When to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum ColorArg {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
     /// Status on stderr, script results on stdout
     Human,
     /// Every journal event on stdout, one JSON object per line
@@ -148,7 +159,7 @@ pub enum OutputFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnFailure {
+pub(crate) enum OnFailure {
     /// Stop and report; completed steps stay as they are
     Stop,
     /// Run the rollback of every completed step that has one, newest first
@@ -156,23 +167,85 @@ pub enum OnFailure {
 }
 
 impl Cli {
-    pub(crate) fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Self, crate::Error> {
+    fn parse_from(args: impl IntoIterator<Item = OsString>) -> Result<Self, crate::Error> {
         Ok(<Self as Parser>::try_parse_from(args)?)
     }
 
-    pub(crate) fn printer(&self) -> Printer {
-        let output = match &self.command {
-            Command::Run(run) => run.output,
-            _ => OutputFormat::Human,
-        };
-        Printer::new(self.global.color, self.global.quiet, self.global.verbose, !self.global.no_progress, output)
-    }
-
     /// The help text of `hubops run`, as clap renders it.
-    pub(crate) fn run_help() -> String {
+    fn run_help() -> String {
         use clap::CommandFactory;
         let mut cmd = Self::command();
         cmd.build();
         cmd.find_subcommand_mut("run").map(|run| run.render_help().to_string()).unwrap_or_default()
     }
+}
+
+/// Parses the command line (program name first) into a [`Config`].
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Config, crate::Error> {
+    let cli = Cli::parse_from(args)?;
+    let output = match &cli.command {
+        Command::Run(run) => run.output,
+        _ => OutputFormat::Human,
+    };
+    let g = &cli.global;
+    let ui = config::Ui {
+        color: match g.color {
+            ColorArg::Auto => config::ColorChoice::Auto,
+            ColorArg::Always => config::ColorChoice::Always,
+            ColorArg::Never => config::ColorChoice::Never,
+        },
+        quiet: g.quiet,
+        verbose: g.verbose,
+        progress: !g.no_progress,
+        output: match output {
+            OutputFormat::Human => config::OutputFormat::Human,
+            OutputFormat::Json => config::OutputFormat::Json,
+        },
+    };
+    let command = match cli.command {
+        Command::List => config::Command::List,
+        Command::Show { runbook } => config::Command::Show(runbook),
+        Command::Check { scripts } => config::Command::Check(scripts),
+        Command::Eject(e) => config::Command::Eject(config::EjectConfig {
+            runbook: e.runbook,
+            dest: e.dest,
+            with_modules: e.with_modules,
+            force: e.force,
+        }),
+        Command::Docs { format } => config::Command::Docs(match format {
+            DocsFormat::Markdown => config::DocsFormat::Markdown,
+            DocsFormat::Definitions => config::DocsFormat::Definitions,
+            DocsFormat::Json => config::DocsFormat::Json,
+        }),
+        Command::Run(run) => run_config(*run),
+    };
+    Ok(Config { ui, path: cli.global.path, command })
+}
+
+fn run_config(args: RunArgs) -> config::Command {
+    let runbook = match args.runbook {
+        Some(runbook) if !args.help => runbook,
+        named => return config::Command::RunHelp { runbook: named, asked: args.help, text: Cli::run_help() },
+    };
+    let target = match (&args.world, args.rehearse) {
+        (Some(world), _) => config::Target::World(world.display().to_string()),
+        (None, true) => config::Target::Rehearse,
+        (None, false) => config::Target::Live,
+    };
+    config::Command::Run(Box::new(config::RunConfig {
+        runbook,
+        sets: args.set,
+        params_file: args.params_file,
+        dry_run: args.dry_run,
+        target,
+        save_world: args.save_world,
+        kubeconfig: args.kubeconfig,
+        yes: args.yes,
+        journal: args.journal,
+        on_failure: match args.on_failure {
+            OnFailure::Stop => config::OnFailure::Stop,
+            OnFailure::Rollback => config::OnFailure::Rollback,
+        },
+        resume: args.resume,
+    }))
 }

@@ -6,32 +6,35 @@ use std::path::PathBuf;
 use crate::bindings::Extension;
 use crate::catalog::{self, Catalog};
 use crate::check::{check, declaration};
-use crate::cli::{Cli, Command, DocsFormat, EjectArgs, RunArgs};
+use crate::config::{Command, Config, DocsFormat, EjectConfig, RunConfig};
 use crate::engine::{self, Build};
 use crate::error::Status;
 use crate::output::{Printer, Tone};
 use crate::params::{show_plain, Declaration, Supplied};
-use crate::run::{execute as execute_run, RunRequest, Target};
+use crate::run::{execute as execute_run, RunRequest};
 use crate::Error;
 
-pub(crate) fn execute(cli: Cli, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
-    let catalog = Catalog::new(cli.global.path.clone());
-    match cli.command {
+pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
+    let catalog = Catalog::new(config.path.clone());
+    match config.command {
         Command::List => {
             list(&catalog, printer);
             Ok(Status::Success)
         }
-        Command::Show { runbook } => {
+        Command::Show(runbook) => {
             let runbook = catalog.resolve(&runbook)?;
             let decl = declaration(&runbook, &catalog, extensions)?.unwrap_or_default();
             printer.result(&describe(&runbook, &decl));
             Ok(Status::Success)
         }
-        Command::Check { scripts } => check(&scripts, &catalog, extensions, printer).map(|()| Status::Success),
+        Command::Check(scripts) => check(&scripts, &catalog, extensions, printer).map(|()| Status::Success),
         Command::Eject(args) => eject(&args, &catalog, printer).map(|()| Status::Success),
-        Command::Docs { format } => {
+        Command::Docs(format) => {
             docs(format, extensions, printer)?;
             Ok(Status::Success)
+        }
+        Command::RunHelp { runbook, asked, text } => {
+            run_help(runbook.as_deref(), asked, text, &catalog, extensions, printer)
         }
         Command::Run(args) => run(*args, &catalog, extensions, printer),
     }
@@ -88,21 +91,27 @@ fn describe(runbook: &catalog::Runbook, decl: &Declaration) -> String {
     out
 }
 
-fn run(args: RunArgs, catalog: &Catalog, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
-    if args.help || args.runbook.is_none() {
-        let mut help = Cli::run_help();
-        if let Some(name) = &args.runbook {
-            let runbook = catalog.resolve(name)?;
-            let decl = declaration(&runbook, catalog, extensions)?.unwrap_or_default();
-            help.push_str(&format!("\nRunbook {}\n", describe(&runbook, &decl)));
-        } else {
-            help.push_str("\nName a runbook (`hubops list`) to see its parameters: hubops run NAME --help\n");
-        }
-        printer.result(help.trim_end());
-        return Ok(if args.help { Status::Success } else { Status::Usage });
+fn run_help(
+    runbook: Option<&str>,
+    asked: bool,
+    mut help: String,
+    catalog: &Catalog,
+    extensions: &[Extension],
+    printer: Printer,
+) -> Result<Status, Error> {
+    if let Some(name) = runbook {
+        let runbook = catalog.resolve(name)?;
+        let decl = declaration(&runbook, catalog, extensions)?.unwrap_or_default();
+        help.push_str(&format!("\nRunbook {}\n", describe(&runbook, &decl)));
+    } else {
+        help.push_str("\nName a runbook (`hubops list`) to see its parameters: hubops run NAME --help\n");
     }
-    let name = args.runbook.unwrap_or_default();
-    let runbook = catalog.resolve(&name)?;
+    printer.result(help.trim_end());
+    Ok(if asked { Status::Success } else { Status::Usage })
+}
+
+fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
+    let runbook = catalog.resolve(&args.runbook)?;
     let file = match &args.params_file {
         Some(path) => Some((
             path.display().to_string(),
@@ -110,19 +119,14 @@ fn run(args: RunArgs, catalog: &Catalog, extensions: &[Extension], printer: Prin
         )),
         None => None,
     };
-    let target = match (&args.world, args.rehearse) {
-        (Some(world), _) => Target::World(world.display().to_string()),
-        (None, true) => Target::Rehearse,
-        (None, false) => Target::Live,
-    };
-    if args.save_world.is_some() && matches!(target, Target::Live) {
+    if args.save_world.is_some() && args.target == crate::config::Target::Live {
         printer.warn("--save-world only applies to runs on a world (--world or --rehearse); ignored");
     }
     execute_run(RunRequest {
         runbook,
-        supplied: Supplied { sets: args.set, file, world: None },
+        supplied: Supplied { sets: args.sets, file, world: None },
         dry_run: args.dry_run,
-        target,
+        target: args.target,
         save_world: args.save_world,
         yes: args.yes,
         kubeconfig: args.kubeconfig,
@@ -135,10 +139,10 @@ fn run(args: RunArgs, catalog: &Catalog, extensions: &[Extension], printer: Prin
     })
 }
 
-fn eject(args: &EjectArgs, catalog: &Catalog, printer: Printer) -> Result<(), Error> {
+fn eject(args: &EjectConfig, catalog: &Catalog, printer: Printer) -> Result<(), Error> {
     let text = catalog::bundled_runbook(&args.runbook).ok_or_else(|| Error::UnknownRunbook {
         name: args.runbook.clone(),
-        suggestion: catalog::closest(&args.runbook, catalog.list().iter().map(|r| r.name.as_str())),
+        suggestion: crate::suggestion::closest(&args.runbook, catalog.list().iter().map(|r| r.name.as_str())),
     })?;
     if args.dest.as_deref() == Some(std::path::Path::new("-")) {
         printer.result(text.trim_end());

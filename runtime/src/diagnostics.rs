@@ -252,7 +252,7 @@ fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
     if known.is_empty() {
         let mut d = Diagnostic::new(format!("unknown function `{name}`"), "Script", Status::Failed);
         let names: Vec<&str> = sources.functions.iter().map(|f| fn_name(f)).collect();
-        d.hint = crate::catalog::closest(name, names.into_iter()).map(|s| format!("did you mean `{s}`?"));
+        d.hint = crate::suggestion::closest(name, names.into_iter()).map(|s| format!("did you mean `{s}`?"));
         if d.hint.is_none() {
             d.hint = Some("`hubops docs` lists every function".into());
         }

@@ -9,8 +9,8 @@ use rhai::{Dynamic, Engine, OptimizationLevel};
 
 use crate::bindings::{self, Extension};
 use crate::diagnostics::Sources;
+use crate::journal::Event;
 use crate::resolver::Resolver;
-use crate::run::journal::Event;
 use crate::run::{Run, RunRef};
 
 /// Enough for any maintenance runbook; an endless loop hits it in seconds.

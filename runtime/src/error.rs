@@ -1,8 +1,8 @@
 //! The errors that end a `hubops` command, and the exit code each one means.
 //!
 //! Every module has its own error enum; this one only gathers them for the one
-//! place (`crate::main`) that prints a fatal error and picks the exit code. It
-//! must not print anything itself.
+//! place (`crate::main`) that reports a fatal error ([`report`], through the
+//! printer) and picks the exit code.
 
 use std::path::PathBuf;
 
@@ -76,7 +76,7 @@ pub enum Error {
     World(#[from] crate::world::Error),
     /// The journal could not be opened or read.
     #[error(transparent)]
-    Journal(#[from] crate::run::journal::Error),
+    Journal(#[from] crate::journal::Error),
     /// `--resume` cannot continue that run.
     #[error(transparent)]
     Resume(#[from] crate::run::resume::Error),
@@ -121,6 +121,24 @@ impl Error {
             Self::Exists { .. } => Some("pass --force to overwrite it".into()),
             Self::World(e) => e.hint(),
             _ => None,
+        }
+    }
+}
+
+/// Prints the fatal error of a command: clap's own rendering for command-line
+/// errors, a located diagnostic for script errors, otherwise the headline
+/// with its causes and a hint.
+pub(crate) fn report(err: &Error, printer: crate::output::Printer) {
+    match err {
+        Error::Cli(clap_err) => {
+            let _ = clap_err.print();
+        }
+        Error::Script(diag) => printer.error_block(&diag.render(printer.stderr_colored())),
+        _ => {
+            let causes: Vec<String> = std::iter::successors(std::error::Error::source(err), |e| e.source())
+                .map(ToString::to_string)
+                .collect();
+            printer.fatal(&err.to_string(), &causes, err.hint().as_deref());
         }
     }
 }

@@ -2,24 +2,32 @@
 //! bindings, rehearsed on simulated worlds, dry-run against real systems, or
 //! applied, with every mutation passing one effects gate and journaled.
 //!
-//! Data flows one way: CLI -> run -> engine -> bindings -> effects -> backends.
-//! This file only wires the modules together and owns the process exit code.
+//! Data flows one way: CLI -> commands -> run -> engine -> bindings -> gate ->
+//! backends. Below them are the leaves (journal, redact, clock, cancel,
+//! config, suggestion, duration), which import none of them. This file only
+//! wires the modules together and owns the process exit code.
 
 pub mod backends;
 pub mod bindings;
+mod cancel;
 mod catalog;
 mod check;
 mod cli;
+mod clock;
 mod commands;
+mod config;
 mod diagnostics;
 mod duration;
 pub mod effects;
 mod engine;
 pub mod error;
+pub mod journal;
 mod output;
 mod params;
+mod redact;
 mod resolver;
 pub mod run;
+mod suggestion;
 pub mod world;
 
 use std::ffi::OsString;
@@ -33,17 +41,17 @@ pub use error::Error;
 /// the process exit code: 0 done, 1 the runbook failed or refused, 2 usage,
 /// configuration or internal error, 130 interrupted.
 pub fn main(args: impl IntoIterator<Item = OsString>, extensions: &[Extension]) -> ExitCode {
-    let (result, printer) = cli::Cli::parse_from(args).map_or_else(
+    let (result, printer) = cli::parse(args).map_or_else(
         |err| (Err(err), output::Printer::fallback()),
-        |cli| {
-            let printer = cli.printer();
-            (commands::execute(cli, extensions, printer), printer)
+        |config| {
+            let printer = output::Printer::new(config.ui);
+            (commands::execute(config, extensions, printer), printer)
         },
     );
     match result {
         Ok(status) => status.into(),
         Err(err) => {
-            printer.fatal(&err);
+            error::report(&err, printer);
             err.exit_code().into()
         }
     }

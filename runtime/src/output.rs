@@ -2,24 +2,20 @@
 //! events); stderr carries status lines, progress, warnings, plans and errors.
 //! One [`Printer`] is made from the command line and passed down; nothing else
 //! writes to the terminal. A closed stdout pipe is not an error.
+//!
+//! It also renders what the gate keeps as data: the status line of each
+//! change and the dry run's plan (the gate talks to a person only through
+//! the [`Console`] implemented here).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
+use serde_json::Value;
 
-use crate::cli::OutputFormat;
-
-/// When to colour output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when writing to a terminal and `NO_COLOR` is unset
-    Auto,
-    /// Always colour
-    Always,
-    /// Never colour
-    Never,
-}
+use crate::config::{ColorChoice, OutputFormat, Ui};
+use crate::effects::{Answer, Change, Console, Planned};
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const CYAN: Style = AnsiColor::Cyan.on_default().bold();
@@ -52,13 +48,13 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub(crate) fn new(color: ColorChoice, quiet: bool, verbose: u8, progress: bool, output: OutputFormat) -> Self {
-        let color = match color {
+    pub(crate) fn new(ui: Ui) -> Self {
+        let color = match ui.color {
             ColorChoice::Auto => anstream::ColorChoice::Auto,
             ColorChoice::Always => anstream::ColorChoice::Always,
             ColorChoice::Never => anstream::ColorChoice::Never,
         };
-        let printer = Self { color, quiet, verbose, progress, output };
+        let printer = Self { color, quiet: ui.quiet, verbose: ui.verbose, progress: ui.progress, output: ui.output };
         printer.init_tracing();
         printer
     }
@@ -91,7 +87,8 @@ impl Printer {
             .try_init();
     }
 
-    fn stderr_colored(self) -> bool {
+    /// Whether stderr gets colour.
+    pub(crate) fn stderr_colored(self) -> bool {
         match self.color {
             anstream::ColorChoice::Always | anstream::ColorChoice::AlwaysAnsi => true,
             anstream::ColorChoice::Never => false,
@@ -162,30 +159,21 @@ impl Printer {
         let _ = out.flush();
     }
 
-    /// The fatal error of a command, with its causes and a hint.
-    pub(crate) fn fatal(self, err: &crate::Error) {
-        if let crate::Error::Cli(clap_err) = err {
-            let _ = clap_err.print();
-            return;
-        }
-        if let crate::Error::Script(diag) = err {
-            self.error_block(&diag.render(self.stderr_colored()));
-            return;
-        }
-        let mut text = format!("{RED}error{RED:#}{BOLD}: {err}{BOLD:#}");
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
+    /// A fatal error's text, already rendered, on stderr (even when quiet).
+    pub(crate) fn error_block(self, text: &str) {
+        let _ = writeln!(self.err(), "{text}");
+    }
+
+    /// A fatal error: a headline, its causes and a hint.
+    pub(crate) fn fatal(self, headline: &str, causes: &[String], hint: Option<&str>) {
+        let mut text = format!("{RED}error{RED:#}{BOLD}: {headline}{BOLD:#}");
+        for cause in causes {
             text.push_str(&format!("\ncaused by: {cause}"));
-            source = cause.source();
         }
-        if let Some(hint) = err.hint() {
+        if let Some(hint) = hint {
             text.push_str(&format!("\n{CYAN}hint{CYAN:#}: {hint}"));
         }
         self.error_block(&text);
-    }
-
-    fn error_block(self, text: &str) {
-        let _ = writeln!(self.err(), "{text}");
     }
 
     /// A bar for a live wait, drawn only on a terminal and when allowed.
@@ -232,5 +220,86 @@ impl Printer {
         std::io::stdin().read_line(&mut line)?;
         let answer = line.trim().to_ascii_lowercase();
         Ok(answer == "y" || answer == "yes")
+    }
+}
+
+impl Printer {
+    /// Prints the plan of a dry run: every change grouped by system,
+    /// destructive ones marked, what each would do, and a count.
+    pub(crate) fn plan(self, plan: &[Planned]) {
+        let mut by_system: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+        for item in plan {
+            by_system.entry(item.change.system.as_str()).or_default().push(item);
+        }
+        let destructive = plan.iter().filter(|p| p.change.destructive).count();
+        let failing = plan.iter().filter(|p| p.would_fail.is_some()).count();
+        let mut text = String::from("\nPlan:");
+        if plan.is_empty() {
+            text.push_str(" no changes");
+        }
+        for (system, items) in &by_system {
+            text.push_str(&format!("\n  {system}"));
+            for item in items {
+                let mark = if item.change.destructive { self.paint(Tone::Bad, "!") } else { " ".into() };
+                text.push_str(&format!("\n   {mark} {:<10} {}", item.change.verb, item.change.target));
+                match (&item.change.before, &item.change.after) {
+                    (Some(before), Some(after)) => {
+                        text.push_str(&format!("\n                {} -> {}", compact(before), compact(after)));
+                    }
+                    (None, Some(after)) => text.push_str(&format!("\n                -> {}", compact(after))),
+                    // What a delete takes away is worth seeing before it goes.
+                    (Some(before), None) => text.push_str(&format!("\n                {} -> (gone)", compact(before))),
+                    (None, None) => {}
+                }
+                if let Some(why) = &item.would_fail {
+                    text.push_str(&format!(
+                        "\n                {}",
+                        self.paint(Tone::Bad, &format!("would fail: {why}"))
+                    ));
+                }
+            }
+        }
+        let n = plan.len();
+        text.push_str(&format!(
+            "\n{n} change{} ({destructive} destructive{}); nothing was changed",
+            if n == 1 { "" } else { "s" },
+            if failing > 0 { format!(", {failing} would fail") } else { String::new() },
+        ));
+        self.note(&text);
+    }
+}
+
+fn compact(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Console for Printer {
+    fn planned(&self, change: &Change, would_fail: Option<&str>) {
+        match would_fail {
+            None => self.status(Tone::Plan, &format!("Would {}", change.verb), &change.target),
+            Some(why) => self.status(Tone::Bad, "Would fail", &format!("{}: {why}", change.describe())),
+        }
+    }
+
+    fn applying(&self, change: &Change) {
+        self.status(Tone::Progress, "Applying", &change.describe());
+    }
+
+    fn answered(&self, question: &str, answer: Answer) {
+        match answer {
+            Answer::WouldAsk => self.status(Tone::Plan, "Would ask", question),
+            Answer::YesByFlag => self.status(Tone::Progress, "Confirmed", &format!("{question} (--yes)")),
+            _ => {}
+        }
+    }
+
+    fn ask(&self, question: &str) -> Option<std::io::Result<bool>> {
+        if !self.interactive() {
+            return None;
+        }
+        Some(Printer::ask(*self, question))
     }
 }

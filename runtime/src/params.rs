@@ -14,7 +14,7 @@ use std::fmt;
 use rhai::{ASTNode, Expr, Position, AST};
 use serde_json::Value;
 
-use crate::catalog::closest;
+use crate::suggestion::closest;
 
 /// The types a parameter can have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The AWS bindings: live through the real SDK against `moto_server` on a
 //! loopback port, and on worlds. Exact error texts are asserted.
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 
 use crate::moto::Moto;
 use crate::support::{read, Test};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 use serde_json::Value;
 
 use crate::support::{read, Test};
@@ -80,7 +80,7 @@ fn rollback_points_the_hub_back_at_blue_and_verifies_it() {
     let (dir, outs) = chain(&["prepare", "cutover", "rollback"]);
     let after = serde_norway::from_str::<Value>(&std::fs::read_to_string(&outs[2]).unwrap()).unwrap();
     assert_eq!(records(&after)["hub.cal-adapt.org. CNAME"], [BLUE]);
-    let events = hubops::run::journal::read(std::path::Path::new(&format!("{}.jsonl", outs[2]))).unwrap();
+    let events = hubops::journal::read(std::path::Path::new(&format!("{}.jsonl", outs[2]))).unwrap();
     let steps: Vec<&str> = events
         .iter()
         .filter_map(|e| {
@@ -195,7 +195,7 @@ fn changes(path: &std::path::Path, phase: &str) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    hubops::run::journal::read(path)
+    hubops::journal::read(path)
         .unwrap()
         .into_iter()
         .filter_map(|e| match e {
@@ -240,7 +240,7 @@ fn each_dry_run_plans_exactly_what_the_rehearsal_changes_and_changes_nothing() {
         assert_eq!(planned, applied, "{name}: the plan differs from what the rehearsal did");
         // The dry run left the world as a run that changes nothing, and
         // waits as long in virtual time, does (users log off meanwhile).
-        let events = hubops::run::journal::read(std::path::Path::new(&format!("{dry}.jsonl"))).unwrap();
+        let events = hubops::journal::read(std::path::Path::new(&format!("{dry}.jsonl"))).unwrap();
         let clock = |e: &Event| match e {
             Event::RunStart { clock, .. } | Event::RunEnd { clock, .. } => clock.parse::<jiff::Timestamp>().ok(),
             _ => None,

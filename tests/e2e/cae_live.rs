@@ -4,7 +4,7 @@
 //! same runbook runs on the `cae` world in the rehearsal tests; this proves
 //! that its live path (real SDK, kube-rs, server-side dry run) does the same.
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 use hubops_tests::kube_api::FakeApi;
 use serde_json::{json, Value};
 

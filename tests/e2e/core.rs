@@ -1,7 +1,7 @@
 //! The runbook language: steps, parallel, params, the journal, Ctrl-C, and
 //! the bundled hub-health runbook on its world.
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 
 use crate::support::{types, Test};
 
@@ -189,7 +189,7 @@ fn ctrl_c_stops_the_run_records_it_and_exits_130() {
     std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    let events = hubops::run::journal::read(&journal).unwrap();
+    let events = hubops::journal::read(&journal).unwrap();
     assert!(matches!(events.last(), Some(Event::RunEnd { status, .. }) if status == "interrupted"));
     assert!(!types(&events)
         .iter()

@@ -1,7 +1,7 @@
 //! The effects gate: a dry run checks and plans but changes nothing; a
 //! rehearsal changes only the world; destructive changes ask first.
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 
 use crate::support::{read, Test};
 
@@ -187,7 +187,7 @@ fn resume_skips_finished_steps_and_keeps_their_results() {
     assert_eq!(out.stdout, "a said a-done\n");
     assert!(out.stderr.contains("Skipping 1 write a (finished in run "), "{}", out.stderr);
     assert!(!dir.path().join("store/a").exists(), "a finished step was run again");
-    let events = hubops::run::journal::read(&dir.path().join("second.jsonl")).unwrap();
+    let events = hubops::journal::read(&dir.path().join("second.jsonl")).unwrap();
     let Some(Event::RunStart { resumed_from: Some(from), .. }) = events.first() else { panic!("no resumed_from") };
     assert!(from.contains("-r-"));
     assert!(events

@@ -2,7 +2,7 @@
 //! (and, for `rsync`, the real `rsync` binary; for `ssh`, a stand-in `ssh`
 //! first on `PATH` that records its argv, since no sshd runs here).
 
-use hubops::run::journal::Event;
+use hubops::journal::Event;
 
 use crate::support::{read, Test};
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use hubops::run::journal::{self, Event};
+use hubops::journal::{self, Event};
 
 pub(crate) struct Test {
     bin: &'static str,

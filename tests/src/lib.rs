@@ -10,8 +10,9 @@ pub mod kube_api;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use hubops::backends::Target;
 use hubops::bindings::{run_of, script_error, ScriptResult};
-use hubops::effects::{Change, Outcome, Permit};
+use hubops::effects::{Change, Outcome, Permit, Plain};
 use hubops::world::WorldPart;
 use hubops::Extension;
 use rhai::plugin::*;
@@ -43,60 +44,85 @@ fn load(v: &serde_json::Value) -> Result<Box<dyn WorldPart>, String> {
     serde_json::from_value::<Kit>(v.clone()).map(|k| Box::new(k) as Box<dyn WorldPart>).map_err(|e| e.to_string())
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-fn dir() -> Result<PathBuf, BoxError> {
-    std::env::var_os("HUBOPS_TESTKIT_DIR").map(PathBuf::from).ok_or_else(|| "HUBOPS_TESTKIT_DIR is not set".into())
+/// Where the keys are, chosen once from the run's target: the family value
+/// every hubops family has (live or world, never both).
+enum Store {
+    Live(PathBuf),
+    World(hubops::world::Shared),
 }
 
-fn valid(key: &str) -> Result<(), BoxError> {
+fn store(ctx: &NativeCallContext) -> ScriptResult<Store> {
+    let run = run_of(ctx)?;
+    Ok(match run.target() {
+        Target::World(world) => Store::World(world.clone()),
+        Target::Live(_) => Store::Live(
+            std::env::var_os("HUBOPS_TESTKIT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| script_error("Usage", "HUBOPS_TESTKIT_DIR is not set"))?,
+        ),
+    })
+}
+
+fn valid(key: &str) -> Result<(), Plain> {
     if key.is_empty() || key.contains(['/', '\\', '.']) {
-        return Err(format!("`{key}` is not a valid key").into());
+        return Err(Plain::new("Invalid", format!("`{key}` is not a valid key")));
     }
     Ok(())
 }
 
-fn read(ctx: &NativeCallContext, key: &str) -> ScriptResult<Option<String>> {
-    let run = run_of(ctx)?;
-    if let Some(world) = run.world() {
-        let world = world.lock().map_err(|_| script_error("Internal", "world lock poisoned"))?;
-        return Ok(world.part::<Kit>("testkit").and_then(|k| k.values.get(key).cloned()));
+impl Store {
+    fn get(&self, key: &str) -> Option<String> {
+        match self {
+            Self::World(world) => world.lock().part::<Kit>("testkit").and_then(|k| k.values.get(key).cloned()),
+            Self::Live(dir) => std::fs::read_to_string(dir.join(key)).ok(),
+        }
     }
-    let path = dir().map_err(|e| script_error("Usage", &e.to_string()))?.join(key);
-    Ok(std::fs::read_to_string(path).ok())
+
+    /// Sets (or with `None` deletes) a key; under `Permit::Check` only
+    /// validates.
+    fn put(&self, permit: &Permit, key: &str, value: Option<&str>) -> Result<(), Plain> {
+        valid(key)?;
+        if permit.is_check() {
+            return Ok(());
+        }
+        match self {
+            Self::World(world) => {
+                let mut world = world.lock();
+                let kit = world
+                    .part_mut::<Kit>("testkit")
+                    .ok_or_else(|| Plain::new("NotFound", "the world has no `testkit` section"))?;
+                match value {
+                    Some(v) => kit.values.insert(key.to_string(), v.to_string()),
+                    None => kit.values.remove(key),
+                };
+                Ok(())
+            }
+            Self::Live(dir) => {
+                let path = dir.join(key);
+                match value {
+                    Some(v) => std::fs::write(path, v),
+                    None => std::fs::remove_file(path),
+                }
+                .map_err(|e| Plain::new("Unavailable", e.to_string()))
+            }
+        }
+    }
+}
+
+fn read(ctx: &NativeCallContext, key: &str) -> ScriptResult<Option<String>> {
+    Ok(store(ctx)?.get(key))
 }
 
 fn write(ctx: &NativeCallContext, key: &str, value: Option<&str>) -> ScriptResult<bool> {
     let run = run_of(ctx)?;
-    let before = read(ctx, key)?;
+    let store = store(ctx)?;
+    let before = store.get(key);
     let mut change = Change::new("testkit", if value.is_some() { "set" } else { "delete" }, format!("key {key}"))
-        .before_after(before.clone().map(Into::into), value.map(Into::into));
+        .before_after(before.map(Into::into), value.map(Into::into));
     if value.is_none() {
         change = change.destructive();
     }
-    let world = run.world().cloned();
-    let key_owned = key.to_string();
-    let value_owned = value.map(str::to_string);
-    let apply = move |_: &Permit| -> Result<(), BoxError> {
-        valid(&key_owned)?;
-        if let Some(world) = world {
-            let mut world = world.lock().map_err(|_| "world lock poisoned")?;
-            let kit = world.part_mut::<Kit>("testkit").ok_or("the world has no `testkit` section")?;
-            match value_owned {
-                Some(v) => kit.values.insert(key_owned, v),
-                None => kit.values.remove(&key_owned),
-            };
-            return Ok(());
-        }
-        let path = dir()?.join(&key_owned);
-        match value_owned {
-            Some(v) => std::fs::write(path, v)?,
-            None => std::fs::remove_file(path)?,
-        }
-        Ok(())
-    };
-    let check_key = key.to_string();
-    let outcome = run.change(change, move |_| valid(&check_key).and_then(|()| dir().map(|_| ())), apply)?;
+    let outcome = run.change(change, async |p: &Permit| store.put(p, key, value))?;
     Ok(matches!(outcome, Outcome::Applied(())))
 }
 

@@ -11,8 +11,8 @@ use rhai::{Array, Dynamic, EvalAltResult, FnPtr, NativeCallContext};
 
 use super::{duration_arg, script_error, ScriptResult};
 use crate::diagnostics::{Diagnostic, Sources};
+use crate::journal::Event;
 use crate::output::Tone;
-use crate::run::journal::Event;
 use crate::run::Run;
 
 #[export_module]
@@ -284,72 +284,14 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
 
 fn confirm(ctx: &NativeCallContext, question: &str) -> ScriptResult<bool> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    let _one_at_a_time = lock(&run.prompt);
-    let printer = run.printer();
-    let answer = |a: &str| run.record(&Event::Prompt { question: question.into(), answer: a.into() });
-    if run.dry_run() {
-        answer("would_ask");
-        printer.status(Tone::Plan, "Would ask", question);
-        return Ok(true);
-    }
-    if run.yes {
-        answer("yes_by_flag");
-        printer.status(Tone::Progress, "Confirmed", &format!("{question} (--yes)"));
-        return Ok(true);
-    }
-    if !printer.interactive() {
-        answer("no_terminal");
-        let mut map = super::error_map(
-            "Usage",
-            &format!("`confirm` needs an answer but there is no terminal to ask on: {question}"),
-        );
-        map.insert("hint".into(), "pass --yes to answer yes to every question, or run hubops from a terminal".into());
-        return Err(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)));
-    }
-    let yes = printer.ask(question).map_err(|e| script_error("Usage", &format!("cannot read the answer: {e}")))?;
-    answer(if yes { "yes" } else { "no" });
-    if yes {
-        Ok(true)
-    } else {
-        Err(script_error("Declined", &format!("the operator answered no: {question}")))
-    }
+    let question = run.redactor().redact(question);
+    run.confirm(&question)
 }
 
 fn sleep(ctx: &NativeCallContext, duration: &Dynamic) -> ScriptResult<()> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let d = duration_arg(duration, "the duration of `sleep`")?;
-    let shown = crate::duration::format(d);
-    let virtual_time = run.clock().is_virtual();
-    let wait = |outcome: &str| Event::Wait {
-        what: format!("sleep {shown}"),
-        duration_ms: d.as_millis() as u64,
-        outcome: outcome.into(),
-        virtual_time,
-    };
-    if run.dry_run() {
-        // Dry-run time is virtual (see `run::execute`): advance it so that
-        // retry loops reach their deadlines without waiting for real.
-        run.clock().sleep(d, &run.cancel, |_| {}).map_err(|_| script_error("Interrupted", "interrupted"))?;
-        run.record(&wait("would_wait"));
-        run.printer().status(Tone::Plan, "Would wait", &shown);
-        return Ok(());
-    }
-    let bar = if virtual_time { None } else { run.printer().wait_bar(&format!("sleep {shown}"), d) };
-    let slept = run.clock().sleep(d, &run.cancel, |waited| {
-        if let Some(bar) = &bar {
-            bar.set_position(waited.as_millis() as u64);
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    slept.map_err(|_| script_error("Interrupted", "interrupted"))?;
-    run.record(&wait("done"));
-    let note = if virtual_time { format!("{shown} (virtual time, now {})", run.clock().now()) } else { shown };
-    run.printer().status(Tone::Progress, "Waited", &note);
-    Ok(())
+    run.pause(duration_arg(duration, "the duration of `sleep`")?)
 }
 
 fn log(ctx: &NativeCallContext, level: &str, message: &str) -> ScriptResult<()> {

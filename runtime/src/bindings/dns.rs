@@ -12,10 +12,11 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 use super::{duration_arg, script_error, ScriptResult};
 use crate::backends::dns::{self as backend, Answer};
 use crate::backends::dns_world::DnsWorld;
+use crate::backends::site;
+use crate::journal::Event;
 use crate::output::Tone;
-use crate::run::journal::Event;
 use crate::run::Run;
-use crate::world::{site, World};
+use crate::world::World;
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_WAIT: Duration = Duration::from_mins(15);

@@ -11,7 +11,8 @@ use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
 use super::{duration_arg, script_error, ScriptResult};
 use crate::backends::http::{self as backend, HttpWorld, Request, Response};
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 #[export_module]
@@ -186,7 +187,7 @@ fn send(run: &Run, req: Request) -> ScriptResult<Result<Response, backend::Error
             let listed = world.part::<HttpWorld>("http").map(|part| part.answer(&req, elapsed));
             Ok(match listed {
                 Some(Err(backend::Error::Unreachable { .. })) | None => {
-                    crate::world::site::route(&mut world, &req, now)
+                    crate::backends::site::route(&mut world, &req, now)
                         .unwrap_or_else(|| Err(backend::Error::Unreachable { url: req.url.to_string(), source: None }))
                 }
                 Some(answer) => answer,
@@ -246,7 +247,7 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
         let req = request(&run, "GET", url, &options, &OPTIONS[..4])?;
         let last = match send(&run, req)? {
             Ok(response) if i64::from(response.status) == status => {
-                run.record(&crate::run::journal::Event::Wait {
+                run.record(&crate::journal::Event::Wait {
                     what: format!("http {url} -> {status}"),
                     duration_ms: Duration::try_from(run.clock().now().duration_since(started))
                         .unwrap_or_default()
@@ -262,7 +263,7 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
         if run.dry_run() {
             // Nothing changed in a dry run, so waiting cannot help: say what
             // would be waited for, as the other waits do.
-            run.record(&crate::run::journal::Event::Wait {
+            run.record(&crate::journal::Event::Wait {
                 what: format!("http {url} -> {status}"),
                 duration_ms: 0,
                 outcome: "would_wait".into(),
@@ -324,7 +325,7 @@ fn write(ctx: &NativeCallContext, method: &str, url: &str, options: &rhai::Map) 
         }
         apply_run.block_on(backend::live(req)).map_err(|e| e.to_string())?.map_err(|e| Box::new(e) as _)
     };
-    match run.change(change, check, apply)? {
+    match run.change_legacy(change, check, apply)? {
         Outcome::Applied(response) => Ok(to_map(response)),
         Outcome::Planned => {
             let mut map =

@@ -11,9 +11,11 @@ mod aws;
 mod core;
 mod dns;
 mod ec2;
+pub(crate) mod error;
 mod helm;
 mod http;
 mod k8s;
+pub(crate) mod options;
 mod reference;
 mod route53;
 mod shell;
@@ -104,21 +106,5 @@ pub fn run_of(ctx: &rhai::NativeCallContext) -> ScriptResult<std::sync::Arc<Run>
     Run::from_context(ctx)
 }
 
-/// A duration argument: `"15m"` or a number of seconds.
-pub(crate) fn duration_arg(value: &Dynamic, what: &str) -> ScriptResult<std::time::Duration> {
-    if let Ok(secs) = value.as_int() {
-        return u64::try_from(secs)
-            .map(std::time::Duration::from_secs)
-            .map_err(|_| script_error("Invalid", &format!("{what} must not be negative")));
-    }
-    if let Ok(f) = value.as_float() {
-        if f >= 0.0 && f.is_finite() {
-            return Ok(std::time::Duration::from_secs_f64(f));
-        }
-        return Err(script_error("Invalid", &format!("{what} must be a non-negative number of seconds")));
-    }
-    let text = value.clone().into_immutable_string().map_err(|t| {
-        script_error("Invalid", &format!("{what} must be a duration such as \"15m\" or a number of seconds, not {t}"))
-    })?;
-    crate::duration::parse(&text).map_err(|why| script_error("Invalid", &format!("{what}: {why}")))
-}
+/// A duration argument: `"15m"` or a number of seconds (see [`options::duration`]).
+pub(crate) use options::duration as duration_arg;

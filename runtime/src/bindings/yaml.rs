@@ -15,7 +15,8 @@ use super::shell::with_hosts;
 use super::{script_error, ScriptResult};
 use crate::backends::yaml::diff;
 use crate::backends::yaml::edit::{self, Op};
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 use crate::world::World;
 
@@ -136,7 +137,7 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
     let (check_path, check_old) = (path.to_string(), old.clone());
     let apply_path = path.to_string();
     let (world, check_world) = (run.world().cloned(), run.world().cloned());
-    let outcome = run.change(
+    let outcome = run.change_legacy(
         change,
         move |_| match &check_world {
             Some(w) => world_unchanged(w, &check_path, &check_old),

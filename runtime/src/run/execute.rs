@@ -10,30 +10,21 @@ use std::time::Instant;
 
 use rhai::Dynamic;
 
-use super::journal::{self, Event, Journal};
-use super::{cancel, Clock, Redactor, Run, Steps};
+use super::{Clock, Redactor, Run, Steps};
+use crate::backends;
 use crate::bindings::Extension;
 use crate::catalog::{Catalog, Runbook};
 use crate::check::declaration;
-use crate::cli::OnFailure;
+use crate::config::{OnFailure, Target};
 use crate::diagnostics::{Diagnostic, Sources};
+use crate::effects::{Gate, Mode};
 use crate::engine::{self, Build};
 use crate::error::Status;
+use crate::journal::{self, Event, Journal};
 use crate::output::{Printer, Tone};
 use crate::params::{self, Supplied};
 use crate::world::{self, World};
 use crate::Error;
-
-/// Where a run's systems are.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
-    /// Real clusters, accounts and resolvers.
-    Live,
-    /// The simulated world in this file (or name).
-    World(String),
-    /// The runbook's own default world.
-    Rehearse,
-}
 
 /// Everything a run needs, decided from the command line.
 pub(crate) struct RunRequest<'a> {
@@ -87,28 +78,31 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let redactor = Redactor::new(values.secrets.clone());
     let id = run_id(&runbook.name);
     let journal_path = req.journal.clone().unwrap_or_else(|| journal::default_dir().join(format!("{id}.jsonl")));
-    let journal = Journal::create(&journal_path, printer, redactor.clone())?;
+    let echo: Option<journal::Echo> =
+        printer.json().then(|| Box::new(move |line: &str| printer.stdout_line(line)) as journal::Echo);
+    let journal = Journal::create(&journal_path, echo, redactor.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     let world_origin = world.as_ref().map(|w| w.origin.clone());
+    let target = match world {
+        Some(w) => backends::Target::World(crate::world::Shared::new(w, clock.clone())),
+        None => backends::Target::Live(backends::Live { kubeconfig: req.kubeconfig.clone() }),
+    };
     let run = Arc::new(Run {
         id: id.clone(),
         printer,
         journal,
-        gate: crate::effects::Gate::new(req.dry_run, req.yes),
+        gate: Gate::new(if req.dry_run { Mode::DryRun } else { Mode::Apply }, req.yes),
         clock,
-        cancel: cancel::on_ctrl_c(),
+        cancel: crate::cancel::on_ctrl_c(),
         redactor,
-        yes: req.yes,
-        kubeconfig: req.kubeconfig.clone(),
+        target,
         steps: Mutex::new(Steps::default()),
         params: Mutex::new(Some(values.clone())),
-        world: world.map(|w| Arc::new(Mutex::new(w))),
         runtime,
-        prompt: Mutex::default(),
         resumed,
     });
 
@@ -182,7 +176,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         }
     }
     if req.dry_run {
-        run.gate.print_plan(printer);
+        printer.plan(&run.gate.plan());
     }
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
     run.record(&Event::RunEnd {
@@ -197,8 +191,8 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         planned: run.gate.planned_count(),
         clock: run.clock().now().to_string(),
     });
-    if let (Some(path), Some(world)) = (&req.save_world, run.world()) {
-        let yaml = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner).to_yaml(run.clock().now());
+    if let (Some(path), backends::Target::World(world)) = (&req.save_world, run.target()) {
+        let yaml = world.lock().to_yaml(run.clock().now());
         std::fs::write(path, yaml).map_err(|source| Error::Write { path: path.clone(), source })?;
         printer.status(Tone::Progress, "Saved", &format!("world to {}", path.display()));
     }

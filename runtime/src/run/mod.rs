@@ -1,36 +1,37 @@
 //! One run of a runbook: the state every binding reaches through the engine
-//! (journal, gate, clock, cancellation, redaction, the world), the step
-//! book-keeping, and the sequence that runs a script start to end
-//! (`execute`). Nothing here talks to a real system; bindings do, through the
-//! gate.
+//! (journal, gate, clock, cancellation, redaction, the target), the step
+//! book-keeping, the one path every wait takes ([`wait`]), and the sequence
+//! that runs a script start to end (`execute`).
+//!
+//! Bindings reach real or simulated systems only through the family values
+//! they make from [`Run::target`], hand every change to [`Run::change`] (the
+//! gate gives their closure the permit the run allows) and every wait to
+//! [`Run::wait`]. The run's mode is not something a binding can read.
 
-pub(crate) mod cancel;
-pub(crate) mod clock;
+pub(crate) mod compat;
 mod execute;
-pub mod journal;
-mod redact;
 pub(crate) mod resume;
 mod steps;
+pub(crate) mod wait;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use rhai::{Dynamic, EvalAltResult, NativeCallContext};
+use rhai::{EvalAltResult, NativeCallContext};
 
-pub use cancel::Cancel;
-pub use clock::Clock;
-pub(crate) use execute::{execute, RunRequest, Target};
-pub use redact::Redactor;
+pub use crate::cancel::Cancel;
+pub use crate::clock::Clock;
+pub use crate::redact::Redactor;
+pub(crate) use execute::{execute, RunRequest};
 pub(crate) use steps::Steps;
+pub use wait::{Poll, Wait, WaitError, Waited};
 
-use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Gate, GateContext, GateError, Outcome, Permit};
+use crate::backends::Target;
+use crate::bindings::{error as script, script_error, ScriptResult};
+use crate::effects::{Answer, Change, Failure, Gate, GateContext, GateError, Outcome, Permit};
+use crate::journal::{Event, Journal};
 use crate::output::Printer;
 use crate::params::Values;
-use crate::world::World;
-use journal::{Event, Journal};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The state of one run, shared by every binding call (and every `parallel`
 /// worker) through the engine's tag.
@@ -43,19 +44,34 @@ pub struct Run {
     pub(crate) clock: Arc<Clock>,
     pub(crate) cancel: Cancel,
     pub(crate) redactor: Redactor,
-    pub(crate) yes: bool,
-    pub(crate) kubeconfig: Option<std::path::PathBuf>,
+    pub(crate) target: Target,
     pub(crate) steps: Mutex<Steps>,
     pub(crate) params: Mutex<Option<Values>>,
-    pub(crate) world: Option<Arc<Mutex<World>>>,
     pub(crate) runtime: tokio::runtime::Runtime,
-    pub(crate) prompt: Mutex<()>,
     pub(crate) resumed: Option<resume::Resumed>,
 }
 
 /// The engine tag that carries the run to bindings.
 #[derive(Debug, Clone)]
 pub(crate) struct RunRef(pub(crate) Arc<Run>);
+
+/// A backend error, or Ctrl-C while the backend was at work.
+#[derive(Debug, thiserror::Error)]
+enum Interruptible<E> {
+    #[error(transparent)]
+    Failed(E),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl<E: Failure> Failure for Interruptible<E> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Failed(e) => e.kind(),
+            Self::Interrupted => "Interrupted",
+        }
+    }
+}
 
 impl Run {
     /// The run a binding is called in.
@@ -98,23 +114,16 @@ impl Run {
         &self.journal
     }
 
-    /// The run's clock (virtual on worlds).
+    /// The run's clock (virtual on worlds and in dry runs).
     #[must_use]
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
 
-    /// The simulated world, when the run targets one.
+    /// Where the run's systems are: what every family's value is made from.
     #[must_use]
-    pub fn world(&self) -> Option<&Arc<Mutex<World>>> {
-        self.world.as_ref()
-    }
-
-    /// The kubeconfig file named by `--kubeconfig` / `HUBOPS_KUBECONFIG`, if
-    /// any (otherwise `KUBECONFIG`, then `~/.kube/config`).
-    #[must_use]
-    pub fn kubeconfig(&self) -> Option<&std::path::Path> {
-        self.kubeconfig.as_deref()
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Secret redaction for anything a binding prints or returns in errors.
@@ -134,71 +143,106 @@ impl Run {
     /// runtime, so blocking here is allowed.
     pub fn block_on<F: Future>(&self, future: F) -> ScriptResult<F::Output> {
         self.check_cancelled()?;
+        self.block_on_raw(future).ok_or_else(|| script_error("Interrupted", "interrupted"))
+    }
+
+    /// [`Self::block_on`] with `None` for an interruption.
+    fn block_on_raw<F: Future>(&self, future: F) -> Option<F::Output> {
         let cancel = self.cancel.clone();
         self.runtime.block_on(async move {
             tokio::select! {
-                out = future => Ok(out),
+                out = future => Some(out),
                 () = async {
                     while !cancel.is_cancelled() {
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
-                } => Err(script_error("Interrupted", "interrupted")),
+                } => None,
             }
         })
     }
 
-    /// Hands a change to the effects gate: in a dry run `check` validates it
-    /// against the target system; otherwise `apply` makes it. Errors come back
-    /// as script errors with a `kind` (`Refused`, `WouldFail`, `Declined`, ...).
-    pub fn change<T>(
-        &self,
-        change: Change,
-        check: impl FnOnce(&Permit) -> Result<(), BoxError>,
-        apply: impl FnOnce(&Permit) -> Result<T, BoxError>,
-    ) -> ScriptResult<Outcome<T>> {
-        self.check_cancelled()?;
-        let ctx = GateContext {
-            journal: &self.journal,
-            printer: self.printer,
-            redactor: &self.redactor,
-            cancelled: self.cancel.is_cancelled(),
-        };
-        self.gate.submit(&ctx, change, check, apply).map_err(|e| self.gate_error(&e))
+    /// A backend error as a script error (kind, message, causes, the
+    /// family's fields; redacted).
+    pub fn fail<E: Failure + ?Sized>(&self, err: &E) -> Box<EvalAltResult> {
+        script::failure(&self.redactor, err)
     }
 
-    fn gate_error(&self, err: &GateError) -> Box<EvalAltResult> {
-        let redact = |s: String| self.redactor.redact(&s);
-        match err {
-            GateError::Refused { source, checked_only, .. } => {
-                let kind = if *checked_only { "WouldFail" } else { "Refused" };
-                let mut map = rhai::Map::new();
-                map.insert("kind".into(), kind.into());
-                map.insert("message".into(), redact(err.to_string()).into());
-                let causes: rhai::Array =
-                    std::iter::successors(Some(source.as_ref() as &dyn std::error::Error), |e| e.source())
-                        .map(|e| Dynamic::from(redact(e.to_string())))
-                        .collect();
-                map.insert("causes".into(), causes.into());
-                Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE))
+    /// Hands a change to the effects gate, with ONE closure: the gate calls
+    /// it with `Permit::Check` in a dry run (the backend has the system
+    /// validate the change) or `Permit::Apply` (the backend makes it). A
+    /// refusal reaches the script with the backend's `kind` and the gate's
+    /// verdict in `gate`.
+    pub fn change<T, E: Failure>(
+        &self,
+        change: Change,
+        op: impl AsyncFnOnce(&Permit) -> Result<T, E>,
+    ) -> ScriptResult<Outcome<T>> {
+        self.try_change(change, op).map_err(|e| script::gate(&self.redactor, &e))
+    }
+
+    /// [`Self::change`] with the gate's typed answer, for bindings that
+    /// treat some refusals as answers (a delete of what is already gone).
+    pub fn try_change<T, E: Failure>(
+        &self,
+        change: Change,
+        op: impl AsyncFnOnce(&Permit) -> Result<T, E>,
+    ) -> Result<Outcome<T>, GateError<E>> {
+        if self.cancel.is_cancelled() {
+            return Err(GateError::Interrupted);
+        }
+        let ctx = self.gate_context();
+        let out = self.gate.submit(&ctx, change, |permit| match self.block_on_raw(op(permit)) {
+            Some(result) => result.map_err(Interruptible::Failed),
+            None => Err(Interruptible::Interrupted),
+        });
+        out.map_err(|e| match e {
+            GateError::Refused { source: Interruptible::Interrupted, .. } | GateError::Interrupted => {
+                GateError::Interrupted
             }
-            GateError::Declined { .. } => script_error("Declined", &redact(err.to_string())),
-            GateError::NeedsConfirmation { .. } => {
-                let mut e = crate::bindings::error_map("Usage", &redact(err.to_string()));
-                e.insert("hint".into(), "pass --yes to confirm destructive changes, or run from a terminal".into());
-                Box::new(EvalAltResult::ErrorRuntime(e.into(), rhai::Position::NONE))
+            GateError::Refused { verb, target, checked_only, source: Interruptible::Failed(source) } => {
+                GateError::Refused { verb, target, checked_only, source }
             }
-            GateError::Interrupted => script_error("Interrupted", "interrupted"),
+            GateError::Declined { verb, target } => GateError::Declined { verb, target },
+            GateError::NeedsConfirmation { verb, target } => GateError::NeedsConfirmation { verb, target },
+        })
+    }
+
+    /// Asks the operator a question through the gate (`confirm`): `--yes`
+    /// and dry runs answer without asking; no terminal is an error.
+    pub fn confirm(&self, question: &str) -> ScriptResult<bool> {
+        self.check_cancelled()?;
+        let answer = self
+            .gate
+            .question(&self.gate_context(), question)
+            .map_err(|e| script_error("Usage", &format!("cannot read the answer: {e}")))?;
+        match answer {
+            Answer::Yes | Answer::YesByFlag | Answer::WouldAsk => Ok(true),
+            Answer::No => Err(script_error("Declined", &format!("the operator answered no: {question}"))),
+            Answer::NoTerminal => {
+                let mut map = crate::bindings::error_map(
+                    "Usage",
+                    &format!("`confirm` needs an answer but there is no terminal to ask on: {question}"),
+                );
+                map.insert(
+                    "hint".into(),
+                    "pass --yes to answer yes to every question, or run hubops from a terminal".into(),
+                );
+                Err(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)))
+            }
+        }
+    }
+
+    fn gate_context(&self) -> GateContext<'_> {
+        GateContext {
+            journal: &self.journal,
+            console: &self.printer,
+            redactor: &self.redactor,
+            cancelled: self.cancel.is_cancelled(),
         }
     }
 
     /// Records an event in the journal.
     pub fn record(&self, event: &Event) {
         self.journal.record(event);
-    }
-
-    /// Whether the gate only checks changes. Only the waits of the core
-    /// bindings look at this ("would wait"); mutations never do.
-    pub(crate) fn dry_run(&self) -> bool {
-        self.gate.dry_run()
     }
 }

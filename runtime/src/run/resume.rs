@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::journal::{self, Event};
+use crate::journal::{self, Event};
 
 /// What a resumed run takes from the earlier one.
 #[derive(Debug, Clone, Default)]

@@ -5,19 +5,21 @@
 //! simulated backend reads and changes that part. Mutations on a world change
 //! only the world; time on a world is virtual.
 //!
-//! This module loads, validates and saves worlds; it knows no family's
-//! schema, and nothing here touches a real system.
+//! This module loads, validates and saves worlds, and hands the families'
+//! simulated backends one [`Shared`] handle (the world and the run's clock);
+//! it knows no family's schema, and nothing here touches a real system.
 
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::catalog::closest;
-
-pub(crate) mod site;
+use crate::clock::Clock;
+use crate::suggestion::closest;
 
 /// Downcasting for world parts, implemented once for every type so that
 /// families only write what is theirs (`snapshot`).
@@ -232,6 +234,51 @@ impl World {
             map.insert(key.clone(), part.snapshot_after(elapsed));
         }
         serde_norway::to_string(&Value::Object(map)).unwrap_or_default()
+    }
+}
+
+/// The world a run works on and the run's clock, as every simulated
+/// backend holds it: cloning shares the same world.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    world: Arc<Mutex<World>>,
+    clock: Arc<Clock>,
+}
+
+impl Shared {
+    /// Shares `world`, on `clock`.
+    #[must_use]
+    pub fn new(world: World, clock: Arc<Clock>) -> Self {
+        Self { world: Arc::new(Mutex::new(world)), clock }
+    }
+
+    /// The world, locked. Hold it only for one read or change.
+    pub fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// TEMPORARY (issue 10 compat): the mutex itself.
+    pub(crate) fn arc(&self) -> &Arc<Mutex<World>> {
+        &self.world
+    }
+
+    /// The run's clock.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, on the run's clock.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// How long the world has run: virtual time since its `start`.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        let start = self.lock().start();
+        Duration::try_from(self.now().duration_since(start)).unwrap_or_default()
     }
 }
 

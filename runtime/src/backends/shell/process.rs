@@ -13,8 +13,8 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::cancel::Cancel;
 use crate::effects::{self, Permit};
-use crate::run::Cancel;
 
 /// Captured output beyond this many bytes per stream is dropped (the
 /// process still runs to the end; its pipe is drained).

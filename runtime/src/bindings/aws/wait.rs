@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::super::{duration_arg, script_error, ScriptResult};
 use super::aws_error;
 use crate::backends::aws::Error;
+use crate::journal::Event;
 use crate::output::Tone;
-use crate::run::journal::Event;
 use crate::run::Run;
 
 /// How often waits poll: live systems every few seconds; on worlds and in dry

@@ -10,7 +10,8 @@ use super::super::aws::{
 use super::super::{script_error, ScriptResult};
 use super::{read_snapshot, read_volume, system, Ec2, Kind, WAIT_MODIFY, WAIT_SNAPSHOT, WAIT_VOLUME};
 use crate::backends::aws::{self as backend, ec2 as live, VolumeChange};
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 pub(super) fn wait_snapshot(
@@ -119,7 +120,7 @@ pub(super) fn modify_volume(
         .before_after(before_json, serde_json::to_value(&change_to).ok());
     let cause = Cause::default();
     let outcome = run
-        .change(
+        .change_legacy(
             change,
             |p| {
                 if before.is_none() {
@@ -191,7 +192,7 @@ pub(super) fn tag(ctx: &NativeCallContext, ec2: &Ec2, resource: &str, tags: &rha
         Change::new(system(ec2), "tag", format!("`{resource}`")).before_after(None, serde_json::to_value(&tags).ok());
     let cause = Cause::default();
     let planned = is_planned(resource);
-    run.change(
+    run.change_legacy(
         change,
         |p| {
             if planned {
@@ -251,7 +252,7 @@ pub(super) fn delete(ctx: &NativeCallContext, ec2: &Ec2, id: &str, kind: Kind) -
             },
         )
     };
-    run.change(
+    run.change_legacy(
         change,
         |p| {
             let answer = send(p, true).map_err(boxed)?;

@@ -13,7 +13,8 @@ use super::{read_snapshot, read_volume, system, Ec2, Kind};
 use crate::backends::aws::{
     self as backend, ec2 as live, NewVolume, Query, Snapshot, Tags, Volume, RUN_TAG, TOKEN_TAG,
 };
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 /// What the run knows about a create's token.
@@ -150,7 +151,7 @@ pub(super) fn create_snapshot(
         .before_after(None, Some(json!({"description": description, "tags": tags})));
     let cause = Cause::default();
     let outcome = run
-        .change(
+        .change_legacy(
             change,
             |p| {
                 // moto's DryRun does not look at the volume; real EC2 does.
@@ -248,7 +249,7 @@ pub(super) fn create_volume(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::
     let cause = Cause::default();
     let from_planned = new.snapshot.as_deref().is_some_and(is_planned);
     let outcome = run
-        .change(
+        .change_legacy(
             change,
             |p| {
                 if from_planned {

@@ -18,7 +18,8 @@ use crate::bindings::k8s::cluster::Cluster;
 use crate::bindings::k8s::writes;
 use crate::bindings::script_error;
 use crate::bindings::shell::{bool_option, known_options, string_option};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Change, Permit};
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 /// `helm::upgrade`'s options as a world upgrade: values files are read
@@ -138,7 +139,7 @@ pub(super) fn write_world(
         })
     };
     let outcome = run
-        .change(
+        .change_legacy(
             change,
             |p| {
                 *planned.borrow_mut() = Some(op(p, true)?);

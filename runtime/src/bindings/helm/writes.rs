@@ -16,7 +16,8 @@ use crate::backends::shell::process::{self, Invocation};
 use crate::bindings::k8s::cluster::Cluster;
 use crate::bindings::shell::{bool_option, gated, known_options, string_option, timeout_option};
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 /// A values map written to a private file for `--values`, removed when the

@@ -15,8 +15,8 @@ use crate::backends::k8s::condition::Condition;
 use crate::backends::k8s::live::LiveCluster;
 use crate::backends::k8s::{Error, ResourceKind};
 use crate::bindings::{script_error, ScriptResult};
+use crate::journal::Event;
 use crate::output::Tone;
-use crate::run::journal::Event;
 use crate::run::Run;
 
 /// How long a wait waits unless told otherwise.

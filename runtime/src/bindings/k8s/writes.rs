@@ -16,7 +16,8 @@ use super::cluster::{fail, scoped, Cluster};
 use crate::backends::k8s::kinds;
 use crate::backends::k8s::{name_of, namespace_of, DeleteOptions, Error, PatchType, ResourceKind, Selector};
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Change, Permit};
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,7 +38,7 @@ pub(crate) fn mutate<T>(run: &Run, change: Change, op: impl Fn(&Permit, bool) ->
         Ok(())
     };
     let apply = |p: &Permit| op(p, false).map_err(boxed);
-    match run.change(change, check, apply) {
+    match run.change_legacy(change, check, apply) {
         Ok(Outcome::Applied(value)) => Ok(value),
         Ok(Outcome::Planned) => {
             planned.take().ok_or_else(|| script_error("Internal", "a planned change has no answer"))
@@ -224,15 +225,7 @@ pub(crate) fn delete(
     }
 }
 
-/// The `kind` of a script error map.
-pub(crate) fn kind_of(err: &EvalAltResult) -> Option<String> {
-    match err {
-        EvalAltResult::ErrorRuntime(value, _) => {
-            value.read_lock::<rhai::Map>().and_then(|m| m.get("kind").map(ToString::to_string))
-        }
-        _ => None,
-    }
-}
+pub(crate) use crate::bindings::error::kind_of;
 
 /// Deletes every selected object of a kind; returns their names.
 pub(crate) fn delete_all(

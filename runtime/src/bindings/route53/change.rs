@@ -11,7 +11,8 @@ use super::super::aws::{
 use super::super::{script_error, ScriptResult};
 use super::{current, missing, read_records, system, Zone, WAIT_INSYNC};
 use crate::backends::aws::{fqdn, route53 as live, Action, Alias, ChangeInfo, Error, Record};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Change, Permit};
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 /// What the record must be before a change is sent.
@@ -117,7 +118,7 @@ fn submit(
     let cause = Cause::default();
     let id = zone.zone.id.clone();
     let outcome = run
-        .change(
+        .change_legacy(
             change,
             |_| verify(&run, zone, name, record_type, expect).map(|_| ()).map_err(|e| cause.keep(e)),
             |p: &Permit| {

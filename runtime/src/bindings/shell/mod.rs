@@ -17,7 +17,8 @@ use super::{duration_arg, error_map, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
 use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::backends::shell::world::{HostsWorld, LOCAL};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Change, Permit};
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 use crate::world::World;
 
@@ -146,16 +147,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Rejects options a function does not have, naming the ones it has.
 pub(crate) fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptResult<()> {
-    for key in options.keys() {
-        if !known.contains(&key.as_str()) {
-            let mut message = format!("`{function}` has no option `{key}` (options: {})", known.join(", "));
-            if let Some(close) = crate::catalog::closest(key, known.iter().copied()) {
-                message = format!("{message}; did you mean `{close}`?");
-            }
-            return Err(script_error("Invalid", &message));
-        }
-    }
-    Ok(())
+    crate::bindings::options::Options::new(function, options, known).map(|_| ())
 }
 
 pub(crate) fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>> {
@@ -269,7 +261,7 @@ pub(crate) fn gated<T>(
         })
     };
     let check = |permit: &Permit| check(permit).map_err(|e| BoxError::from(with_causes(&e)));
-    run.change(change, check, apply).map_err(|gate_error| {
+    run.change_legacy(change, check, apply).map_err(|gate_error| {
         match failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             Some(map) => Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)),
             None => gate_error,

@@ -12,8 +12,9 @@ use crate::backends::shell::process::{self, Invocation};
 use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
 use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Change, Permit};
 use crate::output::Tone;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 /// `sh::rsync`'s timeout when none is given: a first copy of home
@@ -120,7 +121,11 @@ pub(super) fn run(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai:
     Ok(report_map(report, status, planned))
 }
 
-fn rsync_run(permit: &Permit, inv: &Invocation, cancel: &crate::run::Cancel) -> Result<(Report, i32), process::Error> {
+fn rsync_run(
+    permit: &Permit,
+    inv: &Invocation,
+    cancel: &crate::cancel::Cancel,
+) -> Result<(Report, i32), process::Error> {
     let output = process::run(permit, inv, cancel)?;
     let status = output.status;
     if status != 0 && status != RSYNC_VANISHED {

@@ -10,7 +10,8 @@ use super::{
 use crate::backends::shell::process::{self, Invocation};
 use crate::backends::shell::ssh::{self as ssh_args, Remote};
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Outcome};
+use crate::effects::Change;
+use crate::run::compat::LegacyOutcome as Outcome;
 use crate::run::Run;
 
 const SSH_OPTIONS: [&str; 5] = ["identity", "user", "port", "timeout", "check"];

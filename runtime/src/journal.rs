@@ -1,4 +1,4 @@
-#![doc = include_str!("../../JOURNAL.md")]
+#![doc = include_str!("../JOURNAL.md")]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -8,9 +8,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::effects::Change;
-use crate::output::Printer;
-use crate::run::Redactor;
+use crate::redact::Redactor;
 
 /// Problems with the journal file.
 #[derive(Debug, thiserror::Error)]
@@ -185,29 +183,31 @@ pub enum Event {
     },
 }
 
-impl Event {
-    pub(crate) fn change(phase: &str, change: &Change, error: Option<String>) -> Self {
-        Self::Change { phase: phase.into(), change: serde_json::to_value(change).unwrap_or(Value::Null), error }
-    }
-}
+/// Where each journal line is also sent (stdout with `--output json`).
+pub type Echo = Box<dyn Fn(&str) + Send + Sync>;
 
 /// The journal of one run: a JSON-lines file, and stdout with `--output json`.
-#[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
-    printer: Printer,
+    echo: Option<Echo>,
     redactor: Redactor,
 }
 
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
 impl Journal {
-    pub(crate) fn create(path: &Path, printer: Printer, redactor: Redactor) -> Result<Self, Error> {
+    pub(crate) fn create(path: &Path, echo: Option<Echo>, redactor: Redactor) -> Result<Self, Error> {
         let err = |source| Error::Create { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
         let file = File::create(path).map_err(err)?;
-        Ok(Self { path: path.to_path_buf(), file: Mutex::new(file), printer, redactor })
+        Ok(Self { path: path.to_path_buf(), file: Mutex::new(file), echo, redactor })
     }
 
     /// Where the journal is written.
@@ -233,8 +233,8 @@ impl Journal {
                 tracing::warn!("cannot write the journal {}: {e}", self.path.display());
             }
         }
-        if self.printer.json() {
-            self.printer.stdout_line(&line);
+        if let Some(echo) = &self.echo {
+            echo(&line);
         }
     }
 }

@@ -1,14 +1,13 @@
 //! Ctrl-C. The first press asks the run to stop at the next binding call or
 //! script operation (the journal records it, exit 130); a second press ends
 //! the process at once. Only the flag lives here; who checks it is the
-//! engine's `on_progress` and every binding's entry.
+//! engine's `on_progress` and every binding's entry. A leaf: it imports
+//! nothing of hubops.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
-
-use super::clock::Interrupted;
 
 /// A cancellation flag that sleeping waits can be woken by.
 #[derive(Debug, Clone, Default)]
@@ -72,3 +71,8 @@ pub(crate) fn on_ctrl_c() -> Cancel {
     })
     .clone()
 }
+
+/// Ctrl-C ended a wait or a call.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("interrupted")]
+pub struct Interrupted;

@@ -1,9 +1,10 @@
 //! Secret redaction: values of parameters declared `secret: true` are
 //! replaced by `***` in everything the run writes (journal, plan, errors).
+//! A leaf: it imports nothing of hubops.
 
 use std::sync::{Arc, RwLock};
 
-use crate::effects::Change;
+use serde_json::Value;
 
 /// Replaces known secret values in text.
 #[derive(Debug, Clone, Default)]
@@ -56,21 +57,17 @@ impl Redactor {
         out
     }
 
-    pub(crate) fn redact_change(&self, change: Change) -> Change {
-        if self.secrets.read().map_or(true, |s| s.is_empty()) {
-            return change;
-        }
-        let value = serde_json::to_string(&change).map(|s| self.redact(&s));
-        let redacted = value.ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-        let Some(v) = redacted else { return change };
-        let text = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-        Change {
-            system: text("system"),
-            verb: text("verb"),
-            target: text("target"),
-            before: v.get("before").cloned(),
-            after: v.get("after").cloned(),
-            destructive: change.destructive,
+    /// `value` with every secret replaced by `***` inside its strings (keys
+    /// included); numbers, booleans and the JSON structure are left alone.
+    #[must_use]
+    pub fn redact_value(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.redact(s)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.redact_value(v)).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (self.redact(k), self.redact_value(v))).collect())
+            }
+            other => other.clone(),
         }
     }
 }

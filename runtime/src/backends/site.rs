@@ -10,11 +10,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::World;
 use crate::backends::aws::world::AwsWorld;
 use crate::backends::dns_world::{DnsWorld, DnsZone, Server};
 use crate::backends::http::{self, Response};
 use crate::backends::k8s::world::K8sWorld;
+use crate::world::World;
 
 /// `(ttl, values)` of record `name`/`rtype` as it was at `at`, from the
 /// world's hosted zones.

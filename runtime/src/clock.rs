@@ -1,13 +1,14 @@
 //! The run's clock: real time on live systems, virtual time on worlds, where
 //! a 15-minute wait advances the clock instantly. Waits here are the only
-//! sleeps in hubops, and every one can be interrupted by Ctrl-C.
+//! sleeps in hubops, and every one can be interrupted by Ctrl-C. A leaf: it
+//! imports only `cancel`.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::cancel::Cancel;
+use crate::cancel::{Cancel, Interrupted};
 
 /// Real or virtual time.
 #[derive(Debug)]
@@ -72,11 +73,6 @@ impl Clock {
         }
     }
 }
-
-/// Ctrl-C ended a wait.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("interrupted")]
-pub struct Interrupted;
 
 #[cfg(test)]
 mod tests {
