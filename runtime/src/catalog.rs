@@ -153,8 +153,14 @@ impl Catalog {
 
     /// A world by name or path, for `--rehearse` and `--world`: a path as
     /// given; a bare name in the runbook's folder, the search path, then bundled.
-    pub(crate) fn world(&self, name: &str, near: Option<&Path>) -> Option<(String, String)> {
+    /// A world by path or name: a path as given; a name next to the runbook,
+    /// on the search path, then bundled. A name that looks like a path (a
+    /// folder in it, or a `.yaml` ending) is never answered by a bundled world:
+    /// `--world cae.yaml` with no such file is an error, not the bundled `cae`.
+    /// Returns the text, where it came from, and the file when there is one.
+    pub(crate) fn world(&self, name: &str, near: Option<&Path>) -> Option<(String, String, Option<PathBuf>)> {
         let as_path = Path::new(name);
+        let path_like = has_ext(name, "yaml") || has_ext(name, "yml") || name.contains(std::path::MAIN_SEPARATOR);
         let file =
             if has_ext(name, "yaml") || has_ext(name, "yml") { name.to_string() } else { format!("{name}.yaml") };
         let mut candidates: Vec<PathBuf> = Vec::new();
@@ -172,15 +178,18 @@ impl Catalog {
             }
         }
         for path in candidates {
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                return Some((text, path.display().to_string()));
+            if let Ok(text) = crate::state::read_bounded(&path) {
+                return Some((text, path.display().to_string(), Some(path)));
             }
+        }
+        if path_like {
+            return None;
         }
         let stem = file.trim_end_matches(".yaml").trim_end_matches(".yml");
         embedded::WORLDS
             .iter()
             .find(|(n, _)| *n == stem)
-            .map(|(n, text)| ((*text).to_string(), format!("{n} (bundled)")))
+            .map(|(n, text)| ((*text).to_string(), format!("{n} (bundled)"), None))
     }
 }
 

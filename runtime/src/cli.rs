@@ -134,6 +134,9 @@ pub(crate) struct RunArgs {
     /// Continue a failed run (journal path or run id): finished steps are not run again
     #[arg(long, value_name = "RUN")]
     pub(crate) resume: Option<String>,
+    /// The most virtual time a rehearsal or dry run may take before it is stopped as a runaway
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration, env = "HUBOPS_MAX_VIRTUAL_TIME")]
+    pub(crate) max_virtual_time: std::time::Duration,
     /// Print help, with the runbook's parameters when a runbook is named
     #[arg(short = 'h', long = "help")]
     pub(crate) help: bool,
@@ -247,5 +250,10 @@ fn run_config(args: RunArgs) -> config::Command {
             OnFailure::Rollback => config::OnFailure::Rollback,
         },
         resume: args.resume,
+        max_virtual_time: args.max_virtual_time,
     }))
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(text)
 }

@@ -115,7 +115,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
     let file = match &args.params_file {
         Some(path) => Some((
             path.display().to_string(),
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.clone(), source })?,
+            crate::state::read_bounded(path).map_err(|source| Error::Read { path: path.clone(), source })?,
         )),
         None => None,
     };
@@ -133,6 +133,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         journal: args.journal,
         on_failure: args.on_failure,
         resume: args.resume,
+        max_virtual_time: args.max_virtual_time,
         printer,
         catalog,
         extensions,
@@ -179,7 +180,8 @@ fn eject(args: &EjectConfig, catalog: &Catalog, printer: Printer) -> Result<(), 
         }
     }
     for (path, content) in files {
-        std::fs::write(&path, content).map_err(|source| Error::Write { path: path.clone(), source })?;
+        crate::state::write_file(&path, content.as_bytes(), args.force)
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
         printer.status(Tone::Progress, "Wrote", &path.display().to_string());
     }
     Ok(())

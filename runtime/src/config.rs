@@ -95,6 +95,8 @@ pub struct RunConfig {
     pub on_failure: OnFailure,
     /// `--resume RUN`.
     pub resume: Option<String>,
+    /// `--max-virtual-time`: the most time a run's virtual clock may move.
+    pub max_virtual_time: std::time::Duration,
 }
 
 /// `hubops eject`.

@@ -80,6 +80,9 @@ pub enum Error {
     /// `--resume` cannot continue that run.
     #[error(transparent)]
     Resume(#[from] crate::run::resume::Error),
+    /// Another run holds a lock this run needs.
+    #[error(transparent)]
+    Lock(#[from] crate::run::lock::Error),
     /// `eject` would overwrite a file.
     #[error("`{}` already exists", path.display())]
     Exists {
@@ -120,6 +123,12 @@ impl Error {
             Self::Params(p) => Some(format!("`hubops show {}` lists the parameters of this runbook", p.runbook)),
             Self::Exists { .. } => Some("pass --force to overwrite it".into()),
             Self::World(e) => e.hint(),
+            Self::Lock(crate::run::lock::Error::Held { .. }) => {
+                Some("wait for that run to end; a run that died released its locks with it".into())
+            }
+            Self::Resume(crate::run::resume::Error::Superseded { journal, .. }) => {
+                Some(format!("hubops run ... --resume {journal}"))
+            }
             _ => None,
         }
     }

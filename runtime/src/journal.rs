@@ -1,8 +1,9 @@
 #![doc = include_str!("../JOURNAL.md")]
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,21 @@ pub enum Error {
         /// Why not.
         #[source]
         source: std::io::Error,
+    },
+    /// The journal could not be written: the run stops (audit first).
+    #[error("cannot write the journal `{}`", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another run is writing this journal now.
+    #[error("the journal `{}` is being written by another run", path.display())]
+    Busy {
+        /// The file.
+        path: PathBuf,
     },
     /// A line of the journal is not an event.
     #[error("line {line} of the journal `{}` is not a journal event", path.display())]
@@ -77,6 +93,15 @@ pub enum Event {
         /// The first run of a chain of resumes; idempotency tokens derive from it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lineage: Option<String>,
+        /// The journal of the run this one resumes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed_journal: Option<String>,
+        /// SHA-256 of the world file as loaded (world runs only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        world_digest: Option<String>,
+        /// The OS user and host that ran it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
     },
     /// A step began.
     StepStart {
@@ -106,13 +131,35 @@ pub enum Event {
     },
     /// A change passed the effects gate.
     Change {
-        /// `planned`, `would_fail` (dry run), `applied` or `failed`.
+        /// `planned`, `would_fail` (dry run); `applied`, `failed`, or
+        /// `replayed` (applied by an earlier run of the lineage; not sent again).
         phase: String,
         /// The change, secrets redacted.
         change: Value,
         /// Why it failed or would fail.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The change's key: `LINEAGE/STEP/ORDINAL/DIGEST` (see JOURNAL.md).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        /// The step the change was made in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// What the system answered (`applied`, `replayed`), as JSON, so a
+        /// resumed run can hand it back without sending the change again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+    },
+    /// A change is about to be sent (its `change` event follows once the
+    /// system answered): a run killed in between leaves the change in doubt.
+    ChangeStarted {
+        /// The change's key.
+        key: String,
+        /// The step it is made in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// `verb target`.
+        what: String,
     },
     /// A wait: a sleep, or waiting for a condition.
     Wait {
@@ -168,6 +215,38 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// This run was continued by a resume (appended to the resumed run's
+    /// journal): it cannot be resumed again.
+    Continued {
+        /// The run that continues it.
+        by: String,
+        /// That run's journal.
+        journal: String,
+    },
+    /// A lock on a target was taken, refused, broken or released.
+    Lock {
+        /// What is locked: `world /path/site.yaml`, `k8s/blue`, `lease k8s/blue daskhub`.
+        target: String,
+        /// `acquired`, `released`, `refused`, `broken`.
+        action: String,
+        /// The holder, for `refused` and `broken`: run, user@host, since.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+    },
+    /// The world was written to disk (`--save-world`), after a change or at the end.
+    WorldSaved {
+        /// The file.
+        path: String,
+        /// SHA-256 of what was written.
+        digest: String,
+    },
+    /// A system the run opened, and what it is (a resume checks it is the same).
+    Target {
+        /// `k8s/blue`, `aws/prod`.
+        system: String,
+        /// What it resolved to: the API server, the account's region.
+        identity: String,
+    },
     /// The run ended.
     RunEnd {
         /// `succeeded`, `failed` or `interrupted`.
@@ -178,20 +257,34 @@ pub enum Event {
         applied: usize,
         /// Changes planned (dry run).
         planned: usize,
+        /// Changes an earlier run of the lineage made, handed back instead of sent again.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        replayed: usize,
         /// The run's clock at the end, RFC 3339.
         clock: String,
+        /// Virtual time the run took (world runs and dry runs), in ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_ms: Option<u64>,
     },
 }
 
 /// Where each journal line is also sent (stdout with `--output json`).
 pub type Echo = Box<dyn Fn(&str) + Send + Sync>;
 
-/// The journal of one run: a JSON-lines file, and stdout with `--output json`.
+/// The journal of one run: a JSON-lines file (and stdout with
+/// `--output json`). It is opened for appending and never truncated: a
+/// journal named with `--journal` that already holds runs gets this run
+/// appended. The file is locked for the run's life, so two runs cannot
+/// interleave lines in it. Every line is written and flushed before the
+/// run goes on; the first line that cannot be written marks the journal
+/// broken, and the run stops at its next binding call.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
     echo: Option<Echo>,
     redactor: Redactor,
+    broken: Mutex<Option<String>>,
+    count: AtomicU64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -201,13 +294,27 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
-    pub(crate) fn create(path: &Path, echo: Option<Echo>, redactor: Redactor) -> Result<Self, Error> {
+    /// Opens (creating it and its folder when missing) the journal at `path`
+    /// for appending, and locks it.
+    pub(crate) fn open(path: &Path, echo: Option<Echo>, redactor: Redactor) -> Result<Self, Error> {
         let err = |source| Error::Create { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
+            crate::state::create_dir_all(dir).map_err(err)?;
         }
-        let file = File::create(path).map_err(err)?;
-        Ok(Self { path: path.to_path_buf(), file: Mutex::new(file), echo, redactor })
+        let file = crate::state::append(path).map_err(err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Busy { path: path.to_path_buf() }),
+            Err(std::fs::TryLockError::Error(source)) => return Err(err(source)),
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            echo,
+            redactor,
+            broken: Mutex::new(None),
+            count: AtomicU64::new(0),
+        })
     }
 
     /// Where the journal is written.
@@ -216,57 +323,104 @@ impl Journal {
         &self.path
     }
 
+    /// How many events this run wrote.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Why the journal cannot be written any more, once it cannot.
+    pub(crate) fn broken(&self) -> Option<String> {
+        self.broken.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     /// Appends an event, redacted, and flushes it: the journal must survive a
-    /// crash or Ctrl-C. A write failure is reported once as a warning rather
-    /// than stopping a maintenance half-way.
+    /// crash or Ctrl-C. A failure marks the journal broken (see [`Self::broken`]).
     pub fn record(&self, event: &Event) {
-        let line = match serde_json::to_string(event) {
-            Ok(line) => self.redactor.redact(&line),
-            Err(e) => {
-                tracing::error!("journal event not serialisable: {e}");
-                return;
-            }
-        };
-        {
-            let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Err(e) = writeln!(file, "{line}").and_then(|()| file.flush()) {
-                tracing::warn!("cannot write the journal {}: {e}", self.path.display());
+        if let Err(e) = self.try_record(event) {
+            let mut broken = self.broken.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if broken.is_none() {
+                *broken = Some(format!(
+                    "{e}: {}",
+                    std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default()
+                ));
             }
         }
+    }
+
+    /// [`Self::record`], with the write error.
+    pub(crate) fn try_record(&self, event: &Event) -> Result<(), Error> {
+        let value = serde_json::to_value(event).unwrap_or(Value::Null);
+        let line = serde_json::to_string(&self.redactor.redact_value(&value)).unwrap_or_default();
+        {
+            let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            writeln!(file, "{line}")
+                .and_then(|()| file.flush())
+                .map_err(|source| Error::Write { path: self.path.clone(), source })?;
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
         if let Some(echo) = &self.echo {
             echo(&line);
         }
+        Ok(())
     }
 }
 
-/// Reads a journal back, event by event.
-pub fn read(path: &Path) -> Result<Vec<Event>, Error> {
-    let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let mut events = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        if line.trim().is_empty() {
-            continue;
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A journal read back.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// Every event, in order.
+    pub events: Vec<Event>,
+    /// The 1-based number of a last line that was cut short (power loss,
+    /// SIGKILL mid-write) and dropped.
+    pub torn: Option<usize>,
+}
+
+/// Reads a journal back, event by event. A last line that is not an event
+/// (a write cut short) is dropped and reported in [`Read::torn`]; a bad line
+/// anywhere else is an error.
+pub fn read_all(path: &Path) -> Result<Read, Error> {
+    let text = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<(usize, &str)> =
+        text.split('\n').enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
+    let mut out = Read::default();
+    for (n, (line_no, line)) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(event) => out.events.push(event),
+            Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => out.torn = Some(*line_no),
+            Err(source) => return Err(Error::Parse { path: path.to_path_buf(), line: *line_no, source }),
         }
-        let event = serde_json::from_str(&line).map_err(|source| Error::Parse {
-            path: path.to_path_buf(),
-            line: i + 1,
-            source,
-        })?;
-        events.push(event);
     }
-    Ok(events)
+    Ok(out)
+}
+
+/// Reads a journal back, event by event (a torn last line is dropped).
+pub fn read(path: &Path) -> Result<Vec<Event>, Error> {
+    read_all(path).map(|r| r.events)
+}
+
+/// The runs a journal holds (a journal named with `--journal` may hold
+/// several, one after the other), each starting with its `run_start`.
+#[must_use]
+pub fn runs(events: &[Event]) -> Vec<&[Event]> {
+    let starts: Vec<usize> =
+        events.iter().enumerate().filter(|(_, e)| matches!(e, Event::RunStart { .. })).map(|(i, _)| i).collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &start)| &events[start..starts.get(n + 1).copied().unwrap_or(events.len())])
+        .collect()
 }
 
 /// The default journal folder: `$XDG_STATE_HOME/hubops/runs`, or
 /// `~/.local/state/hubops/runs`.
 pub(crate) fn default_dir() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    state.join("hubops").join("runs")
+    crate::state::dir().join("runs")
 }
 
 #[cfg(test)]

@@ -296,6 +296,10 @@ impl Console for Printer {
         }
     }
 
+    fn replayed(&self, change: &Change) {
+        self.status(Tone::Progress, "Skipping", &format!("{} (made by the run this one resumes)", change.describe()));
+    }
+
     fn ask(&self, question: &str) -> Option<std::io::Result<bool>> {
         if !self.interactive() {
             return None;

@@ -304,7 +304,8 @@ impl fmt::Display for ParamProblems {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Values {
     pub(crate) by_name: BTreeMap<String, Value>,
-    pub(crate) secrets: Vec<String>,
+    /// The values of secret parameters, of any type.
+    pub(crate) secrets: Vec<Value>,
     pub(crate) secret_names: Vec<String>,
 }
 
@@ -344,7 +345,9 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
 
     let mut from_file: BTreeMap<String, Value> = BTreeMap::new();
     if let Some((path, text)) = &supplied.file {
-        match serde_norway::from_str::<serde_norway::Value>(text) {
+        match crate::yaml_limits::check(text).and_then(|()| {
+            serde_norway::from_str::<serde_norway::Value>(text).map_err(|e| format!("is not valid YAML: {e}"))
+        }) {
             Ok(serde_norway::Value::Mapping(map)) => {
                 for (k, v) in map {
                     let Some(key) = k.as_str().map(str::to_string) else {
@@ -361,7 +364,7 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
             }
             Ok(serde_norway::Value::Null) => {}
             Ok(_) => problems.push(format!("`{path}` must be a YAML mapping of parameter names to values")),
-            Err(e) => problems.push(format!("`{path}` is not valid YAML: {e}")),
+            Err(why) => problems.push(format!("`{path}` {why}")),
         }
         for key in from_file.keys() {
             if !decl.params.iter().any(|p| &p.name == key) {
@@ -394,6 +397,20 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
         from_sets.insert(key.to_string(), value.to_string());
     }
 
+    // Secrets are known before anything is checked, so that no message about
+    // them (here or later) can show them.
+    for param in decl.params.iter().filter(|p| p.secret) {
+        if let Some(text) = from_sets.get(&param.name) {
+            crate::redact::global().add(text);
+        }
+        if let Some(value) = from_file.get(&param.name).or_else(|| from_world.get(&param.name)) {
+            crate::redact::global().add_value(value);
+        }
+        if let Some(value) = &param.default {
+            crate::redact::global().add_value(value);
+        }
+    }
+
     let mut values = Values::default();
     for param in &decl.params {
         let value = if let Some(text) = from_sets.get(&param.name) {
@@ -417,8 +434,8 @@ pub(crate) fn validate(runbook: &str, decl: &Declaration, supplied: &Supplied) -
         match value {
             Ok(v) => {
                 if param.secret {
-                    if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
-                        values.secrets.push(s.to_string());
+                    if !v.is_null() {
+                        values.secrets.push(v.clone());
                     }
                     values.secret_names.push(param.name.clone());
                 }
@@ -464,7 +481,7 @@ fn parse_text(param: &ParamDecl, text: &str) -> Result<Value, String> {
             coerce_value(param, &json)?
         }
         ParamType::Duration => {
-            crate::duration::parse(text).map_err(|why| format!("expects a duration: {why}"))?;
+            crate::duration::parse(text).map_err(|why| duration_problem(param, &why))?;
             Value::from(text.trim())
         }
     };
@@ -487,7 +504,7 @@ fn coerce_value(param: &ParamDecl, value: &Value) -> Result<Value, String> {
             value.clone()
         }
         (ParamType::Duration, Value::String(s)) => {
-            crate::duration::parse(s).map_err(|why| format!("expects a duration: {why}"))?;
+            crate::duration::parse(s).map_err(|why| duration_problem(param, &why))?;
             value.clone()
         }
         (ParamType::Duration, Value::Number(n)) if n.is_u64() => Value::from(format!("{n}s")),
@@ -500,8 +517,21 @@ fn check_choice(param: &ParamDecl, value: Value) -> Result<Value, String> {
     if param.choices.is_empty() || param.choices.contains(&value) {
         return Ok(value);
     }
+    if param.secret {
+        // Neither the value nor the choices of a secret are shown.
+        return Err("must be one of its declared choices, got a value that is not one".into());
+    }
     let choices: Vec<String> = param.choices.iter().map(show_plain).collect();
     Err(format!("must be one of {}, got `{}`", choices.join(", "), show_plain(&value)))
+}
+
+/// A duration that does not parse; a secret's text is never echoed.
+fn duration_problem(param: &ParamDecl, why: &str) -> String {
+    if param.secret {
+        "expects a duration, got a value that is not one".into()
+    } else {
+        format!("expects a duration: {why}")
+    }
 }
 
 /// A value as a person types it: strings bare, the rest as JSON.
@@ -580,7 +610,7 @@ mod tests {
         assert_eq!(v.by_name["ttl"], Value::from(30));
         assert_eq!(v.by_name["users"], serde_json::json!(["alice", "bob"]));
         assert_eq!(v.by_name["wait"], Value::from("90s"));
-        assert_eq!(v.secrets, ["s3cret"]);
+        assert_eq!(v.secrets, [Value::from("s3cret")]);
         assert_eq!(v.redacted()["token"], Value::from("***"));
     }
 

@@ -136,7 +136,9 @@ step("break", || fail(`broken with ${p.token}`));
         seen,
         [
             "change",
+            "change_started",
             "error",
+            "lock",
             "log",
             "print",
             "prompt",

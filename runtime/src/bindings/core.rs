@@ -227,6 +227,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     let index = lock(&run.steps).begin(name).ok_or_else(|| {
         script_error("Script", &format!("step `{name}` is declared twice; step names must be unique within a run"))
     })?;
+    crate::crash::point("step-start", index);
     run.record(&Event::StepStart { step: name.into(), index, at: run.clock().now().to_string() });
     if let Some(done) = run.resumed.as_ref().and_then(|r| r.steps.get(name).map(|v| (r.from.clone(), v.clone()))) {
         let (from, result) = done;
@@ -265,6 +266,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
                 error: None,
             });
             lock(&run.steps).complete(name, rollback);
+            crate::crash::point("step-end", index);
             Ok(value)
         }
         Err(err) => {

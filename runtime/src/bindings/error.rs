@@ -47,6 +47,8 @@ pub(crate) fn gate<E: Failure>(redactor: &Redactor, err: &GateError<E>) -> Box<E
             Box::new(EvalAltResult::ErrorRuntime(map.into(), Position::NONE))
         }
         GateError::Interrupted => script_error("Interrupted", "interrupted"),
+        GateError::Stopped { .. } => script_error("Stopped", &message),
+        GateError::Unreplayable { .. } => script_error("Resume", &message),
     }
 }
 

@@ -214,6 +214,24 @@ pub enum GateError<E> {
     /// Ctrl-C was pressed.
     #[error("interrupted")]
     Interrupted,
+    /// The run must stop before making any change (its journal cannot be
+    /// written: no change is made that the audit log would not show).
+    #[error("the run stops: {why}")]
+    Stopped {
+        /// Why.
+        why: String,
+    },
+    /// A resumed run found the recorded answer of a change it must not send
+    /// again, but cannot read it back.
+    #[error("{verb} {target} was made by an earlier run, but its recorded answer cannot be read back: {why}")]
+    Unreplayable {
+        /// The change's verb.
+        verb: String,
+        /// The change's target.
+        target: String,
+        /// Why not.
+        why: String,
+    },
 }
 
 impl<E> GateError<E> {
@@ -273,6 +291,19 @@ pub trait Console {
     fn applying(&self, change: &Change);
     /// A question was answered without asking (`--yes`, dry run).
     fn answered(&self, question: &str, answer: Answer);
+    /// A resumed run hands back a change an earlier run made, without making it again.
+    fn replayed(&self, change: &Change);
     /// Asks a yes/no question; `None` when there is no terminal to ask on.
     fn ask(&self, question: &str) -> Option<std::io::Result<bool>>;
+}
+
+/// What a resumed run takes over from the runs before it in its lineage:
+/// the changes they made (by key, with what the system answered) and the
+/// ones they were making when they stopped (in doubt).
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Key -> the recorded answer.
+    pub applied: std::collections::HashMap<String, Value>,
+    /// Keys whose change was started but never recorded as made or failed.
+    pub in_doubt: std::collections::HashSet<String>,
 }

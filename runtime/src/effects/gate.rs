@@ -5,16 +5,28 @@
 //! to render. Questions a runbook asks (`confirm`) pass here too, behind the
 //! same prompt lock, so two `parallel` workers never ask at once.
 //!
+//! Every change gets a key: `LINEAGE/STEP/ORDINAL/DIGEST`, where the
+//! lineage is the first run of a chain of resumes, the step the one it is
+//! made in, the digest a hash of what it does (system, verb, target, the
+//! state after), and the ordinal how many changes with that digest the step
+//! made before it (so `parallel` workers, whatever their order, get the same
+//! keys). The key and the system's answer are journaled; a resumed run
+//! hands the recorded answer back instead of sending a change again, and
+//! asks before re-sending one that was started but never recorded as made.
+//!
 //! The gate never reads a binding's flag and never writes to a terminal: it
 //! talks to a person through [`Console`] and to the audit log through the
 //! journal.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
-use super::change::{Answer, Change, Console, Failure, GateError, Outcome, Permit, Planned};
+use super::change::{Answer, Change, Console, Failure, GateError, Outcome, Permit, Planned, Replay};
 use crate::journal::{Event, Journal};
 use crate::redact::Redactor;
 
@@ -32,8 +44,13 @@ pub enum Mode {
 pub struct Gate {
     mode: Mode,
     yes: bool,
+    lineage: String,
+    replay: Replay,
+    /// (step, digest) -> how many such changes were submitted.
+    seen: Mutex<HashMap<(String, String), usize>>,
     plan: Mutex<Vec<Planned>>,
     applied: AtomicUsize,
+    replayed: AtomicUsize,
     prompt: Mutex<()>,
 }
 
@@ -50,8 +67,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Gate {
-    pub(crate) fn new(mode: Mode, yes: bool) -> Self {
-        Self { mode, yes, plan: Mutex::default(), applied: AtomicUsize::new(0), prompt: Mutex::default() }
+    pub(crate) fn new(mode: Mode, yes: bool, lineage: &str, replay: Replay) -> Self {
+        Self {
+            mode,
+            yes,
+            lineage: lineage.to_string(),
+            replay,
+            seen: Mutex::default(),
+            plan: Mutex::default(),
+            applied: AtomicUsize::new(0),
+            replayed: AtomicUsize::new(0),
+            prompt: Mutex::default(),
+        }
+    }
+
+    /// The change's key (see the module doc); counts it as seen.
+    fn key(&self, step: Option<&str>, change: &Change) -> String {
+        let after = change.after.as_ref().map(Value::to_string).unwrap_or_default();
+        let what = [change.system.as_str(), &change.verb, &change.target, &after].join("\0");
+        let digest = crate::digest::sha256_hex(what.as_bytes(), 8);
+        let step = step.unwrap_or("-").to_string();
+        let mut seen = lock(&self.seen);
+        let ordinal = seen.entry((step.clone(), digest.clone())).or_insert(0);
+        *ordinal += 1;
+        format!("{}/{step}/{ordinal}/{digest}", self.lineage)
     }
 
     /// The run's mode: for the run's own waits and its closing words, never
@@ -60,11 +99,14 @@ impl Gate {
         self.mode
     }
 
-    /// Submits a change: `op` is called once, with `Permit::Check` in a dry
-    /// run (the change is then planned) or `Permit::Apply` (it is made).
-    pub(crate) fn submit<T, E: Failure>(
+    /// Submits a change made in `step`: `op` is called once, with
+    /// `Permit::Check` in a dry run (the change is then planned) or
+    /// `Permit::Apply` (it is made) — unless an earlier run of the lineage
+    /// made it, in which case its recorded answer is handed back.
+    pub(crate) fn submit<T: Serialize + DeserializeOwned, E: Failure>(
         &self,
         ctx: &GateContext<'_>,
+        step: Option<&str>,
         change: Change,
         op: impl FnOnce(&Permit) -> Result<T, E>,
     ) -> Result<Outcome<T>, GateError<E>> {
@@ -72,11 +114,20 @@ impl Gate {
             return Err(GateError::Interrupted);
         }
         let change = redact_change(ctx.redactor, change);
+        let key = self.key(step, &change);
+        let event = |phase: &str, error: Option<String>, result: Option<Value>| Event::Change {
+            phase: phase.into(),
+            change: serde_json::to_value(&change).unwrap_or(Value::Null),
+            error,
+            key: Some(key.clone()),
+            step: step.map(str::to_string),
+            result,
+        };
         if self.mode == Mode::DryRun {
             let result = op(&Permit::new(true));
             let would_fail = result.as_ref().err().map(|e| ctx.redactor.redact(&e.to_string()));
             let phase = if would_fail.is_some() { "would_fail" } else { "planned" };
-            ctx.journal.record(&change_event(phase, &change, would_fail.clone()));
+            ctx.journal.record(&event(phase, would_fail.clone(), None));
             ctx.console.planned(&change, would_fail.as_deref());
             lock(&self.plan).push(Planned { change: change.clone(), would_fail });
             return match result {
@@ -86,27 +137,51 @@ impl Gate {
                 }
             };
         }
-        if change.destructive && !self.yes {
-            self.confirm_destructive(ctx, &change)?;
+        if let Some(recorded) = self.replay.applied.get(&key) {
+            let value = serde_json::from_value::<T>(recorded.clone()).map_err(|e| GateError::Unreplayable {
+                verb: change.verb.clone(),
+                target: change.target.clone(),
+                why: e.to_string(),
+            })?;
+            ctx.journal.record(&event("replayed", None, Some(recorded.clone())));
+            ctx.console.replayed(&change);
+            self.replayed.fetch_add(1, Ordering::SeqCst);
+            return Ok(Outcome::Applied(value));
+        }
+        if self.replay.in_doubt.contains(&key) && !self.yes {
+            let question = format!(
+                "{} was being made when the run it resumes stopped, and may have been made; make it again?",
+                change.describe()
+            );
+            self.ask(ctx, &change, &question)?;
+        } else if change.destructive && !self.yes {
+            self.ask(ctx, &change, &format!("{} {} (destructive)?", change.verb, change.target))?;
         }
         ctx.console.applying(&change);
+        ctx.journal.record(&Event::ChangeStarted {
+            key: key.clone(),
+            step: step.map(str::to_string),
+            what: change.describe(),
+        });
         match op(&Permit::new(false)) {
             Ok(value) => {
-                ctx.journal.record(&change_event("applied", &change, None));
-                self.applied.fetch_add(1, Ordering::SeqCst);
+                let result = serde_json::to_value(&value).ok().filter(|v| !v.is_null());
+                ctx.journal.record(&event("applied", None, result));
+                let n = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
+                crate::crash::point("change", n);
                 Ok(Outcome::Applied(value))
             }
             Err(source) => {
                 let why = ctx.redactor.redact(&source.to_string());
-                ctx.journal.record(&change_event("failed", &change, Some(why)));
+                ctx.journal.record(&event("failed", Some(why), None));
                 Err(GateError::Refused { verb: change.verb, target: change.target, checked_only: false, source })
             }
         }
     }
 
-    fn confirm_destructive<E>(&self, ctx: &GateContext<'_>, change: &Change) -> Result<(), GateError<E>> {
+    fn ask<E>(&self, ctx: &GateContext<'_>, change: &Change, question: &str) -> Result<(), GateError<E>> {
         let _one_at_a_time = lock(&self.prompt);
-        let question = format!("{} {} (destructive)?", change.verb, change.target);
+        let question = question.to_string();
         let answer = match ctx.console.ask(&question) {
             None => Answer::NoTerminal,
             Some(Ok(true)) => Answer::Yes,
@@ -156,14 +231,15 @@ impl Gate {
         lock(&self.plan).clone()
     }
 
+    /// How many changes were handed back from earlier runs of the lineage.
+    pub(crate) fn replayed_count(&self) -> usize {
+        self.replayed.load(Ordering::SeqCst)
+    }
+
     /// How many changes were planned.
     pub(crate) fn planned_count(&self) -> usize {
         lock(&self.plan).len()
     }
-}
-
-fn change_event(phase: &str, change: &Change, error: Option<String>) -> Event {
-    Event::Change { phase: phase.into(), change: serde_json::to_value(change).unwrap_or(Value::Null), error }
 }
 
 /// The change with every secret taken out of its text and values.

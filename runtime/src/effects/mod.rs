@@ -21,7 +21,7 @@ mod change;
 mod command;
 mod gate;
 
-pub use change::{Answer, Change, Console, Failure, GateError, Outcome, Permit, Plain, Planned, Seal};
+pub use change::{Answer, Change, Console, Failure, GateError, Outcome, Permit, Plain, Planned, Replay, Seal};
 pub use command::{command, tokio_command};
 pub use gate::Mode;
 pub(crate) use gate::{Gate, GateContext};

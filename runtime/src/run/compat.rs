@@ -33,6 +33,21 @@ impl Failure for Legacy {
     }
 }
 
+/// An answer the old surface cannot record: a resume re-sends such changes.
+struct Opaque<T>(Option<T>);
+
+impl<T> serde::Serialize for Opaque<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_unit()
+    }
+}
+
+impl<'de, T> serde::Deserialize<'de> for Opaque<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("this family does not record its answers yet"))
+    }
+}
+
 impl Run {
     /// Old: whether the run only plans.
     pub(crate) fn dry_run(&self) -> bool {
@@ -64,15 +79,16 @@ impl Run {
     ) -> ScriptResult<LegacyOutcome<T>> {
         self.check_cancelled()?;
         let ctx = self.gate_context();
-        let out = self.gate.submit(&ctx, change, |p| {
+        let step = self.current_step();
+        let out = self.gate.submit(&ctx, step.as_deref(), change, |p| {
             if p.is_check() {
-                check(p).map(|()| None).map_err(Legacy)
+                check(p).map(|()| Opaque(None)).map_err(Legacy)
             } else {
-                apply(p).map(Some).map_err(Legacy)
+                apply(p).map(|v| Opaque(Some(v))).map_err(Legacy)
             }
         });
         match out {
-            Ok(Outcome::Applied(Some(v))) => Ok(LegacyOutcome::Applied(v)),
+            Ok(Outcome::Applied(Opaque(Some(v)))) => Ok(LegacyOutcome::Applied(v)),
             Ok(_) => Ok(LegacyOutcome::Planned),
             Err(e) => Err(legacy_error(&self.redactor, &e)),
         }

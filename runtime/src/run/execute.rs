@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rhai::Dynamic;
 
-use super::{Clock, Redactor, Run, Steps};
+use super::{Clock, Run, Steps};
 use crate::backends;
 use crate::bindings::Extension;
 use crate::catalog::{Catalog, Runbook};
@@ -38,9 +38,19 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) journal: Option<PathBuf>,
     pub(crate) on_failure: OnFailure,
     pub(crate) resume: Option<String>,
+    pub(crate) max_virtual_time: std::time::Duration,
     pub(crate) printer: Printer,
     pub(crate) catalog: &'a Catalog,
     pub(crate) extensions: &'a [Extension],
+}
+
+/// A loaded world, with what a resume and the locks need to know of it.
+struct Loaded {
+    world: World,
+    /// SHA-256 of the text as read.
+    digest: String,
+    /// The file, when it is one (bundled worlds are not).
+    path: Option<PathBuf>,
 }
 
 // Reads top to bottom as the sequence of a run; splitting it would only
@@ -51,51 +61,95 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let runbook = req.runbook.clone();
     let runbook = &runbook;
     let decl = declaration(runbook, req.catalog, req.extensions)?.unwrap_or_default();
-    let world = load_world(&req)?;
+    let loaded = load_world(&req)?;
     let resumed = match &req.resume {
-        Some(run) => Some(super::resume::load(&super::resume::locate(run)?)?),
+        Some(run) => {
+            let path = super::resume::locate(run)?;
+            let id = (!std::path::Path::new(run).is_file()).then_some(run.as_str());
+            let r = super::resume::load(&path, id)?;
+            if let Some(line) = r.torn {
+                printer.warn(&format!(
+                    "line {line} of the journal `{}` was cut short (the run died while writing it) and is ignored",
+                    path.display()
+                ));
+            }
+            Some(r)
+        }
         None => None,
     };
     let mut supplied = req.supplied;
     // Lower layers first: the world's values, then the resumed run's.
-    let mut base = world.as_ref().map(|w| w.params.clone()).unwrap_or_default();
+    let mut base = loaded.as_ref().map(|w| w.world.params.clone()).unwrap_or_default();
     if let Some(r) = &resumed {
         base.extend(r.reusable_params());
     }
-    supplied.world = Some((world.as_ref().map_or_else(String::new, |w| w.origin.clone()), base));
+    supplied.world = Some((loaded.as_ref().map_or_else(String::new, |w| w.world.origin.clone()), base));
     let values = params::validate(&runbook.name, &decl, &supplied)?;
-    if let Some(r) = &resumed {
-        let target = if world.is_some() { "world" } else { "live" };
-        r.check(&runbook.name, target, req.dry_run, &values.redacted())?;
+    let redactor = crate::redact::global().clone();
+    for secret in &values.secrets {
+        redactor.add_value(secret);
     }
+    if let Some(r) = &resumed {
+        let target = if loaded.is_some() { "world" } else { "live" };
+        r.check(&runbook.name, target, req.dry_run, &values.redacted(), loaded.as_ref().map(|w| w.digest.as_str()))?;
+    }
+    let save_world = match (&req.save_world, &loaded) {
+        (Some(path), Some(_)) => {
+            crate::state::check_writable(path).map_err(|source| Error::Write { path: path.clone(), source })?;
+            Some(path.clone())
+        }
+        _ => None,
+    };
     // A dry run changes nothing, so waiting for changes to settle is
     // pointless: its time is virtual too, and retry loops end at once.
-    let clock = Arc::new(match &world {
-        Some(w) => Clock::starting_at(w.start()),
+    let clock = Arc::new(match &loaded {
+        Some(w) => Clock::starting_at(w.world.start()),
         None if req.dry_run => Clock::starting_at(jiff::Timestamp::now()),
         None => Clock::Live,
     });
-    let redactor = Redactor::new(values.secrets.clone());
+    let clock_start = clock.now();
     let id = run_id(&runbook.name);
     let journal_path = req.journal.clone().unwrap_or_else(|| journal::default_dir().join(format!("{id}.jsonl")));
+    if let Some(r) = &resumed {
+        super::resume::claim(r, &id, &journal_path)?;
+    }
     let echo: Option<journal::Echo> =
         printer.json().then(|| Box::new(move |line: &str| printer.stdout_line(line)) as journal::Echo);
-    let journal = Journal::create(&journal_path, echo, redactor.clone())?;
+    let journal = Journal::open(&journal_path, echo, redactor.clone())?;
+    let locks = super::lock::Locks::new(super::lock::Holder::this(&id));
+    // The world files this run reads and writes: a second run on them waits
+    // for none, it is refused.
+    if let Some(w) = &loaded {
+        for path in w.path.iter().chain(save_world.iter()) {
+            locks.take(&format!("world {}", canonical(path).display()))?;
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-    let world_origin = world.as_ref().map(|w| w.origin.clone());
-    let target = match world {
-        Some(w) => backends::Target::World(crate::world::Shared::new(w, clock.clone())),
+    let world_origin = loaded.as_ref().map(|w| w.world.origin.clone());
+    let world_digest = loaded.as_ref().map(|w| w.digest.clone());
+    let world_path = loaded.as_ref().and_then(|w| w.path.clone());
+    let target = match loaded {
+        Some(w) => backends::Target::World(crate::world::Shared::new(w.world, clock.clone())),
         None => backends::Target::Live(backends::Live { kubeconfig: req.kubeconfig.clone() }),
+    };
+    let lineage = resumed.as_ref().map_or_else(|| id.clone(), |r| r.lineage.clone());
+    let replay = resumed.as_ref().map(|r| r.replay.clone()).unwrap_or_default();
+    // Saving the world after every change makes a world file the site's
+    // state: a run killed half-way leaves it as far as it got, so the run
+    // can be resumed on it.
+    let save_each_change = match (&save_world, &world_path) {
+        (Some(save), Some(input)) => canonical(save) == canonical(input),
+        _ => false,
     };
     let run = Arc::new(Run {
         id: id.clone(),
         printer,
         journal,
-        gate: Gate::new(if req.dry_run { Mode::DryRun } else { Mode::Apply }, req.yes),
+        gate: Gate::new(if req.dry_run { Mode::DryRun } else { Mode::Apply }, req.yes, &lineage, replay),
         clock,
         cancel: crate::cancel::on_ctrl_c(),
         redactor,
@@ -104,6 +158,9 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         params: Mutex::new(Some(values.clone())),
         runtime,
         resumed,
+        locks,
+        limits: super::Limits::new(req.max_virtual_time, clock_start),
+        save_world: save_each_change.then(|| save_world.clone()).flatten(),
     });
 
     let (resolver, sources) = engine::resolver(runbook.folder(), req.catalog.search_path().to_vec());
@@ -120,7 +177,8 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     })?;
     ast.set_source(source_name.as_str());
 
-    run.record(&Event::RunStart {
+    // Audit first: a run whose journal cannot be written does not start.
+    run.journal().try_record(&Event::RunStart {
         run_id: id,
         runbook: runbook.name.clone(),
         origin: runbook.origin_label(),
@@ -133,13 +191,20 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         clock: run.clock().now().to_string(),
         resumed_from: run.resumed.as_ref().map(|r| r.from.clone()),
         lineage: run.resumed.as_ref().map(|r| r.lineage.clone()),
-    });
+        resumed_journal: run.resumed.as_ref().map(|r| r.journal.display().to_string()),
+        world_digest,
+        operator: Some(super::lock::operator()),
+    })?;
+    for target in run.locks.held() {
+        run.record(&Event::Lock { target, action: "acquired".into(), holder: None });
+    }
     if let Some(r) = &run.resumed {
-        printer.status(
-            Tone::Progress,
-            "Resuming",
-            &format!("run {} ({} finished steps are not run again)", r.from, r.steps.len()),
-        );
+        let mut note = format!("run {} ({} finished steps are not run again", r.from, r.steps.len());
+        if !r.rolled_back.is_empty() {
+            note.push_str(&format!("; rolled back, so run again: {}", r.rolled_back.join(", ")));
+        }
+        note.push(')');
+        printer.status(Tone::Progress, "Resuming", &note);
     }
     let mode = match (&world_origin, req.dry_run) {
         (Some(w), false) => format!("on world {w} (virtual time; nothing real is touched)"),
@@ -179,6 +244,10 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         printer.plan(&run.gate.plan());
     }
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
+    let saved = match (&req.save_world, run.target()) {
+        (Some(path), backends::Target::World(_)) => Some(run.save_world_to(path)),
+        _ => None,
+    };
     run.record(&Event::RunEnd {
         status: match status {
             Status::Success => "succeeded",
@@ -189,14 +258,19 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         duration_ms: started.elapsed().as_millis() as u64,
         applied: run.gate.applied_count(),
         planned: run.gate.planned_count(),
+        replayed: run.gate.replayed_count(),
         clock: run.clock().now().to_string(),
+        clock_ms: run.clock().is_virtual().then(|| run.limits.virtual_elapsed(run.clock()).as_millis() as u64),
     });
-    if let (Some(path), backends::Target::World(world)) = (&req.save_world, run.target()) {
-        let yaml = world.lock().to_yaml(run.clock().now());
-        std::fs::write(path, yaml).map_err(|source| Error::Write { path: path.clone(), source })?;
-        printer.status(Tone::Progress, "Saved", &format!("world to {}", path.display()));
+    match saved {
+        Some(Ok(path)) => printer.status(Tone::Progress, "Saved", &format!("world to {}", path.display())),
+        Some(Err(e)) => printer.warn(&format!("{e}: the world as this run left it was not saved")),
+        None => {}
     }
     printer.status(Tone::Progress, "Journal", &run.journal().path().display().to_string());
+    if let Some(why) = run.journal().broken() {
+        printer.warn(&format!("the journal is incomplete: {why}"));
+    }
     match failure {
         None => {
             printer.status(
@@ -210,7 +284,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     }
 }
 
-fn load_world(req: &RunRequest<'_>) -> Result<Option<World>, Error> {
+fn load_world(req: &RunRequest<'_>) -> Result<Option<Loaded>, Error> {
     let name = match &req.target {
         Target::Live => return Ok(None),
         Target::World(name) => name.clone(),
@@ -218,11 +292,29 @@ fn load_world(req: &RunRequest<'_>) -> Result<Option<World>, Error> {
             req.runbook.default_world().ok_or_else(|| world::Error::NoDefault { runbook: req.runbook.name.clone() })?
         }
     };
-    let (text, origin) =
+    let (text, origin, path) =
         req.catalog.world(&name, req.runbook.folder().as_deref()).ok_or(world::Error::NotFound { name })?;
     let mut sections = crate::bindings::world_sections();
     sections.extend(req.extensions.iter().filter_map(|e| e.world_section));
-    Ok(Some(World::load(&text, &origin, &sections)?))
+    let world = World::load(&text, &origin, &sections)?;
+    Ok(Some(Loaded { world, digest: super::digest(text.as_bytes()), path }))
+}
+
+/// A path made absolute (and resolved, when it exists), so two spellings of
+/// one file take the same lock.
+fn canonical(path: &std::path::Path) -> PathBuf {
+    if let Ok(c) = path.canonicalize() {
+        return c;
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path))
+    };
+    match (absolute.parent().and_then(|p| p.canonicalize().ok()), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => absolute,
+    }
 }
 
 /// After a failure: run the rollbacks of completed steps (newest first) when
@@ -242,7 +334,11 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
     }
     for (step, rollback) in rollbacks {
         run.printer().status(Tone::Warn, "Rolling back", &step);
+        // Changes a rollback makes are keyed apart from the step's own, so a
+        // resume never hands them back as the step's.
+        run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).enter_rollback(&step);
         let result = rollback.call::<Dynamic>(engine, ast, ());
+        run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).leave_rollback();
         let error = result.err().map(|e| run.redactor().redact(&crate::bindings::short_error(&e)));
         if let Some(why) = &error {
             run.printer().warn(&format!("rollback of `{step}` failed: {why}"));

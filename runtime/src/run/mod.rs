@@ -10,6 +10,7 @@
 
 pub(crate) mod compat;
 mod execute;
+pub mod lock;
 pub(crate) mod resume;
 mod steps;
 pub(crate) mod wait;
@@ -18,6 +19,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use rhai::{EvalAltResult, NativeCallContext};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 pub use crate::cancel::Cancel;
 pub use crate::clock::Clock;
@@ -49,6 +52,58 @@ pub struct Run {
     pub(crate) params: Mutex<Option<Values>>,
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) resumed: Option<resume::Resumed>,
+    pub(crate) locks: lock::Locks,
+    pub(crate) limits: Limits,
+    /// The world file saved after every change (`--save-world` over its input).
+    pub(crate) save_world: Option<std::path::PathBuf>,
+}
+
+/// Bounds on a run, so that a runaway script stops with a clear error
+/// instead of filling the disk or the virtual calendar.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    /// The most virtual time a run may use (`--max-virtual-time`, default 7 days).
+    pub(crate) max_virtual: std::time::Duration,
+    /// Where the run's clock started.
+    start: jiff::Timestamp,
+}
+
+/// Journal events a run may write before any time passes, and then per
+/// second of its clock: far above any runbook's (a 400-user home-volume
+/// migration writes a few thousand), far below a loop that only logs.
+const EVENTS_AT_ONCE: u64 = 50_000;
+const EVENTS_PER_SECOND: u64 = 100;
+
+impl Limits {
+    pub(crate) fn new(max_virtual: std::time::Duration, start: jiff::Timestamp) -> Self {
+        Self { max_virtual, start }
+    }
+
+    /// How much time the run's clock has moved since the run began.
+    pub(crate) fn virtual_elapsed(&self, clock: &Clock) -> std::time::Duration {
+        std::time::Duration::try_from(clock.now().duration_since(self.start)).unwrap_or_default()
+    }
+
+    /// `Err` when waiting `d` more would take a virtual clock past the limit.
+    pub(crate) fn check_wait(&self, clock: &Clock, d: std::time::Duration) -> Result<(), String> {
+        if !clock.is_virtual() {
+            return Ok(());
+        }
+        let after = self.virtual_elapsed(clock).saturating_add(d);
+        if after > self.max_virtual {
+            return Err(format!(
+                "stopping: waiting {} more would take this run past {} of virtual time (--max-virtual-time raises the limit)",
+                crate::duration::format(d),
+                crate::duration::format(self.max_virtual)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    crate::digest::sha256_hex(bytes, 32)
 }
 
 /// The engine tag that carries the run to bindings.
@@ -134,8 +189,83 @@ impl Run {
 
     /// `Err(Interrupted)` once Ctrl-C was pressed: every binding calls this
     /// first, so a run stops at the next binding call.
+    /// Also the audit rule: once the journal cannot be written, the run stops
+    /// at the next binding call.
     pub fn check_cancelled(&self) -> ScriptResult<()> {
-        self.cancel.check().map_err(|_| script_error("Interrupted", "interrupted"))
+        self.cancel.check().map_err(|_| script_error("Interrupted", "interrupted"))?;
+        if let Some(why) = self.journal.broken() {
+            return Err(script_error("Journal", &format!("stopping: the journal cannot be written ({why})")));
+        }
+        let elapsed = self.limits.virtual_elapsed(&self.clock);
+        let budget = EVENTS_AT_ONCE + EVENTS_PER_SECOND * elapsed.as_secs();
+        if self.journal.count() > budget {
+            return Err(script_error(
+                "Runaway",
+                &format!(
+                    "stopping: {} journal events in {} of the run's time is more than any runbook writes (is a loop missing its exit?)",
+                    self.journal.count(),
+                    crate::duration::format(elapsed)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Says which system a handle resolved to (`k8s/blue` -> its API
+    /// server), journaled; a resumed run refuses a system that resolves to
+    /// something else than in the run it continues.
+    pub fn note_target(&self, system: &str, identity: &str) -> ScriptResult<()> {
+        if let Some(r) = &self.resumed {
+            r.check_target(system, identity).map_err(|e| script_error("Resume", &e.to_string()))?;
+        }
+        self.record(&Event::Target { system: system.to_string(), identity: identity.to_string() });
+        Ok(())
+    }
+
+    /// Writes the world as it is now to `path` (atomically) and journals its digest.
+    pub(crate) fn save_world_to(&self, path: &std::path::Path) -> Result<std::path::PathBuf, crate::Error> {
+        let Target::World(world) = &self.target else { return Ok(path.to_path_buf()) };
+        let yaml = world.lock().to_yaml(self.clock.now());
+        let yaml = self.redact_world(&yaml);
+        crate::state::write_atomic(path, yaml.as_bytes())
+            .map_err(|source| crate::Error::Write { path: path.to_path_buf(), source })?;
+        self.record(&Event::WorldSaved { path: path.display().to_string(), digest: digest(yaml.as_bytes()) });
+        Ok(path.to_path_buf())
+    }
+
+    /// A saved world with every secret taken out of its values.
+    fn redact_world(&self, yaml: &str) -> String {
+        if self.redactor.is_empty() {
+            return yaml.to_string();
+        }
+        match serde_norway::from_str::<serde_json::Value>(yaml) {
+            Ok(value) => serde_norway::to_string(&self.redactor.redact_value(&value)).unwrap_or_default(),
+            Err(_) => self.redactor.redact(yaml),
+        }
+    }
+
+    /// The local lock a live run takes on a system before its first change
+    /// to it (dry runs too: two operators planning against one cluster at
+    /// once are about to collide).
+    fn lock_system<E>(&self, system: &str) -> Result<(), GateError<E>> {
+        if matches!(self.target, Target::World(_)) {
+            return Ok(());
+        }
+        match self.locks.take(system) {
+            Ok(true) => {
+                self.record(&Event::Lock { target: system.to_string(), action: "acquired".into(), holder: None });
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                let holder = match &e {
+                    lock::Error::Held { holder, .. } => Some(holder.clone()),
+                    lock::Error::Io { .. } => None,
+                };
+                self.record(&Event::Lock { target: system.to_string(), action: "refused".into(), holder });
+                Err(GateError::Stopped { why: e.to_string() })
+            }
+        }
     }
 
     /// Runs an async backend call to completion on the run's runtime; Ctrl-C
@@ -172,7 +302,7 @@ impl Run {
     /// validate the change) or `Permit::Apply` (the backend makes it). A
     /// refusal reaches the script with the backend's `kind` and the gate's
     /// verdict in `gate`.
-    pub fn change<T, E: Failure>(
+    pub fn change<T: Serialize + DeserializeOwned, E: Failure>(
         &self,
         change: Change,
         op: impl AsyncFnOnce(&Permit) -> Result<T, E>,
@@ -182,7 +312,7 @@ impl Run {
 
     /// [`Self::change`] with the gate's typed answer, for bindings that
     /// treat some refusals as answers (a delete of what is already gone).
-    pub fn try_change<T, E: Failure>(
+    pub fn try_change<T: Serialize + DeserializeOwned, E: Failure>(
         &self,
         change: Change,
         op: impl AsyncFnOnce(&Permit) -> Result<T, E>,
@@ -190,11 +320,21 @@ impl Run {
         if self.cancel.is_cancelled() {
             return Err(GateError::Interrupted);
         }
+        if let Some(why) = self.journal.broken() {
+            return Err(GateError::Stopped { why: format!("the journal cannot be written ({why})") });
+        }
+        self.lock_system(&change.system)?;
         let ctx = self.gate_context();
-        let out = self.gate.submit(&ctx, change, |permit| match self.block_on_raw(op(permit)) {
+        let step = self.current_step();
+        let out = self.gate.submit(&ctx, step.as_deref(), change, |permit| match self.block_on_raw(op(permit)) {
             Some(result) => result.map_err(Interruptible::Failed),
             None => Err(Interruptible::Interrupted),
         });
+        if let (Ok(Outcome::Applied(_)), Some(path)) = (&out, &self.save_world) {
+            if let Err(e) = self.save_world_to(path) {
+                return Err(GateError::Stopped { why: format!("{e}: the world file no longer follows the run") });
+            }
+        }
         out.map_err(|e| match e {
             GateError::Refused { source: Interruptible::Interrupted, .. } | GateError::Interrupted => {
                 GateError::Interrupted
@@ -204,6 +344,8 @@ impl Run {
             }
             GateError::Declined { verb, target } => GateError::Declined { verb, target },
             GateError::NeedsConfirmation { verb, target } => GateError::NeedsConfirmation { verb, target },
+            GateError::Unreplayable { verb, target, why } => GateError::Unreplayable { verb, target, why },
+            GateError::Stopped { why } => GateError::Stopped { why },
         })
     }
 

@@ -1,15 +1,26 @@
-//! `--resume RUN`: continue a failed or interrupted run. The earlier run's
-//! journal says which steps finished and what they returned; those steps
-//! are not run again (their results are handed back as recorded), and the
-//! rest run as usual. A resumed run must be the same runbook, in the same
-//! mode, with the same parameters (secrets, which the journal never holds,
-//! are given again).
+//! `--resume RUN`: continue a failed or interrupted run, exactly once.
+//!
+//! The earlier run's journal is the history (Temporal's replay is the
+//! model): steps that finished are not run again (their recorded results are
+//! handed back), a step that was rolled back counts as not done, and inside
+//! the steps that run again, every change the lineage already made is
+//! handed back from the journal instead of being sent again (see
+//! `effects::gate`). A resumed run must be the same runbook, in the same
+//! mode, with the same parameters, against the same targets (on a world:
+//! the world the earlier run left, by digest).
+//!
+//! One lineage has one head: a resume appends `continued` to the journal it
+//! continues (under that journal's lock, after checking nobody did it
+//! first), so a journal can be resumed once, never concurrently, never
+//! after it succeeded, and never while its run still runs.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::effects::Replay;
 use crate::journal::{self, Event};
 
 /// What a resumed run takes from the earlier one.
@@ -17,15 +28,31 @@ use crate::journal::{self, Event};
 pub(crate) struct Resumed {
     /// The earlier run's id.
     pub(crate) from: String,
-    /// The id idempotency tokens derive from: the first run of the chain.
+    /// Its journal.
+    pub(crate) journal: PathBuf,
+    /// The id idempotency tokens and change keys derive from: the first run of the chain.
     pub(crate) lineage: String,
-    /// Finished steps and their results.
+    /// Finished steps (not rolled back) and their results.
     pub(crate) steps: BTreeMap<String, Option<Value>>,
+    /// Steps that finished but were rolled back: they run again.
+    pub(crate) rolled_back: Vec<String>,
+    /// The changes the lineage made, and those in doubt.
+    pub(crate) replay: Replay,
     /// The earlier run's parameters (secrets as `***`).
     pub(crate) params: BTreeMap<String, Value>,
     pub(crate) runbook: String,
     pub(crate) target: String,
     pub(crate) dry_run: bool,
+    /// The digest the world must have to be the one the earlier run left;
+    /// `None` for live runs.
+    pub(crate) world_digest: Option<String>,
+    /// A world run that made changes but never saved its world: what it
+    /// left is gone.
+    pub(crate) world_lost: bool,
+    /// The systems it opened: system -> identity.
+    pub(crate) targets: BTreeMap<String, String>,
+    /// A last line cut short and dropped.
+    pub(crate) torn: Option<usize>,
 }
 
 /// Why a run cannot be resumed.
@@ -43,7 +70,20 @@ pub enum Error {
     /// The journal is of a run that succeeded.
     #[error("run `{0}` already succeeded: there is nothing to resume")]
     Succeeded(String),
-    /// Different runbook, mode or parameters.
+    /// The run was resumed already.
+    #[error("run `{run}` was already resumed by run `{by}` (journal `{journal}`): resume that one instead")]
+    Superseded {
+        /// The run asked for.
+        run: String,
+        /// The newer run.
+        by: String,
+        /// Its journal.
+        journal: String,
+    },
+    /// The run is still running (its journal is locked).
+    #[error("run `{0}` is still running (its journal is locked by its process)")]
+    Running(String),
+    /// Different runbook, mode, parameters, world or targets.
     #[error("run `{run}` cannot be resumed as asked: {why}")]
     Mismatch {
         /// The earlier run.
@@ -67,33 +107,137 @@ pub(crate) fn locate(run: &str) -> Result<PathBuf, Error> {
     }
 }
 
-/// Reads what can be resumed from a journal.
-pub(crate) fn load(path: &Path) -> Result<Resumed, Error> {
-    let events = journal::read(path)?;
+/// Reads what can be resumed from a journal: its last run, or the run
+/// `id` when the journal holds several.
+pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
+    let read = journal::read_all(path)?;
     let shown = path.display().to_string();
-    let Some(Event::RunStart { run_id, runbook, params, target, dry_run, lineage, .. }) = events.first() else {
+    let runs = journal::runs(&read.events);
+    let chosen = match id {
+        Some(id) => {
+            runs.iter().rev().find(|r| matches!(r.first(), Some(Event::RunStart { run_id, .. }) if run_id == id))
+        }
+        None => runs.last(),
+    };
+    let Some(events) = chosen.copied() else { return Err(Error::NotAJournal(shown)) };
+    let Some(Event::RunStart { run_id, runbook, params, target, dry_run, lineage, world_digest, .. }) = events.first()
+    else {
         return Err(Error::NotAJournal(shown));
     };
-    if events.iter().any(|e| matches!(e, Event::RunEnd { status, .. } if status == "succeeded")) {
-        return Err(Error::Succeeded(run_id.clone()));
-    }
+    check_head(run_id, events)?;
     let mut steps = BTreeMap::new();
-    for event in &events {
-        if let Event::StepEnd { step, status, result, .. } = event {
-            if status == "ok" || status == "resumed" {
+    let mut rolled_back = Vec::new();
+    let mut replay = Replay::default();
+    let mut by_step: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut saved: Option<String> = None;
+    let mut made_changes = false;
+    let mut targets = BTreeMap::new();
+    for event in events {
+        match event {
+            Event::StepEnd { step, status, result, .. } if status == "ok" || status == "resumed" => {
                 steps.insert(step.clone(), result.clone());
             }
+            Event::Rollback { step, .. } => {
+                steps.remove(step);
+                rolled_back.push(step.clone());
+            }
+            Event::Change { phase, key: Some(key), step, result, .. } => {
+                match phase.as_str() {
+                    "applied" | "replayed" => {
+                        replay.in_doubt.remove(key);
+                        replay.applied.insert(key.clone(), result.clone().unwrap_or(Value::Null));
+                        made_changes = true;
+                    }
+                    "failed" => {
+                        replay.in_doubt.remove(key);
+                    }
+                    _ => {}
+                }
+                if let Some(step) = step {
+                    by_step.entry(step.clone()).or_default().push(key.clone());
+                }
+            }
+            Event::ChangeStarted { key, step, .. } => {
+                replay.in_doubt.insert(key.clone());
+                made_changes = true;
+                if let Some(step) = step {
+                    by_step.entry(step.clone()).or_default().push(key.clone());
+                }
+            }
+            Event::WorldSaved { digest, .. } => saved = Some(digest.clone()),
+            Event::Target { system, identity } => {
+                targets.insert(system.clone(), identity.clone());
+            }
+            _ => {}
         }
     }
+    // What a rollback undid is not done: its changes are made again.
+    for step in &rolled_back {
+        for key in by_step.get(step).into_iter().flatten() {
+            replay.applied.remove(key);
+            replay.in_doubt.remove(key);
+        }
+    }
+    let is_world = target == "world";
     Ok(Resumed {
         from: run_id.clone(),
+        journal: path.to_path_buf(),
         lineage: lineage.clone().unwrap_or_else(|| run_id.clone()),
         steps,
+        rolled_back,
+        replay,
         params: params.as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default(),
         runbook: runbook.clone(),
         target: target.clone(),
         dry_run: *dry_run,
+        world_digest: if is_world { saved.clone().or_else(|| world_digest.clone()) } else { None },
+        world_lost: is_world && saved.is_none() && made_changes && !*dry_run,
+        targets,
+        torn: read.torn,
     })
+}
+
+/// Refuses a run that succeeded or was continued already.
+fn check_head(run_id: &str, events: &[Event]) -> Result<(), Error> {
+    for event in events {
+        match event {
+            Event::RunEnd { status, .. } if status == "succeeded" => return Err(Error::Succeeded(run_id.to_string())),
+            Event::Continued { by, journal } => {
+                return Err(Error::Superseded { run: run_id.to_string(), by: by.clone(), journal: journal.clone() })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Marks the earlier run as continued by `by` (journal `journal`): under the
+/// earlier journal's lock, after reading it again, so only one resume wins.
+pub(crate) fn claim(resumed: &Resumed, by: &str, journal: &Path) -> Result<(), Error> {
+    let mut file = crate::state::append(&resumed.journal)
+        .map_err(|source| journal::Error::Create { path: resumed.journal.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Running(resumed.from.clone())),
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(journal::Error::Create { path: resumed.journal.clone(), source }.into())
+        }
+    }
+    let again = journal::read_all(&resumed.journal)?;
+    let runs = journal::runs(&again.events);
+    if let Some(events) =
+        runs.iter().find(|r| matches!(r.first(), Some(Event::RunStart { run_id, .. }) if *run_id == resumed.from))
+    {
+        check_head(&resumed.from, events)?;
+    }
+    let line = serde_json::to_string(&Event::Continued { by: by.to_string(), journal: journal.display().to_string() })
+        .unwrap_or_default();
+    // A torn last line (the earlier run died mid-write) must not swallow ours.
+    let prefix = if again.torn.is_some() { "\n" } else { "" };
+    writeln!(file, "{prefix}{line}")
+        .and_then(|()| file.flush())
+        .map_err(|source| journal::Error::Write { path: resumed.journal.clone(), source })?;
+    Ok(())
 }
 
 impl Resumed {
@@ -102,8 +246,15 @@ impl Resumed {
         self.params.iter().filter(|(_, v)| v.as_str() != Some("***")).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    /// Refuses a resume with another runbook, mode or parameter values.
-    pub(crate) fn check(&self, runbook: &str, target: &str, dry_run: bool, params: &Value) -> Result<(), Error> {
+    /// Refuses a resume with another runbook, mode, parameter values or world.
+    pub(crate) fn check(
+        &self,
+        runbook: &str,
+        target: &str,
+        dry_run: bool,
+        params: &Value,
+        world_digest: Option<&str>,
+    ) -> Result<(), Error> {
         let mismatch = |why: String| Err(Error::Mismatch { run: self.from.clone(), why });
         if self.runbook != runbook {
             return mismatch(format!("it ran `{}`, not `{runbook}`", self.runbook));
@@ -118,6 +269,36 @@ impl Resumed {
                 return mismatch(format!("parameter `{name}` was {before}, now {now}"));
             }
         }
+        if self.world_lost {
+            return mismatch(
+                "it changed its world but never saved it (--save-world), so the world it left is gone; start a new run"
+                    .into(),
+            );
+        }
+        if let (Some(expected), Some(now)) = (&self.world_digest, world_digest) {
+            if expected != now {
+                return mismatch(format!(
+                    "the world is not the one it left (digest {}, expected {}): pass the world file it saved",
+                    short(now),
+                    short(expected)
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// Refuses a system that resolves to something else than in the earlier run.
+    pub(crate) fn check_target(&self, system: &str, identity: &str) -> Result<(), Error> {
+        match self.targets.get(system) {
+            Some(before) if before != identity => Err(Error::Mismatch {
+                run: self.from.clone(),
+                why: format!("`{system}` was `{before}`, now `{identity}`"),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
 }

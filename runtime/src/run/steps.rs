@@ -42,6 +42,16 @@ impl Steps {
         self.completed.push((name.to_string(), rollback));
     }
 
+    /// A rollback of `step` runs now: changes are made "in" `rollback:STEP`.
+    pub(crate) fn enter_rollback(&mut self, step: &str) {
+        self.running.push(format!("rollback:{step}"));
+    }
+
+    /// The rollback ended.
+    pub(crate) fn leave_rollback(&mut self) {
+        self.running.pop();
+    }
+
     /// Completed steps that have a rollback, newest first.
     pub(crate) fn rollbacks(&mut self) -> Vec<(String, FnPtr)> {
         self.completed.drain(..).rev().filter_map(|(name, rb)| rb.map(|rb| (name, rb))).collect()

@@ -122,6 +122,8 @@ pub enum WaitError<E> {
     },
     /// Ctrl-C.
     Interrupted,
+    /// The run must stop: waiting would take it past its virtual-time limit.
+    Stopped(String),
 }
 
 /// How often to look when a poll gives no time and did not wait itself.
@@ -203,6 +205,7 @@ impl Run {
                     if let Some(step) = step {
                         let left = wait.timeout.saturating_sub(waited);
                         let step = step.min(left).max(Duration::from_millis(1));
+                        self.limits.check_wait(&self.clock, step).map_err(WaitError::Stopped)?;
                         self.clock.sleep(step, &self.cancel, |_| {}).map_err(|_| WaitError::Interrupted)?;
                     }
                 }
@@ -248,6 +251,7 @@ impl Run {
             virtual_time,
         };
         let interrupted = |_| script_error("Interrupted", "interrupted");
+        self.limits.check_wait(&self.clock, d).map_err(|why| script_error("Runaway", &why))?;
         if self.gate.mode() == Mode::DryRun {
             self.clock.sleep(d, &self.cancel, |_| {}).map_err(interrupted)?;
             self.record(&event("would_wait"));

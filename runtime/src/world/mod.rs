@@ -149,6 +149,7 @@ impl World {
     /// have a part in it.
     pub fn load(text: &str, origin: &str, sections: &[(&str, SectionLoader)]) -> Result<Self, Error> {
         let syntax = |message: String| Error::Syntax { origin: origin.to_string(), message };
+        crate::yaml_limits::check(text).map_err(|why| syntax(format!("the file {why}")))?;
         let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| syntax(e.to_string()))?;
         let value: Value = serde_json::to_value(yaml).map_err(|e| syntax(e.to_string()))?;
         let Value::Object(map) = value else {
