@@ -70,7 +70,8 @@ fn describe(runbook: &catalog::Runbook, decl: &Declaration) -> String {
         let mut facts = vec![p.ty.to_string()];
         facts.push(if p.required { "required".into() } else { "optional".into() });
         if let Some(d) = &p.default {
-            facts.push(format!("default {}", show_plain(d)));
+            // A secret's default is a secret too.
+            facts.push(if p.secret { "default ***".into() } else { format!("default {}", show_plain(d)) });
         }
         if p.secret {
             facts.push("secret".into());
@@ -84,7 +85,7 @@ fn describe(runbook: &catalog::Runbook, decl: &Declaration) -> String {
             let choices: Vec<String> = p.choices.iter().map(show_plain).collect();
             out.push_str(&format!("{pad}one of: {}\n", choices.join(", ")));
         }
-        if let Some(e) = &p.example {
+        if let Some(e) = p.example.as_ref().filter(|_| !p.secret) {
             out.push_str(&format!("{pad}example: --set {}={}\n", p.name, show_plain(e)));
         }
     }

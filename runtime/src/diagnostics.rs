@@ -129,6 +129,15 @@ impl Diagnostic {
     fn innermost(sources: &Sources, err: &EvalAltResult) -> Self {
         match err {
             EvalAltResult::ErrorRuntime(value, _) => from_error_value(value),
+            EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "runaway" => {
+                let mut d = Self::new(
+                    "the runbook computed for a minute without calling hubops and was stopped".into(),
+                    "Limit",
+                    Status::Failed,
+                );
+                d.hint = Some("look for a loop that never ends, or one that grows a list without bound".into());
+                d
+            }
             EvalAltResult::ErrorTerminated(..) => Self::new("interrupted".into(), "Interrupted", Status::Interrupted),
             EvalAltResult::ErrorFunctionNotFound(signature, _) => not_found(sources, signature),
             EvalAltResult::ErrorVariableNotFound(name, _) => {

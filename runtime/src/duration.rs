@@ -16,41 +16,43 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
+        // A whole or decimal number (`29.5s`, as `format` writes it), then a unit.
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        if digits == 0 || rest[..digits].matches('.').count() > 1 || rest.starts_with('.') {
             return Err(format!("`{text}` is not a duration (examples: 90s, 15m, 1h30m)"));
         }
-        let value: u64 = rest[..digits].parse().map_err(|_| format!("`{text}` is too large for a duration"))?;
+        let number = &rest[..digits];
+        let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration"))?;
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value.saturating_mul(60)),
-            "h" => Duration::from_secs(value.saturating_mul(3600)),
-            "d" => Duration::from_secs(value.saturating_mul(86_400)),
-            "" => return Err(format!("`{text}` needs a unit after {value} (ms, s, m, h or d)")),
+        let seconds = match unit {
+            "ms" => value / 1000.0,
+            "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            "d" => value * 86_400.0,
+            "" => return Err(format!("`{text}` needs a unit after {number} (ms, s, m, h or d)")),
             other => return Err(format!("`{other}` in `{text}` is not a unit (ms, s, m, h or d)")),
         };
+        let part = Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too large for a duration"))?;
         total = total.checked_add(part).ok_or_else(|| format!("`{text}` is too large for a duration"))?;
     }
     Ok(total)
 }
 
-/// Formats a duration the way [`parse`] reads it: `1h30m`, `15m`, `2.5s`.
+/// Formats a duration the way [`parse`] reads it back, to the millisecond:
+/// `1h30m`, `15m`, `2.5s`, `1m29.25s`, `250ms` (saved worlds rely on the
+/// round trip).
 pub(crate) fn format(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         return format!("{ms}ms");
     }
     let secs = d.as_secs();
-    if secs < 60 {
-        let tenths = (ms % 1000) / 100;
-        return if tenths == 0 { format!("{secs}s") } else { format!("{secs}.{tenths}s") };
-    }
     let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let frac = ms % 1000;
     let mut out = String::new();
     if h > 0 {
         out.push_str(&format!("{h}h"));
@@ -58,7 +60,10 @@ pub(crate) fn format(d: Duration) -> String {
     if m > 0 {
         out.push_str(&format!("{m}m"));
     }
-    if s > 0 {
+    if frac > 0 {
+        let digits = format!("{frac:03}");
+        out.push_str(&format!("{s}.{}s", digits.trim_end_matches('0')));
+    } else if s > 0 {
         out.push_str(&format!("{s}s"));
     }
     out
@@ -95,6 +100,16 @@ mod tests {
         }
         assert_eq!(format(Duration::from_mins(90)), "1h30m");
         assert_eq!(format(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(format(Duration::from_millis(89_250)), "1m29.25s");
+        assert_eq!(parse("29.5s"), Ok(Duration::from_millis(29_500)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_formatted_duration_parses_back(ms in 0_u64..10_000_000_000) {
+            let d = Duration::from_millis(ms);
+            proptest::prop_assert_eq!(parse(&format(d)), Ok(d));
+        }
     }
 
     proptest::proptest! {

@@ -51,8 +51,17 @@ pub(crate) fn build(b: Build<'_>) -> Engine {
         engine.register_static_module(ext.name, (ext.module)().into());
     }
     if let Some(run) = b.run {
-        let cancel = run.cancel.clone();
-        engine.on_progress(move |_| cancel.is_cancelled().then(|| Dynamic::from("interrupted")));
+        let watched = run.clone();
+        engine.on_progress(move |ops| {
+            if watched.cancel.is_cancelled() {
+                return Some(Dynamic::from("interrupted"));
+            }
+            // Checking the time costs a little; every 1024 operations is often enough.
+            if ops % 1024 == 0 && watched.limits.computing() > crate::run::MAX_COMPUTE {
+                return Some(Dynamic::from("runaway"));
+            }
+            None
+        });
         let printing = run.clone();
         engine.on_print(move |text| {
             let text = printing.redactor().redact(text);

@@ -349,8 +349,7 @@ impl Journal {
 
     /// [`Self::record`], with the write error.
     pub(crate) fn try_record(&self, event: &Event) -> Result<(), Error> {
-        let value = serde_json::to_value(event).unwrap_or(Value::Null);
-        let line = serde_json::to_string(&self.redactor.redact_value(&value)).unwrap_or_default();
+        let line = serde_json::to_string(&event.redacted(&self.redactor)).unwrap_or_default();
         {
             let mut file = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             writeln!(file, "{line}")
@@ -362,6 +361,68 @@ impl Journal {
             echo(&line);
         }
         Ok(())
+    }
+}
+
+impl Event {
+    /// The event with every secret taken out of what runbooks and systems
+    /// put in it (names, messages, values); hubops' own words (`type`,
+    /// `status`, `phase`, `outcome`, ...) are left alone, so a secret such as
+    /// `ok` can never turn a step's `status: ok` into something a resume
+    /// cannot read.
+    #[must_use]
+    #[allow(clippy::many_single_char_names)] // five one-line helpers, one per field shape
+    pub fn redacted(&self, r: &Redactor) -> Self {
+        let t = |s: &String| r.redact(s);
+        let o = |s: &Option<String>| s.as_ref().map(|s| r.redact(s));
+        let v = |x: &Value| r.redact_value(x);
+        let ov = |x: &Option<Value>| x.as_ref().map(|x| r.redact_value(x));
+        let mut e = self.clone();
+        match &mut e {
+            Self::RunStart { params, world, .. } => {
+                *params = v(params);
+                *world = o(world);
+            }
+            Self::StepStart { step, .. } => *step = t(step),
+            Self::StepEnd { step, result, error, .. } => {
+                *step = t(step);
+                *result = ov(result);
+                *error = o(error);
+            }
+            Self::Change { change, error, step, result, .. } => {
+                *change = v(change);
+                *error = o(error);
+                *step = o(step);
+                *result = ov(result);
+            }
+            Self::ChangeStarted { step, what, .. } => {
+                *step = o(step);
+                *what = t(what);
+            }
+            Self::Wait { what, .. } => *what = t(what),
+            Self::Prompt { question, .. } => *question = t(question),
+            Self::Log { message, .. } => *message = t(message),
+            Self::Print { text } => *text = t(text),
+            Self::Error { message, location, causes, .. } => {
+                *message = t(message);
+                *location = o(location);
+                *causes = causes.iter().map(|c| r.redact(c)).collect();
+            }
+            Self::Rollback { step, error, .. } => {
+                *step = t(step);
+                *error = o(error);
+            }
+            Self::Lock { target, holder, .. } => {
+                *target = t(target);
+                *holder = o(holder);
+            }
+            Self::Target { system, identity } => {
+                *system = t(system);
+                *identity = t(identity);
+            }
+            Self::Continued { .. } | Self::WorldSaved { .. } | Self::RunEnd { .. } => {}
+        }
+        e
     }
 }
 

@@ -17,6 +17,27 @@ use serde_json::Value;
 use crate::config::{ColorChoice, OutputFormat, Ui};
 use crate::effects::{Answer, Change, Console, Planned};
 
+/// Every text the printer writes passes here: the process's secrets never
+/// reach a terminal or a pipe.
+fn clean(text: &str) -> String {
+    crate::redact::global().redact(text)
+}
+
+/// Library logs (`-vv`, `RUST_LOG`) pass the same redaction as everything else.
+struct RedactingWriter;
+
+impl std::io::Write for RedactingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = clean(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const CYAN: Style = AnsiColor::Cyan.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default().bold();
@@ -81,7 +102,7 @@ impl Printer {
         // A second initialisation (tests that call `main` twice) is harmless.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| RedactingWriter)
             .with_ansi(self.stderr_colored())
             .without_time()
             .try_init();
@@ -125,12 +146,14 @@ impl Printer {
             Tone::Warn => YELLOW,
             Tone::Bad => RED,
         };
+        let message = clean(message);
         let _ = writeln!(self.err(), "{style}{verb:>12}{style:#} {message}");
     }
 
     /// A line of detail under the last status line, shown with `-v` only.
     pub fn detail(self, message: &str) {
         if self.verbose > 0 && !self.quiet {
+            let message = clean(message);
             let _ = writeln!(self.err(), "{DIM}{:>12} {message}{DIM:#}", "");
         }
     }
@@ -138,29 +161,34 @@ impl Printer {
     /// A plain line on stderr, unless quiet.
     pub fn note(self, message: &str) {
         if !self.quiet {
+            let message = clean(message);
             let _ = writeln!(self.err(), "{message}");
         }
     }
 
     /// A warning on stderr (shown even when quiet).
     pub fn warn(self, message: &str) {
+        let message = clean(message);
         let _ = writeln!(self.err(), "{YELLOW}warning{YELLOW:#}{BOLD}:{BOLD:#} {message}");
     }
 
     /// A result on stdout. A closed pipe is ignored.
     pub fn result(self, line: &str) {
+        let line = clean(line);
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
     /// A raw line on stdout (JSON events). A closed pipe is ignored.
     pub(crate) fn stdout_line(self, line: &str) {
         let mut out = std::io::stdout().lock();
+        let line = clean(line);
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
 
     /// A fatal error's text, already rendered, on stderr (even when quiet).
     pub(crate) fn error_block(self, text: &str) {
+        let text = clean(text);
         let _ = writeln!(self.err(), "{text}");
     }
 
@@ -188,7 +216,7 @@ impl Printer {
                 .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix("Waiting");
-        bar.set_message(what.to_string());
+        bar.set_message(clean(what));
         Some(bar)
     }
 
@@ -214,6 +242,7 @@ impl Printer {
 
     /// Ask a yes/no question on the terminal; anything but y/yes is no.
     pub(crate) fn ask(self, question: &str) -> std::io::Result<bool> {
+        let question = clean(question);
         let _ = write!(self.err(), "{YELLOW}{:>12}{YELLOW:#} {question} [y/N] ", "Confirm");
         let _ = std::io::stderr().flush();
         let mut line = String::new();

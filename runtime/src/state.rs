@@ -37,6 +37,23 @@ pub(crate) fn read_bounded(path: &Path) -> std::io::Result<String> {
     String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// A path made absolute (and resolved, when it exists), so two spellings of
+/// one file are one file (locks, journals that name each other).
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    if let Ok(c) = path.canonicalize() {
+        return c;
+    }
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path))
+    };
+    match (absolute.parent().and_then(|p| p.canonicalize().ok()), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => absolute,
+    }
+}
+
 /// `mkdir -p`.
 #[allow(clippy::disallowed_methods)] // hubops' own state (see the module doc)
 pub(crate) fn create_dir_all(dir: &Path) -> std::io::Result<()> {

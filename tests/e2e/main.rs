@@ -22,6 +22,7 @@ mod k8s;
 mod k8s_live;
 mod k8s_pods;
 mod moto;
+mod safety;
 mod shell;
 mod support;
 mod web;

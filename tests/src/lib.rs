@@ -126,6 +126,16 @@ fn write(ctx: &NativeCallContext, key: &str, value: Option<&str>) -> ScriptResul
     Ok(matches!(outcome, Outcome::Applied(())))
 }
 
+fn append(ctx: &NativeCallContext, key: &str, line: &str) -> ScriptResult<bool> {
+    let run = run_of(ctx)?;
+    let store = store(ctx)?;
+    let before = store.get(key).unwrap_or_default();
+    let after = format!("{before}{line}\n");
+    let change = Change::new("testkit", "append", format!("key {key}")).before_after(None, Some(line.into()));
+    let outcome = run.change(change, async |p: &Permit| store.put(p, key, Some(&after)))?;
+    Ok(matches!(outcome, Outcome::Applied(())))
+}
+
 #[export_module]
 mod kit {
     /// Reads a key; `()` when it is not set.
@@ -138,6 +148,13 @@ mod kit {
     #[rhai_fn(return_raw)]
     pub fn set(ctx: NativeCallContext, key: &str, value: &str) -> Result<bool, Box<EvalAltResult>> {
         super::write(&ctx, key, Some(value))
+    }
+
+    /// Appends a line to a key: a change that is not idempotent (like a
+    /// POST), so sending it twice shows.
+    #[rhai_fn(return_raw)]
+    pub fn append(ctx: NativeCallContext, key: &str, line: &str) -> Result<bool, Box<EvalAltResult>> {
+        super::append(&ctx, key, line)
     }
 
     /// Deletes a key (a destructive mutation).

@@ -204,12 +204,14 @@ pub enum GateError<E> {
         target: String,
     },
     /// A change needs an answer and there is no terminal.
-    #[error("{verb} {target} is destructive and needs confirmation, but there is no terminal to ask on")]
+    #[error("{verb} {target} {why} and needs confirmation, but there is no terminal to ask on")]
     NeedsConfirmation {
         /// The change's verb.
         verb: String,
         /// The change's target.
         target: String,
+        /// Why it is asked (`is destructive`, ...).
+        why: String,
     },
     /// Ctrl-C was pressed.
     #[error("interrupted")]

@@ -6,8 +6,8 @@
 //! same prompt lock, so two `parallel` workers never ask at once.
 //!
 //! Every change gets a key: `LINEAGE/STEP/ORDINAL/DIGEST`, where the
-//! lineage is the first run of a chain of resumes, the step the one it is
-//! made in, the digest a hash of what it does (system, verb, target, the
+//! lineage is the first run of a chain of resumes, the step a hash of the
+//! name of the one it is made in, the digest a hash of what it does (system, verb, target, the
 //! state after), and the ordinal how many changes with that digest the step
 //! made before it (so `parallel` workers, whatever their order, get the same
 //! keys). The key and the system's answer are journaled; a resumed run
@@ -60,6 +60,10 @@ pub(crate) struct GateContext<'a> {
     pub(crate) console: &'a dyn Console,
     pub(crate) redactor: &'a Redactor,
     pub(crate) cancelled: bool,
+    /// Makes an applied change durable before it is journaled as applied
+    /// (a world saved over its file), so the journal never claims more than
+    /// what survives a crash.
+    pub(crate) persist: Option<&'a (dyn Fn() -> Result<(), String> + Sync)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,7 +90,9 @@ impl Gate {
         let after = change.after.as_ref().map(Value::to_string).unwrap_or_default();
         let what = [change.system.as_str(), &change.verb, &change.target, &after].join("\0");
         let digest = crate::digest::sha256_hex(what.as_bytes(), 8);
-        let step = step.unwrap_or("-").to_string();
+        // The step by a hash of its name: a name may hold a secret, which the
+        // journal masks, and the key must read back the same.
+        let step = step.map_or_else(|| "-".to_string(), |s| crate::digest::sha256_hex(s.as_bytes(), 4));
         let mut seen = lock(&self.seen);
         let ordinal = seen.entry((step.clone(), digest.clone())).or_insert(0);
         *ordinal += 1;
@@ -153,9 +159,9 @@ impl Gate {
                 "{} was being made when the run it resumes stopped, and may have been made; make it again?",
                 change.describe()
             );
-            self.ask(ctx, &change, &question)?;
+            self.ask(ctx, &change, &question, "may have been made already by the run this one resumes")?;
         } else if change.destructive && !self.yes {
-            self.ask(ctx, &change, &format!("{} {} (destructive)?", change.verb, change.target))?;
+            self.ask(ctx, &change, &format!("{} {} (destructive)?", change.verb, change.target), "is destructive")?;
         }
         ctx.console.applying(&change);
         ctx.journal.record(&Event::ChangeStarted {
@@ -165,6 +171,12 @@ impl Gate {
         });
         match op(&Permit::new(false)) {
             Ok(value) => {
+                if let Some(persist) = ctx.persist {
+                    if let Err(why) = persist() {
+                        ctx.journal.record(&event("failed", Some(why.clone()), None));
+                        return Err(GateError::Stopped { why });
+                    }
+                }
                 let result = serde_json::to_value(&value).ok().filter(|v| !v.is_null());
                 ctx.journal.record(&event("applied", None, result));
                 let n = self.applied.fetch_add(1, Ordering::SeqCst) + 1;
@@ -179,7 +191,7 @@ impl Gate {
         }
     }
 
-    fn ask<E>(&self, ctx: &GateContext<'_>, change: &Change, question: &str) -> Result<(), GateError<E>> {
+    fn ask<E>(&self, ctx: &GateContext<'_>, change: &Change, question: &str, why: &str) -> Result<(), GateError<E>> {
         let _one_at_a_time = lock(&self.prompt);
         let question = question.to_string();
         let answer = match ctx.console.ask(&question) {
@@ -190,9 +202,11 @@ impl Gate {
         ctx.journal.record(&Event::Prompt { question, answer: answer.journal().into() });
         match answer {
             Answer::Yes => Ok(()),
-            Answer::NoTerminal => {
-                Err(GateError::NeedsConfirmation { verb: change.verb.clone(), target: change.target.clone() })
-            }
+            Answer::NoTerminal => Err(GateError::NeedsConfirmation {
+                verb: change.verb.clone(),
+                target: change.target.clone(),
+                why: why.to_string(),
+            }),
             _ => Err(GateError::Declined { verb: change.verb.clone(), target: change.target.clone() }),
         }
     }

@@ -111,7 +111,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let id = run_id(&runbook.name);
     let journal_path = req.journal.clone().unwrap_or_else(|| journal::default_dir().join(format!("{id}.jsonl")));
     if let Some(r) = &resumed {
-        super::resume::claim(r, &id, &journal_path)?;
+        super::resume::claim(r, &id, &crate::state::absolute(&journal_path))?;
     }
     let echo: Option<journal::Echo> =
         printer.json().then(|| Box::new(move |line: &str| printer.stdout_line(line)) as journal::Echo);
@@ -121,7 +121,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     // for none, it is refused.
     if let Some(w) = &loaded {
         for path in w.path.iter().chain(save_world.iter()) {
-            locks.take(&format!("world {}", canonical(path).display()))?;
+            locks.take(&format!("world {}", crate::state::absolute(path).display()))?;
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -142,7 +142,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     // state: a run killed half-way leaves it as far as it got, so the run
     // can be resumed on it.
     let save_each_change = match (&save_world, &world_path) {
-        (Some(save), Some(input)) => canonical(save) == canonical(input),
+        (Some(save), Some(input)) => crate::state::absolute(save) == crate::state::absolute(input),
         _ => false,
     };
     let run = Arc::new(Run {
@@ -298,23 +298,6 @@ fn load_world(req: &RunRequest<'_>) -> Result<Option<Loaded>, Error> {
     sections.extend(req.extensions.iter().filter_map(|e| e.world_section));
     let world = World::load(&text, &origin, &sections)?;
     Ok(Some(Loaded { world, digest: super::digest(text.as_bytes()), path }))
-}
-
-/// A path made absolute (and resolved, when it exists), so two spellings of
-/// one file take the same lock.
-fn canonical(path: &std::path::Path) -> PathBuf {
-    if let Ok(c) = path.canonicalize() {
-        return c;
-    }
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |d| d.join(path))
-    };
-    match (absolute.parent().and_then(|p| p.canonicalize().ok()), absolute.file_name()) {
-        (Some(dir), Some(name)) => dir.join(name),
-        _ => absolute,
-    }
 }
 
 /// After a failure: run the rollbacks of completed steps (newest first) when

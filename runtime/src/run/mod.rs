@@ -66,17 +66,40 @@ pub(crate) struct Limits {
     pub(crate) max_virtual: std::time::Duration,
     /// Where the run's clock started.
     start: jiff::Timestamp,
+    /// When the script last called hubops (ms since `epoch`).
+    last_call: std::sync::atomic::AtomicU64,
+    epoch: std::time::Instant,
 }
 
-/// Journal events a run may write before any time passes, and then per
-/// second of its clock: far above any runbook's (a 400-user home-volume
-/// migration writes a few thousand), far below a loop that only logs.
+/// Journal events a run may write before any time passes, and then one per
+/// ten seconds of its clock: far above any runbook's (a 400-user home-volume
+/// migration writes a few thousand; waits journal once, not per poll), far
+/// below a loop that only logs or sleeps.
 const EVENTS_AT_ONCE: u64 = 50_000;
-const EVENTS_PER_SECOND: u64 = 100;
+const SECONDS_PER_EVENT: u64 = 10;
+
+/// The longest a script may compute without calling hubops: a runbook's
+/// work is in its bindings, so a minute of pure computation is a runaway
+/// loop (Rhai's size checks make some loops quadratic, so they never reach
+/// the size limits in useful time).
+pub(crate) const MAX_COMPUTE: std::time::Duration = std::time::Duration::from_mins(1);
 
 impl Limits {
     pub(crate) fn new(max_virtual: std::time::Duration, start: jiff::Timestamp) -> Self {
-        Self { max_virtual, start }
+        Self { max_virtual, start, last_call: std::sync::atomic::AtomicU64::new(0), epoch: std::time::Instant::now() }
+    }
+
+    /// The script called hubops now.
+    pub(crate) fn called(&self) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.last_call.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long the script has computed since it last called hubops.
+    pub(crate) fn computing(&self) -> std::time::Duration {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let last = self.last_call.load(std::sync::atomic::Ordering::Relaxed);
+        std::time::Duration::from_millis(now.saturating_sub(last))
     }
 
     /// How much time the run's clock has moved since the run began.
@@ -192,12 +215,13 @@ impl Run {
     /// Also the audit rule: once the journal cannot be written, the run stops
     /// at the next binding call.
     pub fn check_cancelled(&self) -> ScriptResult<()> {
+        self.limits.called();
         self.cancel.check().map_err(|_| script_error("Interrupted", "interrupted"))?;
         if let Some(why) = self.journal.broken() {
             return Err(script_error("Journal", &format!("stopping: the journal cannot be written ({why})")));
         }
         let elapsed = self.limits.virtual_elapsed(&self.clock);
-        let budget = EVENTS_AT_ONCE + EVENTS_PER_SECOND * elapsed.as_secs();
+        let budget = EVENTS_AT_ONCE + elapsed.as_secs() / SECONDS_PER_EVENT;
         if self.journal.count() > budget {
             return Err(script_error(
                 "Runaway",
@@ -324,17 +348,17 @@ impl Run {
             return Err(GateError::Stopped { why: format!("the journal cannot be written ({why})") });
         }
         self.lock_system(&change.system)?;
-        let ctx = self.gate_context();
+        let persist = |path: &std::path::Path| {
+            self.save_world_to(path).map(|_| ()).map_err(|e| format!("{e}: the world file no longer follows the run"))
+        };
+        let save = self.save_world.as_deref().map(|path| move || persist(path));
+        let mut ctx = self.gate_context();
+        ctx.persist = save.as_ref().map(|f| f as &(dyn Fn() -> Result<(), String> + Sync));
         let step = self.current_step();
         let out = self.gate.submit(&ctx, step.as_deref(), change, |permit| match self.block_on_raw(op(permit)) {
             Some(result) => result.map_err(Interruptible::Failed),
             None => Err(Interruptible::Interrupted),
         });
-        if let (Ok(Outcome::Applied(_)), Some(path)) = (&out, &self.save_world) {
-            if let Err(e) = self.save_world_to(path) {
-                return Err(GateError::Stopped { why: format!("{e}: the world file no longer follows the run") });
-            }
-        }
         out.map_err(|e| match e {
             GateError::Refused { source: Interruptible::Interrupted, .. } | GateError::Interrupted => {
                 GateError::Interrupted
@@ -343,7 +367,7 @@ impl Run {
                 GateError::Refused { verb, target, checked_only, source }
             }
             GateError::Declined { verb, target } => GateError::Declined { verb, target },
-            GateError::NeedsConfirmation { verb, target } => GateError::NeedsConfirmation { verb, target },
+            GateError::NeedsConfirmation { verb, target, why } => GateError::NeedsConfirmation { verb, target, why },
             GateError::Unreplayable { verb, target, why } => GateError::Unreplayable { verb, target, why },
             GateError::Stopped { why } => GateError::Stopped { why },
         })
@@ -380,6 +404,7 @@ impl Run {
             console: &self.printer,
             redactor: &self.redactor,
             cancelled: self.cancel.is_cancelled(),
+            persist: None,
         }
     }
 

@@ -107,11 +107,9 @@ pub(crate) fn locate(run: &str) -> Result<PathBuf, Error> {
     }
 }
 
-/// Reads what can be resumed from a journal: its last run, or the run
-/// `id` when the journal holds several.
-pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
+/// The events of run `id` (or the last run) in the journal at `path`.
+fn segment(path: &Path, id: Option<&str>) -> Result<(Vec<Event>, Option<usize>), Error> {
     let read = journal::read_all(path)?;
-    let shown = path.display().to_string();
     let runs = journal::runs(&read.events);
     let chosen = match id {
         Some(id) => {
@@ -119,12 +117,52 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
         }
         None => runs.last(),
     };
-    let Some(events) = chosen.copied() else { return Err(Error::NotAJournal(shown)) };
-    let Some(Event::RunStart { run_id, runbook, params, target, dry_run, lineage, world_digest, .. }) = events.first()
+    match chosen {
+        Some(events) => Ok((events.to_vec(), read.torn)),
+        None => Err(Error::NotAJournal(path.display().to_string())),
+    }
+}
+
+/// The whole history of a lineage up to run `id` of `path`: the runs it
+/// resumed (followed through `resumed_journal`), oldest first, then it. A
+/// change in doubt in one run and never retried by the next stays in doubt.
+fn history(path: &Path, id: Option<&str>) -> Result<(Vec<Event>, Option<usize>), Error> {
+    let (newest, torn) = segment(path, id)?;
+    let mut chain = vec![newest];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(Event::RunStart { run_id, resumed_from: Some(from), resumed_journal: Some(journal), .. }) =
+        chain.last().and_then(|s| s.first())
+    {
+        if !seen.insert(run_id.clone()) || chain.len() > 1000 {
+            break;
+        }
+        let (from, journal) = (from.clone(), PathBuf::from(journal));
+        match segment(&journal, Some(&from)) {
+            Ok((older, _)) => chain.push(older),
+            // An earlier journal moved away: what the later runs recorded
+            // (they journal every change they hand back) still holds.
+            Err(_) => break,
+        }
+    }
+    Ok((chain.into_iter().rev().flatten().collect(), torn))
+}
+
+/// Reads what can be resumed from a journal: its last run, or the run
+/// `id` when the journal holds several.
+pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
+    let (newest, _) = segment(path, id)?;
+    let shown = path.display().to_string();
+    let Some(Event::RunStart { run_id, runbook, params, target, dry_run, lineage, .. }) = newest.first().cloned()
     else {
         return Err(Error::NotAJournal(shown));
     };
-    check_head(run_id, events)?;
+    check_head(&run_id, &newest)?;
+    let (events, torn) = history(path, id)?;
+    let world_digest = events.iter().find_map(|e| match e {
+        Event::RunStart { world_digest, .. } => world_digest.clone(),
+        _ => None,
+    });
+    let events = &events[..];
     let mut steps = BTreeMap::new();
     let mut rolled_back = Vec::new();
     let mut replay = Replay::default();
@@ -179,21 +217,22 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
         }
     }
     let is_world = target == "world";
+    let world_lost = is_world && saved.is_none() && made_changes && !dry_run;
     Ok(Resumed {
         from: run_id.clone(),
-        journal: path.to_path_buf(),
-        lineage: lineage.clone().unwrap_or_else(|| run_id.clone()),
+        journal: crate::state::absolute(path),
+        lineage: lineage.unwrap_or_else(|| run_id.clone()),
         steps,
         rolled_back,
         replay,
         params: params.as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default(),
-        runbook: runbook.clone(),
-        target: target.clone(),
-        dry_run: *dry_run,
-        world_digest: if is_world { saved.clone().or_else(|| world_digest.clone()) } else { None },
-        world_lost: is_world && saved.is_none() && made_changes && !*dry_run,
+        runbook,
+        target,
+        dry_run,
+        world_digest: if is_world { saved.or(world_digest) } else { None },
+        world_lost,
         targets,
-        torn: read.torn,
+        torn,
     })
 }
 

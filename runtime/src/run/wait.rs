@@ -157,7 +157,8 @@ impl Run {
         let mut announced = false;
         loop {
             let remaining = wait.timeout.saturating_sub(since());
-            let before = self.clock.now();
+            let before = std::time::Instant::now();
+            let before_clock = self.clock.now();
             let status =
                 self.block_on_raw(poll(remaining)).ok_or(WaitError::Interrupted)?.map_err(WaitError::Failed)?;
             let waited = since();
@@ -197,9 +198,16 @@ impl Run {
                         }
                         shown = progress;
                     }
+                    // `None`: the look waited itself (a watch). One that came
+                    // back at once did not, and must not spin.
+                    let waited_itself = if virtual_time {
+                        self.clock.now() > before_clock
+                    } else {
+                        before.elapsed() >= Duration::from_millis(50)
+                    };
                     let step = match retry {
                         Some(d) => Some(d),
-                        None if self.clock.now() == before => Some(default_interval(virtual_time)),
+                        None if !waited_itself => Some(default_interval(virtual_time)),
                         None => None,
                     };
                     if let Some(step) = step {
