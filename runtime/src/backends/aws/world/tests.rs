@@ -1,7 +1,9 @@
-//! Unit tests of the world account: change log, strict batches, progress.
+//! Unit tests of the world account: change log, strict batches, progress,
+//! and checks (`Permit::Check`) that validate like the change and change
+//! nothing.
 
 use super::*;
-use crate::backends::aws::{Action, NewVolume};
+use crate::backends::aws::{Action, NewVolume, VolumeChange};
 use crate::effects::Permit;
 
 const WORLD: &str = r#"{"accounts": {"prod": {"region": "us-west-2",
@@ -74,7 +76,7 @@ fn snapshots_progress_over_virtual_time() {
     let mut w = world();
     let p = Permit::for_tests();
     let prod = w.account("prod").unwrap();
-    let s = prod.create_snapshot(&p, "vol-1", "d", &Tags::new(), at("2026-01-01T06:00:00Z"), false).unwrap();
+    let s = prod.create_snapshot(&p, "vol-1", "d", &Tags::new(), at("2026-01-01T06:00:00Z")).unwrap();
     prod.advance(at("2026-01-01T06:05:00Z"));
     assert_eq!((prod.snapshot(&s.id).unwrap().state.as_str(), prod.snapshot(&s.id).unwrap().progress), ("pending", 50));
     let new = NewVolume {
@@ -83,14 +85,53 @@ fn snapshots_progress_over_virtual_time() {
         volume_type: "gp3".into(),
         ..NewVolume::default()
     };
-    let err = prod.create_volume(&p, &new, at("2026-01-01T06:05:00Z"), true).unwrap_err();
+    let err = prod.create_volume(&Permit::for_tests_check(), &new, at("2026-01-01T06:05:00Z")).unwrap_err();
     assert_eq!(err.code(), Some("IncorrectState"));
     prod.advance(at("2026-01-01T06:10:00Z"));
     assert_eq!(prod.snapshot(&s.id).unwrap().state, "completed");
-    let v = prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z"), false).unwrap();
+    let v = prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z")).unwrap();
     assert_eq!((v.size, v.state.as_str()), (8, "creating"));
     assert!(v.tags.is_empty(), "the world's bookkeeping tag is hidden");
     let before = prod.volumes(&Query::default()).len();
-    prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z"), true).unwrap();
+    prod.create_volume(&Permit::for_tests_check(), &new, at("2026-01-01T06:10:00Z")).unwrap();
     assert_eq!(prod.volumes(&Query::default()).len(), before, "a dry run changes nothing");
+}
+
+/// Every mutator under `Permit::Check`: the same answer or the same refusal
+/// as under `Permit::Apply`, and the account exactly as it was.
+#[test]
+fn checks_validate_like_changes_and_change_nothing() {
+    let mut w = world();
+    let check = Permit::for_tests_check();
+    let t = at("2026-01-01T06:00:00Z");
+    let prod = w.account("prod").unwrap();
+    let before = serde_json::to_value(&*prod).unwrap();
+
+    let s = prod.create_snapshot(&check, "vol-1", "d", &Tags::new(), t).unwrap();
+    assert_eq!((s.volume.as_str(), s.size, s.state.as_str()), ("vol-1", 8, "pending"));
+    let new = NewVolume { az: "us-west-2a".into(), size: Some(1), volume_type: "gp3".into(), ..NewVolume::default() };
+    prod.create_volume(&check, &new, t).unwrap();
+    let gp3 = VolumeChange { volume_type: Some("gp3".into()), ..VolumeChange::default() };
+    prod.modify_volume(&check, "vol-1", &gp3, t).unwrap();
+    prod.tag(&check, "vol-1", &[("k".to_string(), "v".to_string())].into()).unwrap();
+    let batch = [Action::Upsert(cname("green", 60))];
+    assert_eq!(prod.change(&check, "Z1", &batch, t).unwrap().status, "PENDING");
+    prod.delete_volume(&check, "vol-1").unwrap();
+
+    // Refusals are the same as when applying.
+    let err = |e: Error| e.code().map_or_else(|| e.to_string(), ToString::to_string);
+    assert_eq!(err(prod.create_snapshot(&check, "vol-x", "d", &Tags::new(), t).unwrap_err()), "volume `vol-x` not found");
+    let bad_az = NewVolume { az: "eu-west-1a".into(), ..new.clone() };
+    assert_eq!(err(prod.create_volume(&check, &bad_az, t).unwrap_err()), "InvalidParameterValue");
+    let bad_type = VolumeChange { volume_type: Some("gp9".into()), ..VolumeChange::default() };
+    assert_eq!(err(prod.modify_volume(&check, "vol-1", &bad_type, t).unwrap_err()), "InvalidParameterValue");
+    assert_eq!(err(prod.tag(&check, "snap-x", &Tags::new()).unwrap_err()), "snapshot `snap-x` not found");
+    assert_eq!(err(prod.delete_snapshot(&check, "snap-x").unwrap_err()), "snapshot `snap-x` not found");
+    let create_existing = [Action::Create(cname("x", 1))];
+    assert_eq!(err(prod.change(&check, "Z1", &create_existing, t).unwrap_err()), "InvalidChangeBatch");
+
+    assert_eq!(serde_json::to_value(&*prod).unwrap(), before, "a check changed the world");
+    // And the same calls applied do change it.
+    prod.delete_volume(&Permit::for_tests(), "vol-1").unwrap();
+    assert_ne!(serde_json::to_value(&*prod).unwrap(), before);
 }
