@@ -163,9 +163,9 @@ impl Failure for Error {
     fn hint(&self) -> Option<String> {
         match self {
             // Only hosted zones are looked up by a name that can be shared.
-            Self::Ambiguous { .. } => Some(
-                "pick one: `zone(name, #{ visibility: \"private\" })` or `#{ visibility: \"public\" }`".into(),
-            ),
+            Self::Ambiguous { .. } => {
+                Some("pick one: `zone(name, #{ visibility: \"private\" })` or `#{ visibility: \"public\" }`".into())
+            }
             _ => None,
         }
     }

@@ -112,10 +112,7 @@ pub(super) fn modify_volume(
     let outcome = run.change(change, async |p: &Permit| account.modify_volume(p, id, &change_to).await)?;
     let what = format!("modification of volume `{id}`");
     let planned = || {
-        Ok(rhai::Map::from_iter([
-            ("volume".into(), Dynamic::from(id.to_string())),
-            ("state".into(), "planned".into()),
-        ]))
+        Ok(rhai::Map::from_iter([("volume".into(), Dynamic::from(id.to_string())), ("state".into(), "planned".into())]))
     };
     let settled = |m: Option<Modification>| match m {
         None => Err(Error::NotFound { what: what.clone() }),
@@ -123,7 +120,11 @@ pub(super) fn modify_volume(
         Some(m) => Ok(m),
     };
     if !wait_done {
-        return if outcome.is_planned() { planned() } else { to_map(&read(&run, async { settled(account.modification(id).await?) })?) };
+        return if outcome.is_planned() {
+            planned()
+        } else {
+            to_map(&read(&run, async { settled(account.modification(id).await?) })?)
+        };
     }
     let w = wait_for(&what, timeout).planned(outcome.is_planned());
     let waited = wait(&run, &w, async |_| {

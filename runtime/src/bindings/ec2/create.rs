@@ -17,9 +17,7 @@ use crate::run::Run;
 /// The token for a create: given, or derived from the run, the step and
 /// the call's arguments.
 fn token_for(run: &Run, given: Option<String>, operation: &str, args: &serde_json::Value) -> String {
-    given.unwrap_or_else(|| {
-        backend::token(run.lineage(), run.current_step().as_deref(), operation, &args.to_string())
-    })
+    given.unwrap_or_else(|| backend::token(run.lineage(), run.current_step().as_deref(), operation, &args.to_string()))
 }
 
 /// A tag query for what `token` made.

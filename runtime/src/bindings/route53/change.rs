@@ -95,12 +95,7 @@ fn alias_arg(map: &rhai::Map) -> ScriptResult<Alias> {
     Ok(Alias { dns_name, zone_id, evaluate_health: o.bool("evaluate_health")?.unwrap_or(false) })
 }
 
-fn upsert_record(
-    ctx: &NativeCallContext,
-    zone: &Zone,
-    record: Record,
-    options: &rhai::Map,
-) -> ScriptResult<rhai::Map> {
+fn upsert_record(ctx: &NativeCallContext, zone: &Zone, record: Record, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let edit = Edit {
         name: record.name.clone(),
         record_type: record.record_type.clone(),

@@ -144,12 +144,7 @@ impl Account {
     }
 
     /// Creates a volume (from a snapshot when one is named).
-    pub fn create_volume(
-        &mut self,
-        permit: &Permit,
-        new: &NewVolume,
-        now: Timestamp,
-    ) -> Result<Volume, Error> {
+    pub fn create_volume(&mut self, permit: &Permit, new: &NewVolume, now: Timestamp) -> Result<Volume, Error> {
         let from = new.snapshot.as_deref().map(|id| self.snapshot(id)).transpose()?;
         if let Some(s) = &from {
             if s.state != "completed" {
