@@ -514,6 +514,34 @@ fn a_dry_run_of_every_mutation_leaves_the_saved_world_identical() {
 }
 
 #[test]
+fn waits_time_out_on_the_run_clock_and_refuse_absurd_timeouts() {
+    let script = r#"let ec2 = aws::account(#{ profile: "prod" }).ec2();
+let s = step("snapshot", || ec2.snapshot("vol-scratch"));
+try { ec2.wait_snapshot(s.id, #{ timeout: "1m" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { ec2.wait_snapshot(s.id, #{ timeout: 1e300 }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { ec2.wait_snapshot(s.id, #{ timeuot: "1m" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+print(now());
+"#;
+    let (done, _dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("t.rhai", script)
+        .args(&["run", "t.rhai", "--world", "w.yaml", "--journal", "j.jsonl"])
+        .run();
+    done.status(0).stdout(
+        "Timeout: snapshot `snap-00000000000000003` completed: still 10% after 1m\n\
+         Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\n\
+         Invalid: `wait_snapshot` has no option `timeuot` (options: timeout); did you mean `timeout`?\n\
+         2026-11-21T06:01:00Z\n",
+    );
+    let waits: Vec<(String, String)> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Wait { what, outcome, .. } = e { Some((what, outcome)) } else { None })
+        .collect();
+    assert_eq!(waits, [("snapshot `snap-00000000000000003` completed".to_string(), "timeout".to_string())]);
+}
+
+#[test]
 fn world_accounts_and_zones_are_checked() {
     let (done, _dir) = Test::new()
         .file("w.yaml", WORLD)
