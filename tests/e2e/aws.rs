@@ -139,7 +139,7 @@ try { aws::account().route53().zone("nowhere.example"); } catch (e) { print(`${e
     done.status(0).stdout(
         "NotFound InvalidVolume.NotFound\n\
          NotFound: volume `vol-0123456789abcdef0` not found\n\
-         Invalid: `volumes` has no option `idz` (options: ids, filters, tags)\n\
+         Invalid: `volumes` has no option `idz` (options: ids, filters, tags); did you mean `ids`?\n\
          NotFound: hosted zone `nowhere.example.` in account `default` not found\n",
     );
 }
@@ -256,13 +256,96 @@ fn a_route53_dry_run_checks_preconditions_and_plans_before_and_after() {
     let (done, _dir) = moto.test().file("swap.rhai", SWAP).args(&["run", "swap.rhai", "--dry-run"]).run();
     done.status(0);
     assert!(done.stderr.contains("Would swap CNAME hub.example.org. in zone `example.org.`"), "{}", done.stderr);
-    assert!(done.stderr.contains("Would wait CNAME hub.example.org. change INSYNC"), "{}", done.stderr);
+    assert!(done.stderr.contains("Would wait for CNAME hub.example.org. change INSYNC"), "{}", done.stderr);
     assert!(
         done.stderr.contains(r#"{"name":"hub.example.org.","ttl":60,"type":"CNAME","values":["blue.elb.example.com"]} -> {"name":"hub.example.org.","ttl":60,"type":"CNAME","values":["green.elb.example.com"]}"#),
         "{}",
         done.stderr
     );
     assert_eq!(moto.value(&zone, "CNAME"), "blue.elb.example.com");
+}
+
+/// Everything of moto's state a mutation could change.
+const MOTO_STATE: &str = "tags = lambda x: sorted((t['Key'], t['Value']) for t in x.get('Tags', []))
+print(json.dumps({
+    'volumes': sorted((v['VolumeId'], v['VolumeType'], v['Size'], v['State'], tags(v)) for v in ec2.describe_volumes()['Volumes']),
+    'snapshots': sorted((s['SnapshotId'], s['State'], tags(s)) for s in ec2.describe_snapshots(OwnerIds=['self'])['Snapshots']),
+    'modifications': len(ec2.describe_volumes_modifications()['VolumesModifications']),
+    'records': [sorted(json.dumps(r, sort_keys=True) for r in r53.list_resource_record_sets(HostedZoneId=z['Id'])['ResourceRecordSets'])
+                for z in r53.list_hosted_zones()['HostedZones']],
+}))";
+
+#[test]
+fn a_dry_run_of_every_mutation_sends_moto_only_reads_and_dry_runs() {
+    let moto = Moto::start();
+    let volume = |size: u8| {
+        moto.py(&format!("print(ec2.create_volume(AvailabilityZone='us-west-2a', Size={size})['VolumeId'])"))
+    };
+    let (home, old) = (volume(8), volume(1));
+    let snap = moto.py(&format!("print(ec2.create_snapshot(VolumeId='{home}')['SnapshotId'])"));
+    let zone = moto.zone("example.org", false);
+    let cname = |name: &str, value: &str| {
+        format!(
+            "{{'Action': 'CREATE', 'ResourceRecordSet': {{'Name': '{name}', 'Type': 'CNAME', 'TTL': 60, 'ResourceRecords': [{{'Value': '{value}'}}]}}}}"
+        )
+    };
+    moto.change(&zone, &[cname("hub.example.org", "blue.example.com"), cname("old.example.org", "gone.example.com")]);
+    let before = moto.py(MOTO_STATE);
+    let script = format!(
+        r#"//! Every EC2 and Route53 mutation, planned.
+let ec2 = aws::account().ec2();
+let zone = aws::account().route53().zone("example.org");
+let s = step("snapshot", || ec2.snapshot("{home}", #{{ description: "d", tags: #{{ k: "v" }} }}));
+ec2.wait_snapshot(s.id);
+let v = step("restore", || ec2.create_volume(#{{ snapshot: "{snap}", az: "us-west-2a" }}));
+ec2.wait_volume(v.id, "available");
+step("from the planned snapshot", || ec2.create_volume(#{{ snapshot: s.id, az: "us-west-2a" }}));
+ec2.modify_volume("{home}", #{{ type: "gp3" }});
+ec2.tag("{home}", #{{ planned: "yes" }});
+ec2.delete_volume("{old}");
+ec2.delete_snapshot("{snap}");
+zone.upsert("new.example.org", "A", "192.0.2.1", 60);
+zone.alias("lb.example.org", "A", #{{ dns_name: "lb.elb.amazonaws.com", zone_id: "Z1H1FL5HABSF5" }});
+zone.swap("hub.example.org", "CNAME", "blue.example.com", "green.example.com", 60);
+zone.delete("old.example.org", "CNAME");
+"#
+    );
+    moto.record();
+    let (done, _dir) =
+        moto.test().file("plan.rhai", &script).args(&["run", "plan.rhai", "--dry-run", "--journal", "j.jsonl"]).run();
+    let requests = moto.requests();
+    done.status(0);
+    assert!(done.stderr.contains("11 changes (3 destructive); nothing was changed"), "{}", done.stderr);
+    assert!(done.stderr.contains("Would wait for CNAME hub.example.org. change INSYNC"), "{}", done.stderr);
+    assert!(done.stderr.contains("Would wait for modification of volume"), "{}", done.stderr);
+    let phases: Vec<String> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Change { phase, .. } = e { Some(phase) } else { None })
+        .collect();
+    assert_eq!(phases, ["planned"; 11]);
+
+    // EC2: reads, and each mutation once with DryRun=true (the volume from a
+    // planned snapshot asks nothing). Route53: reads only.
+    let mut checked: Vec<&str> = Vec::new();
+    for r in &requests {
+        if r.path == "/" {
+            assert!(r.action.starts_with("Describe") || r.dry_run, "{r:?} in {requests:#?}");
+            if r.dry_run {
+                checked.push(&r.action);
+            }
+        } else {
+            assert_eq!(r.method, "GET", "{r:?} in {requests:#?}");
+        }
+    }
+    checked.sort_unstable();
+    assert_eq!(
+        checked,
+        ["CreateSnapshot", "CreateTags", "CreateVolume", "DeleteSnapshot", "DeleteVolume", "ModifyVolume"]
+    );
+    let record_reads = requests.iter().filter(|r| r.path.ends_with("/rrset")).count();
+    assert!(record_reads >= 4, "each record change reads its precondition: {requests:#?}");
+    assert_eq!(moto.py(MOTO_STATE), before, "moto changed");
 }
 
 #[test]
@@ -368,6 +451,94 @@ step("bad", || ec2.create_volume(#{ az: "us-east-1a", size: 1 }));
         done.stderr
     );
     assert!(done.stderr.contains("2 changes (0 destructive, 1 would fail); nothing was changed"), "{}", done.stderr);
+}
+
+/// A world with something for every mutation to work on.
+const DRY_WORLD: &str = "name: dry
+start: 2026-11-21T06:00:00Z
+aws:
+  accounts:
+    prod:
+      region: us-west-2
+      timing: { snapshot: 10m, volume: 1m, modify: 4m, insync: 30s }
+      volumes:
+        - { id: vol-home-ana, az: us-west-2a, size: 100, type: gp2, state: in-use }
+        - { id: vol-scratch, az: us-west-2a, size: 5, type: gp2, state: available }
+      snapshots:
+        - { id: snap-old, volume: vol-home-ana, state: completed, progress: 100, size: 100 }
+        - { id: snap-running, volume: vol-home-ana, state: pending, progress: 0, size: 100, started: 2026-11-21T05:55:00Z }
+      zones:
+        - id: ZPUB
+          name: cal-adapt.org
+          records:
+            - { name: hub.cal-adapt.org, type: CNAME, ttl: 60, values: [blue.elb.amazonaws.com] }
+            - { name: old.cal-adapt.org, type: CNAME, ttl: 60, values: [gone.elb.amazonaws.com] }
+";
+
+const EVERY_MUTATION: &str = r#"//! Every EC2 and Route53 mutation.
+let prod = aws::account(#{ profile: "prod" });
+let ec2 = prod.ec2();
+let zone = prod.route53().zone("cal-adapt.org");
+let s = step("snapshot", || ec2.snapshot("vol-home-ana"));
+ec2.wait_snapshot(s.id);
+let v = step("restore", || ec2.create_volume(#{ snapshot: s.id, az: "us-west-2a" }));
+ec2.wait_volume(v.id, "available");
+step("fresh", || ec2.create_volume(#{ snapshot: "snap-old", az: "us-west-2a" }));
+ec2.modify_volume("vol-scratch", #{ type: "gp3" });
+ec2.tag("vol-scratch", #{ k: "v" });
+ec2.delete_volume("vol-scratch");
+ec2.delete_snapshot("snap-old");
+zone.upsert("new.cal-adapt.org", "A", "192.0.2.1", 60);
+zone.alias("lb.cal-adapt.org", "A", #{ dns_name: "lb.elb.amazonaws.com", zone_id: "Z1H1FL5HABSF5" });
+zone.swap("hub.cal-adapt.org", "CNAME", "blue.elb.amazonaws.com", "green.elb.amazonaws.com", 60);
+zone.delete("old.cal-adapt.org", "CNAME");
+"#;
+
+#[test]
+fn a_dry_run_of_every_mutation_leaves_the_saved_world_identical() {
+    let saved = |script: &str, extra: &[&str]| {
+        let mut args = vec!["run", "s.rhai", "--world", "w.yaml", "--save-world", "after.yaml"];
+        args.extend_from_slice(extra);
+        let (done, dir) = Test::new().file("w.yaml", DRY_WORLD).file("s.rhai", script).args(&args).run();
+        done.status(0);
+        (read(dir.path(), "after.yaml"), done.stderr)
+    };
+    // The world as a run that only reads saves it (loading normalises names).
+    let (untouched, _) = saved("let e = aws::account(#{ profile: \"prod\" }).ec2();\nprint(e.volumes().len());\n", &[]);
+    let (planned, stderr) = saved(EVERY_MUTATION, &["--dry-run"]);
+    assert!(stderr.contains("11 changes (3 destructive); nothing was changed"), "{stderr}");
+    assert!(stderr.contains("Would wait for snapshot `snap-planned-"), "{stderr}");
+    assert_eq!(planned, untouched, "a dry run changed the world");
+    let (applied, _) = saved(EVERY_MUTATION, &["--yes"]);
+    assert_ne!(applied, untouched, "the same script applied changes the world");
+}
+
+#[test]
+fn waits_time_out_on_the_run_clock_and_refuse_absurd_timeouts() {
+    let script = r#"let ec2 = aws::account(#{ profile: "prod" }).ec2();
+let s = step("snapshot", || ec2.snapshot("vol-scratch"));
+try { ec2.wait_snapshot(s.id, #{ timeout: "1m" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { ec2.wait_snapshot(s.id, #{ timeout: 1e300 }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+try { ec2.wait_snapshot(s.id, #{ timeuot: "1m" }); } catch (e) { print(`${e.kind}: ${e.message}`); }
+print(now());
+"#;
+    let (done, _dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("t.rhai", script)
+        .args(&["run", "t.rhai", "--world", "w.yaml", "--journal", "j.jsonl"])
+        .run();
+    done.status(0).stdout(
+        "Timeout: snapshot `snap-00000000000000003` completed: still 10% after 1m\n\
+         Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\n\
+         Invalid: `wait_snapshot` has no option `timeuot` (options: timeout); did you mean `timeout`?\n\
+         2026-11-21T06:01:00Z\n",
+    );
+    let waits: Vec<(String, String)> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| if let Event::Wait { what, outcome, .. } = e { Some((what, outcome)) } else { None })
+        .collect();
+    assert_eq!(waits, [("snapshot `snap-00000000000000003` completed".to_string(), "timeout".to_string())]);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! A `moto_server` on a free loopback port, started by the test that needs
 //! it and killed when that test ends. moto is Python (`pip install
 //! 'moto[server]'`); the live AWS backends talk to it through the real SDK.
+//! moto's request recorder is pointed at a file of the test's own, so a test
+//! can list every request hubops sent ([`Moto::record`], [`Moto::requests`]).
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +13,21 @@ use crate::support::Test;
 pub(crate) struct Moto {
     child: Child,
     pub(crate) endpoint: String,
+    /// Where moto's recorder writes, once started.
+    recording: tempfile::TempDir,
+}
+
+/// One request moto received, as the recorder saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    /// `GET`, `POST`, ...
+    pub(crate) method: String,
+    /// The URL's path: `/` for EC2, `/2013-04-01/...` for Route53.
+    pub(crate) path: String,
+    /// EC2's `Action` (empty for Route53).
+    pub(crate) action: String,
+    /// Whether EC2's `DryRun` was `true`.
+    pub(crate) dry_run: bool,
 }
 
 impl Moto {
@@ -19,13 +36,15 @@ impl Moto {
         // could take it in between; moto would then fail to bind and the
         // readiness wait below would say so.
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let recording = tempfile::tempdir().expect("temporary folder");
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", recording.path().join("requests.jsonl"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server must be installed: pip install 'moto[server]'");
-        let moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let moto = Self { child, endpoint: format!("http://127.0.0.1:{port}"), recording };
         let deadline = Instant::now() + Duration::from_mins(1);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
@@ -56,6 +75,36 @@ impl Moto {
             .expect("python3 with boto3 must be installed (pip install 'moto[server]')");
         assert!(out.status.success(), "{code}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Starts recording requests, forgetting any recorded before.
+    pub(crate) fn record(&self) {
+        self.py(
+            "import urllib.request\n\
+             for what in ['reset', 'start']:\n    \
+                 urllib.request.urlopen(urllib.request.Request(sys.argv[1] + f'/moto-api/recorder/{what}-recording', method='POST'))",
+        );
+    }
+
+    /// Every request recorded since [`Moto::record`], oldest first.
+    pub(crate) fn requests(&self) -> Vec<Request> {
+        let file = self.recording.path().join("requests.jsonl");
+        let out = self.py(&format!(
+            "import base64, urllib.parse\n\
+             for line in open({file:?}):\n    \
+                 r = json.loads(line)\n    \
+                 body = base64.b64decode(r['body']).decode() if r.get('body_encoded') else (r.get('body') or '')\n    \
+                 form = urllib.parse.parse_qs(body) if urllib.parse.urlparse(r['url']).path == '/' else {{}}\n    \
+                 print(json.dumps([r['method'], urllib.parse.urlparse(r['url']).path, form.get('Action', [''])[0], form.get('DryRun', [''])[0] == 'true']))",
+            file = file.display().to_string()
+        ));
+        out.lines()
+            .map(|line| {
+                let (method, path, action, dry_run): (String, String, String, bool) =
+                    serde_json::from_str(line).expect("a recorded request");
+                Request { method, path, action, dry_run }
+            })
+            .collect()
     }
 
     /// A hosted zone; returns its id.

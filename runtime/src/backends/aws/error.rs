@@ -1,11 +1,12 @@
-//! What can go wrong talking to AWS, and the `kind` scripts see for it.
-//! AWS error codes are kept, so a runbook (and a person) can see exactly what
-//! AWS said.
+//! What can go wrong talking to AWS, and the `kind` scripts see for it
+//! ([`Failure`]). AWS error codes are kept (the `code` field of the script's
+//! error), so a runbook (and a person) can see exactly what AWS said.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde_json::Value;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::effects::Failure;
 
 /// An AWS call that did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -20,14 +21,15 @@ pub enum Error {
         /// AWS's message.
         message: String,
     },
-    /// No answer: connection refused, DNS, TLS, timeout.
-    #[error("{operation}: AWS is unreachable")]
+    /// No answer: connection refused, DNS, TLS, timeout. The SDK's error
+    /// is kept as text, not as a source: its layers repeat their causes'
+    /// text, so it is flattened once, without the repeats, into one line.
+    #[error("{operation}: AWS is unreachable: {detail}")]
     Unreachable {
         /// The API operation.
         operation: &'static str,
-        /// Why.
-        #[source]
-        source: BoxError,
+        /// Why, from the SDK's error and its causes.
+        detail: String,
     },
     /// Credentials or region could not be set up.
     #[error("AWS account `{account}`: {message}")]
@@ -46,6 +48,32 @@ pub enum Error {
     /// The state is not what the change expects (compare-and-swap failed).
     #[error("{0}")]
     Conflict(String),
+    /// A record set that is not there.
+    #[error("record `{name}` {record_type} not found in zone `{zone}`")]
+    NoRecord {
+        /// The record's name (FQDN).
+        name: String,
+        /// Its type.
+        record_type: String,
+        /// The zone's name.
+        zone: String,
+    },
+    /// A world without an `aws:` section.
+    #[error("AWS account `{account}`: the world has no `aws:` section")]
+    NoWorldSection {
+        /// The account asked for.
+        account: String,
+    },
+    /// A world account asked for in another region than its own.
+    #[error("AWS account `{account}` is in region `{region}` on this world, not `{asked}`")]
+    WrongRegion {
+        /// The account.
+        account: String,
+        /// Its region on the world.
+        region: String,
+        /// The region asked for.
+        asked: String,
+    },
     /// A name matches more than one thing.
     #[error("{what} is ambiguous: {}", candidates.join(", "))]
     Ambiguous {
@@ -86,7 +114,7 @@ impl Error {
         }
         match err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-                Self::Unreachable { operation, source: Box::new(err) }
+                Self::Unreachable { operation, detail: describe(&err) }
             }
             other => Self::Api { operation, code: "Unknown".into(), message: describe(&other) },
         }
@@ -106,19 +134,39 @@ impl Error {
     pub fn is_dry_run_ok(&self) -> bool {
         self.code() == Some("DryRunOperation")
     }
+}
 
-    /// The `kind` scripts see: `NotFound`, `Forbidden`, `Conflict`,
-    /// `Throttled`, `Invalid`, `Unreachable`, `Timeout`, `Failed`.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    /// `NotFound`, `Forbidden`, `Conflict`, `Throttled`, `Invalid`,
+    /// `Unreachable`, `Timeout`, `Failed`.
+    fn kind(&self) -> &'static str {
         match self {
             Self::Api { code, .. } => kind_of_code(code),
             Self::Unreachable { .. } => "Unreachable",
-            Self::Config { .. } | Self::Invalid(_) | Self::Ambiguous { .. } => "Invalid",
-            Self::NotFound { .. } => "NotFound",
+            Self::Config { .. } | Self::Invalid(_) | Self::Ambiguous { .. } | Self::WrongRegion { .. } => "Invalid",
+            Self::NotFound { .. } | Self::NoRecord { .. } | Self::NoWorldSection { .. } => "NotFound",
             Self::Conflict(_) => "Conflict",
             Self::Timeout { .. } => "Timeout",
             Self::Failed(_) => "Failed",
+        }
+    }
+
+    /// `code`: AWS's error code; `candidates`: what an ambiguous name matched.
+    fn fields(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            Self::Api { code, .. } => vec![("code", Value::from(code.clone()))],
+            Self::Ambiguous { candidates, .. } => vec![("candidates", Value::from(candidates.clone()))],
+            _ => Vec::new(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            // Only hosted zones are looked up by a name that can be shared.
+            Self::Ambiguous { .. } => {
+                Some("pick one: `zone(name, #{ visibility: \"private\" })` or `#{ visibility: \"public\" }`".into())
+            }
+            _ => None,
         }
     }
 }
@@ -154,11 +202,16 @@ fn kind_of_code(code: &str) -> &'static str {
     }
 }
 
+/// An error and its causes on one line, without the repeats of layers
+/// that end their text with their cause's.
 fn describe(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
+        let more = cause.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(&format!(": {more}"));
+        }
         source = cause.source();
     }
     text
@@ -183,6 +236,15 @@ mod tests {
         ] {
             let e = Error::Api { operation: "X", code: code.into(), message: String::new() };
             assert_eq!(e.kind(), kind, "{code}");
+            assert_eq!(e.fields(), [("code", Value::from(code))]);
         }
+    }
+
+    #[test]
+    fn ambiguous_names_carry_their_candidates_and_a_hint() {
+        let e = Error::Ambiguous { what: "hosted zone `x.`".into(), candidates: vec!["Z1 (public)".into()] };
+        assert_eq!(e.kind(), "Invalid");
+        assert_eq!(e.fields(), [("candidates", serde_json::json!(["Z1 (public)"]))]);
+        assert!(e.hint().is_some_and(|h| h.contains("visibility")));
     }
 }

@@ -1,9 +1,19 @@
-//! AWS: EC2 volumes and snapshots, Route53 zones and records. The live
-//! backend talks to AWS (or an emulator such as moto) through the AWS SDK;
-//! the world backend (`aws:` section of a world file) simulates the same
-//! behaviour on virtual time. Both speak the plain types defined here, which
-//! cross into scripts as maps; nothing here knows Rhai, and every mutating
-//! call takes an [`effects::Permit`](crate::effects::Permit).
+//! AWS: EC2 volumes and snapshots, Route53 zones and records. One
+//! [`Account`] value per account owns live vs simulated, chosen once when it
+//! is opened from the run's target: the live arm talks to AWS (or an
+//! emulator such as moto) through the AWS SDK (`ec2/live.rs`,
+//! `route53/live.rs`); the world arm (`aws:` section of a world file,
+//! `world/`) simulates the same behaviour on virtual time. Both speak the
+//! plain types defined here, which cross into scripts as maps; nothing here
+//! knows Rhai or the run.
+//!
+//! Every mutating verb takes an [`effects::Permit`](crate::effects::Permit)
+//! and reads the mode from it: under `Permit::Check`, EC2 calls are sent
+//! with EC2's own `DryRun=true` (`DryRunOperation` means they would
+//! succeed), Route53 changes read their preconditions instead of being sent
+//! (Route53 has no dry run), and the world validates without changing
+//! anything. What a check would have made comes back as a placeholder
+//! ([`planned_id`]).
 
 mod account;
 pub mod ec2;
@@ -12,11 +22,13 @@ pub mod route53;
 pub mod world;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-pub use account::{connect, AccountSpec, Clients};
+pub use account::{Account, AccountSpec, Clients};
 pub use error::Error;
+pub use route53::{Edit, EditAction, Expect, Expected};
 
 /// Tags of a resource, as a map.
 pub type Tags = BTreeMap<String, String>;
@@ -270,6 +282,21 @@ pub fn token(run_id: &str, step: Option<&str>, operation: &str, args: &str) -> S
         h
     };
     format!("hubops-{:016x}{:016x}", hash(0), hash(0x9e37_79b9_7f4a_7c15))
+}
+
+/// A placeholder id for something a dry run only planned: `vol-planned-1`.
+/// One counter for the process, so two plans never share an id.
+#[must_use]
+pub fn planned_id(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!("{prefix}-planned-{}", NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Whether `id` is a placeholder of something only planned: there is
+/// nothing to check or wait for on AWS yet.
+#[must_use]
+pub fn is_planned(id: &str) -> bool {
+    id.contains("-planned-")
 }
 
 #[cfg(test)]

@@ -3,16 +3,13 @@
 use rhai::{Dynamic, NativeCallContext};
 use serde_json::json;
 
-use super::super::aws::{
-    aws_error, boxed, check_options, is_planned, opt_bool, opt_int, opt_str, planning, tags_arg, timeout_opt, to_map,
-    wait_until, would_wait, Cause, Poll,
-};
+use super::super::aws::{read, tags_arg, to_map, wait, wait_for};
+use super::super::options::Options;
 use super::super::{script_error, ScriptResult};
-use super::{read_snapshot, read_volume, system, Ec2, Kind, WAIT_MODIFY, WAIT_SNAPSHOT, WAIT_VOLUME};
-use crate::backends::aws::{self as backend, ec2 as live, VolumeChange};
-use crate::effects::Change;
-use crate::run::compat::LegacyOutcome as Outcome;
-use crate::run::Run;
+use super::{system, Ec2, Kind, WAIT_MODIFY, WAIT_SNAPSHOT, WAIT_VOLUME};
+use crate::backends::aws::{is_planned, Error, Modification, VolumeChange};
+use crate::effects::{Change, Permit};
+use crate::run::{Poll, Run, Waited};
 
 pub(super) fn wait_snapshot(
     ctx: &NativeCallContext,
@@ -22,29 +19,28 @@ pub(super) fn wait_snapshot(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options("wait_snapshot", options, &["timeout"])?;
-    let timeout = timeout_opt(options, WAIT_SNAPSHOT)?;
-    let what = format!("snapshot `{id}` completed");
-    if is_planned(id) {
-        would_wait(&run, &what);
-        return Ok(rhai::Map::new());
-    }
-    if planning(&run) {
-        let s = read_snapshot(&run, ec2, id)?;
-        if s.state != "completed" {
-            would_wait(&run, &what);
-        }
-        return to_map(&s);
-    }
-    let s = wait_until(&run, &what, timeout, || {
-        let s = ec2.0.call(&run, async |c| live::snapshot(&c.ec2, id).await, |a, _| a.snapshot(id))?;
-        Ok(s.and_then(|s| match s.state.as_str() {
+    let o = Options::new("wait_snapshot", options, &["timeout"])?;
+    let timeout = o.duration("timeout")?.unwrap_or(WAIT_SNAPSHOT);
+    let account = ec2.0.backend();
+    let w = wait_for(&format!("snapshot `{id}` completed"), timeout).planned(is_planned(id));
+    // A dry run looks once; the script gets the snapshot as it is.
+    let mut seen = None;
+    let waited = wait(&run, &w, async |_| {
+        let s = account.snapshot(id).await?;
+        match s.state.as_str() {
             "completed" => Ok(Poll::Done(s)),
-            "error" => Err(backend::Error::Failed(format!("snapshot `{id}` failed (state `error`)"))),
-            _ => Ok(Poll::Pending(format!("{}%", s.progress))),
-        }))
+            "error" => Err(Error::Failed(format!("snapshot `{id}` failed (state `error`)"))),
+            _ => {
+                let progress = format!("{}%", s.progress);
+                seen = Some(s);
+                Ok(Poll::pending(progress, account.poll_interval()))
+            }
+        }
     })?;
-    to_map(&s)
+    match waited {
+        Waited::Done { value, .. } => to_map(&value),
+        Waited::WouldWait { .. } => seen.map_or_else(|| Ok(rhai::Map::new()), |s| to_map(&s)),
+    }
 }
 
 pub(super) fn wait_volume(
@@ -56,33 +52,27 @@ pub(super) fn wait_volume(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options("wait_volume", options, &["timeout"])?;
-    let timeout = timeout_opt(options, WAIT_VOLUME)?;
-    let what = format!("volume `{id}` {state}");
-    if is_planned(id) {
-        would_wait(&run, &what);
-        return Ok(rhai::Map::new());
-    }
-    if planning(&run) {
-        let v = read_volume(&run, ec2, id)?;
-        if v.state != state {
-            would_wait(&run, &what);
+    let o = Options::new("wait_volume", options, &["timeout"])?;
+    let timeout = o.duration("timeout")?.unwrap_or(WAIT_VOLUME);
+    let account = ec2.0.backend();
+    let w = wait_for(&format!("volume `{id}` {state}"), timeout).planned(is_planned(id));
+    let mut seen = None;
+    let waited = wait(&run, &w, async |_| {
+        let v = account.volume(id).await?;
+        if v.state == state {
+            Ok(Poll::Done(v))
+        } else if v.state == "error" {
+            Err(Error::Failed(format!("volume `{id}` failed (state `error`)")))
+        } else {
+            let progress = v.state.clone();
+            seen = Some(v);
+            Ok(Poll::pending(progress, account.poll_interval()))
         }
-        return to_map(&v);
-    }
-    let v = wait_until(&run, &what, timeout, || {
-        let v = ec2.0.call(&run, async |c| live::volume(&c.ec2, id).await, |a, _| a.volume(id))?;
-        Ok(v.and_then(|v| {
-            if v.state == state {
-                Ok(Poll::Done(v))
-            } else if v.state == "error" {
-                Err(backend::Error::Failed(format!("volume `{id}` failed (state `error`)")))
-            } else {
-                Ok(Poll::Pending(v.state))
-            }
-        }))
     })?;
-    to_map(&v)
+    match waited {
+        Waited::Done { value, .. } => to_map(&value),
+        Waited::WouldWait { .. } => seen.map_or_else(|| Ok(rhai::Map::new()), |v| to_map(&v)),
+    }
 }
 
 pub(super) fn modify_volume(
@@ -93,12 +83,12 @@ pub(super) fn modify_volume(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options("modify_volume", options, &["type", "iops", "throughput", "size", "wait", "timeout"])?;
+    let o = Options::new("modify_volume", options, &["type", "iops", "throughput", "size", "wait", "timeout"])?;
     let change_to = VolumeChange {
-        volume_type: opt_str(options, "type")?,
-        iops: opt_int(options, "iops")?,
-        throughput: opt_int(options, "throughput")?,
-        size: opt_int(options, "size")?,
+        volume_type: o.str("type")?,
+        iops: o.int("iops")?,
+        throughput: o.int("throughput")?,
+        size: o.int("size")?,
     };
     if change_to.volume_type.is_none()
         && change_to.iops.is_none()
@@ -110,78 +100,45 @@ pub(super) fn modify_volume(
             "`modify_volume` needs at least one of `type`, `iops`, `throughput`, `size`",
         ));
     }
-    let wait = opt_bool(options, "wait")?.unwrap_or(true);
-    let timeout = timeout_opt(options, WAIT_MODIFY)?;
-    let before = if is_planned(id) { None } else { Some(read_volume(&run, ec2, id)?) };
+    let wait_done = o.bool("wait")?.unwrap_or(true);
+    let timeout = o.duration("timeout")?.unwrap_or(WAIT_MODIFY);
+    let account = ec2.0.backend();
+    let before = if is_planned(id) { None } else { Some(read(&run, account.volume(id))?) };
     let before_json = before
         .as_ref()
         .map(|v| json!({"type": v.volume_type, "iops": v.iops, "throughput": v.throughput, "size": v.size}));
     let change = Change::new(system(ec2), "modify", format!("volume `{id}`"))
         .before_after(before_json, serde_json::to_value(&change_to).ok());
-    let cause = Cause::default();
-    let outcome = run
-        .change_legacy(
-            change,
-            |p| {
-                if before.is_none() {
-                    return Ok(());
-                }
-                let answer = ec2
-                    .0
-                    .call(
-                        &run,
-                        async |c| live::modify_volume(p, &c.ec2, id, &change_to, true).await,
-                        |a, now| a.modify_volume(p, id, &change_to, now, true),
-                    )
-                    .map_err(boxed)?;
-                let answer = if ec2.0.is_live() { live::dry_run_answer(answer, "ModifyVolume") } else { answer };
-                answer.map_err(|e| cause.keep(e))
-            },
-            |p| {
-                ec2.0
-                    .call(
-                        &run,
-                        async |c| live::modify_volume(p, &c.ec2, id, &change_to, false).await,
-                        |a, now| a.modify_volume(p, id, &change_to, now, false),
-                    )
-                    .map_err(boxed)?
-                    .map_err(|e| cause.keep(e))
-            },
-        )
-        .map_err(|e| cause.enrich(e))?;
+    let outcome = run.change(change, async |p: &Permit| account.modify_volume(p, id, &change_to).await)?;
     let what = format!("modification of volume `{id}`");
-    if matches!(outcome, Outcome::Planned) {
-        if wait {
-            would_wait(&run, &what);
-        }
-        return Ok(rhai::Map::from_iter([
-            ("volume".into(), Dynamic::from(id.to_string())),
-            ("state".into(), "planned".into()),
-        ]));
+    let planned = || {
+        Ok(rhai::Map::from_iter([("volume".into(), Dynamic::from(id.to_string())), ("state".into(), "planned".into())]))
+    };
+    let settled = |m: Option<Modification>| match m {
+        None => Err(Error::NotFound { what: what.clone() }),
+        Some(m) if m.state == "failed" => Err(Error::Failed(format!("{what} failed"))),
+        Some(m) => Ok(m),
+    };
+    if !wait_done {
+        return if outcome.is_planned() {
+            planned()
+        } else {
+            to_map(&read(&run, async { settled(account.modification(id).await?) })?)
+        };
     }
-    let poll = || {
-        let m = ec2.0.call(&run, async |c| live::modification(&c.ec2, id).await, |a, _| Ok(a.modification(id)))?;
-        Ok(m.and_then(|m| match m {
-            None => Err(backend::Error::NotFound { what: format!("modification of volume `{id}`") }),
-            Some(m) if m.state == "failed" => {
-                Err(backend::Error::Failed(format!("modification of volume `{id}` failed")))
-            }
-            Some(m) if m.state == "optimizing" || m.state == "completed" => Ok(Poll::Done(m)),
-            Some(m) => Ok(Poll::Pending(format!("{} {}%", m.state, m.progress))),
-        }))
-    };
-    let modification = if wait {
-        wait_until(&run, &what, timeout, poll)?
-    } else {
-        match poll()?.map_err(|e| aws_error(&run, &e))? {
-            Poll::Done(m) => m,
-            Poll::Pending(_) => ec2
-                .0
-                .read(&run, async |c| live::modification(&c.ec2, id).await, |a, _| Ok(a.modification(id)))?
-                .ok_or_else(|| script_error("NotFound", &format!("modification of volume `{id}` not found")))?,
+    let w = wait_for(&what, timeout).planned(outcome.is_planned());
+    let waited = wait(&run, &w, async |_| {
+        let m = settled(account.modification(id).await?)?;
+        if m.state == "optimizing" || m.state == "completed" {
+            Ok(Poll::Done(m))
+        } else {
+            Ok(Poll::pending(format!("{} {}%", m.state, m.progress), account.poll_interval()))
         }
-    };
-    to_map(&modification)
+    })?;
+    match waited {
+        Waited::Done { value, .. } => to_map(&value),
+        Waited::WouldWait { .. } => planned(),
+    }
 }
 
 pub(super) fn tag(ctx: &NativeCallContext, ec2: &Ec2, resource: &str, tags: &rhai::Map) -> ScriptResult<()> {
@@ -190,77 +147,26 @@ pub(super) fn tag(ctx: &NativeCallContext, ec2: &Ec2, resource: &str, tags: &rha
     let tags = tags_arg(Some(&Dynamic::from_map(tags.clone())), "`tags`")?;
     let change =
         Change::new(system(ec2), "tag", format!("`{resource}`")).before_after(None, serde_json::to_value(&tags).ok());
-    let cause = Cause::default();
-    let planned = is_planned(resource);
-    run.change_legacy(
-        change,
-        |p| {
-            if planned {
-                return Ok(());
-            }
-            let answer = ec2
-                .0
-                .call(
-                    &run,
-                    async |c| live::tag(p, &c.ec2, resource, &tags, true).await,
-                    |a, _| a.tag(p, resource, &tags, true),
-                )
-                .map_err(boxed)?;
-            let answer = if ec2.0.is_live() { live::dry_run_answer(answer, "CreateTags") } else { answer };
-            answer.map_err(|e| cause.keep(e))
-        },
-        |p| {
-            ec2.0
-                .call(
-                    &run,
-                    async |c| live::tag(p, &c.ec2, resource, &tags, false).await,
-                    |a, _| a.tag(p, resource, &tags, false),
-                )
-                .map_err(boxed)?
-                .map_err(|e| cause.keep(e))
-        },
-    )
-    .map_err(|e| cause.enrich(e))?;
+    let account = ec2.0.backend();
+    run.change(change, async |p: &Permit| account.tag(p, resource, &tags).await)?;
     Ok(())
 }
 
 pub(super) fn delete(ctx: &NativeCallContext, ec2: &Ec2, id: &str, kind: Kind) -> ScriptResult<()> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
+    let account = ec2.0.backend();
     // Read first: the plan shows what goes, and moto's DryRun does not
     // check that it exists.
     let before = match kind {
-        Kind::Volume => serde_json::to_value(read_volume(&run, ec2, id)?).ok(),
-        Kind::Snapshot => serde_json::to_value(read_snapshot(&run, ec2, id)?).ok(),
+        Kind::Volume => serde_json::to_value(read(&run, account.volume(id))?).ok(),
+        Kind::Snapshot => serde_json::to_value(read(&run, account.snapshot(id))?).ok(),
     };
-    let noun = match kind {
-        Kind::Volume => "volume",
-        Kind::Snapshot => "snapshot",
-    };
-    let change = Change::new(system(ec2), "delete", format!("{noun} `{id}`")).destructive().before_after(before, None);
-    let cause = Cause::default();
-    let send = |p: &crate::effects::Permit, dry_run: bool| {
-        ec2.0.call(
-            &run,
-            async |c| match kind {
-                Kind::Volume => live::delete_volume(p, &c.ec2, id, dry_run).await,
-                Kind::Snapshot => live::delete_snapshot(p, &c.ec2, id, dry_run).await,
-            },
-            |a, _| match kind {
-                Kind::Volume => a.delete_volume(p, id, dry_run),
-                Kind::Snapshot => a.delete_snapshot(p, id, dry_run),
-            },
-        )
-    };
-    run.change_legacy(
-        change,
-        |p| {
-            let answer = send(p, true).map_err(boxed)?;
-            let answer = if ec2.0.is_live() { live::dry_run_answer(answer, "Delete") } else { answer };
-            answer.map_err(|e| cause.keep(e))
-        },
-        |p| send(p, false).map_err(boxed)?.map_err(|e| cause.keep(e)),
-    )
-    .map_err(|e| cause.enrich(e))?;
+    let change =
+        Change::new(system(ec2), "delete", format!("{} `{id}`", kind.noun())).destructive().before_after(before, None);
+    run.change(change, async |p: &Permit| match kind {
+        Kind::Volume => account.delete_volume(p, id).await,
+        Kind::Snapshot => account.delete_snapshot(p, id).await,
+    })?;
     Ok(())
 }

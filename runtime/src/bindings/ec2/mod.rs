@@ -1,16 +1,18 @@
 //! `ec2::` - EBS volumes and snapshots of an account: reads, creates with
 //! idempotency tokens, in-place modification, tags, deletes, and waits with
-//! progress. Every mutation goes through the gate; its check sends the same
-//! call with EC2's `DryRun=true` (on worlds: the same validation, no change).
+//! progress. Every mutation is one call of the backend account handed to the
+//! gate; under the gate's check permit the backend sends it with EC2's
+//! `DryRun=true` (on worlds: the same validation, no change).
 
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{EvalAltResult, NativeCallContext};
 
-use super::aws::{check_options, tags_arg, to_dynamic, to_map, Account};
-use super::{script_error, ScriptResult};
-use crate::backends::aws::{ec2 as live, Query, Snapshot, Volume};
+use super::aws::{read, strings_arg, tags_arg, to_dynamic, to_map, Account, Kind};
+use super::options::Options;
+use super::ScriptResult;
+use crate::backends::aws::Query;
 use crate::run::Run;
 
 mod change;
@@ -249,29 +251,17 @@ pub(crate) mod ec2 {
     }
 }
 
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    Volume,
-    Snapshot,
-}
-
 pub(super) fn system(ec2: &Ec2) -> String {
     format!("ec2/{}", ec2.0.name())
 }
 
 pub(super) fn query_arg(function: &str, options: &rhai::Map) -> ScriptResult<Query> {
-    check_options(function, options, &["ids", "filters", "tags"])?;
-    let mut query = Query::default();
-    if let Some(ids) = options.get("ids").filter(|v| !v.is_unit()) {
-        query.ids = super::aws::strings_arg(ids, "`ids`")?;
+    let o = Options::new(function, options, &["ids", "filters", "tags"])?;
+    let mut query = Query { ids: o.strings("ids")?.unwrap_or_default(), ..Query::default() };
+    for (name, values) in o.map("filters")?.unwrap_or_default() {
+        query.filters.insert(name.to_string(), strings_arg(&values, &format!("filter `{name}`"))?);
     }
-    if let Some(filters) = options.get("filters").filter(|v| !v.is_unit()) {
-        let map = filters.read_lock::<rhai::Map>().ok_or_else(|| script_error("Invalid", "`filters` must be a map"))?;
-        for (name, values) in map.iter() {
-            query.filters.insert(name.to_string(), super::aws::strings_arg(values, &format!("filter `{name}`"))?);
-        }
-    }
-    query.tags = tags_arg(options.get("tags"), "`tags`")?;
+    query.tags = tags_arg(o.get("tags"), "`tags`")?;
     Ok(query)
 }
 
@@ -279,29 +269,18 @@ fn volumes(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> ScriptRes
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let query = query_arg("volumes", options)?;
-    let found = ec2.0.read(&run, async |c| live::volumes(&c.ec2, &query).await, |a, _| Ok(a.volumes(&query)))?;
-    found.iter().map(to_dynamic).collect()
+    read(&run, ec2.0.backend().volumes(&query))?.iter().map(to_dynamic).collect()
 }
 
 fn volume(ctx: &NativeCallContext, ec2: &Ec2, id: &str) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let v = read_volume(&run, ec2, id)?;
-    to_map(&v)
-}
-
-pub(super) fn read_volume(run: &Run, ec2: &Ec2, id: &str) -> ScriptResult<Volume> {
-    ec2.0.read(run, async |c| live::volume(&c.ec2, id).await, |a, _| a.volume(id))
-}
-
-pub(super) fn read_snapshot(run: &Run, ec2: &Ec2, id: &str) -> ScriptResult<Snapshot> {
-    ec2.0.read(run, async |c| live::snapshot(&c.ec2, id).await, |a, _| a.snapshot(id))
+    to_map(&read(&run, ec2.0.backend().volume(id))?)
 }
 
 fn snapshots(ctx: &NativeCallContext, ec2: &Ec2, options: &rhai::Map) -> ScriptResult<rhai::Array> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let query = query_arg("snapshots", options)?;
-    let found = ec2.0.read(&run, async |c| live::snapshots(&c.ec2, &query).await, |a, _| Ok(a.snapshots(&query)))?;
-    found.iter().map(to_dynamic).collect()
+    read(&run, ec2.0.backend().snapshots(&query))?.iter().map(to_dynamic).collect()
 }

@@ -1,18 +1,19 @@
 //! `route53::` - hosted zones and records of an account: reads, upserts,
 //! alias records, deletes, and `swap`, the compare-and-swap a cutover needs.
-//! Route53 has no dry run: the gate's check reads the preconditions for real
-//! (the zone exists, the record is what the runbook expects), and the apply
-//! reads them again just before sending. That second read matters on moto,
-//! which accepts a DELETE whose values no longer match the record.
+//! Each change is one [`Edit`](crate::backends::aws::Edit) of the backend
+//! account handed to the gate: Route53 has no dry run, so the backend reads
+//! the precondition (the zone exists, the record is what the runbook
+//! expects) under either permit, and only sends the batch when applying.
 
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use super::aws::{check_options, opt_str, to_dynamic, to_map, Account};
+use super::aws::{read, to_dynamic, to_map, Account};
+use super::options::Options;
 use super::{script_error, ScriptResult};
-use crate::backends::aws::{self as backend, fqdn, route53 as live, Error, Record};
+use crate::backends::aws as backend;
 use crate::run::Run;
 
 mod change;
@@ -129,9 +130,7 @@ pub(crate) mod route53 {
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
         run.check_cancelled()?;
-        let r =
-            super::current(&run, &zone, name, record_type)?.ok_or_else(|| super::missing(&zone, name, record_type))?;
-        to_map(&r)
+        to_map(&read(&run, zone.account.backend().record(&zone.zone, name, record_type))?)
     }
 
     /// Creates or replaces a record set (`values`: a string or an array) and
@@ -296,8 +295,8 @@ pub(crate) mod route53 {
 fn zone(ctx: &NativeCallContext, r53: &Route53, name: &str, options: &rhai::Map) -> ScriptResult<Zone> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options("zone", options, &["visibility"])?;
-    let private = match opt_str(options, "visibility")?.as_deref() {
+    let o = Options::new("zone", options, &["visibility"])?;
+    let private = match o.str("visibility")?.as_deref() {
         None => None,
         Some("private") => Some(true),
         Some("public") => Some(false),
@@ -308,71 +307,20 @@ fn zone(ctx: &NativeCallContext, r53: &Route53, name: &str, options: &rhai::Map)
             ))
         }
     };
-    let found =
-        r53.0.read(&run, async |c| live::zones_named(&c.route53, name).await, |a, _| Ok(a.zones_named(name)))?;
-    let mut found: Vec<backend::Zone> = found.into_iter().filter(|z| private.is_none_or(|p| p == z.private)).collect();
-    match found.len() {
-        1 => Ok(Zone { account: r53.0.clone(), zone: found.remove(0) }),
-        0 => Err(super::aws::aws_error(
-            &run,
-            &Error::NotFound { what: format!("hosted zone `{}` in account `{}`", fqdn(name), r53.0.name()) },
-        )),
-        _ => {
-            let candidates =
-                found.iter().map(|z| format!("{} ({})", z.id, if z.private { "private" } else { "public" })).collect();
-            let err = Error::Ambiguous { what: format!("hosted zone `{}`", fqdn(name)), candidates };
-            let mut e = super::aws::aws_error(&run, &err);
-            if let EvalAltResult::ErrorRuntime(value, _) = e.as_mut() {
-                if let Some(mut map) = value.clone().try_cast::<rhai::Map>() {
-                    map.insert(
-                        "hint".into(),
-                        "pick one: `zone(name, #{ visibility: \"private\" })` or `#{ visibility: \"public\" }`".into(),
-                    );
-                    *value = map.into();
-                }
-            }
-            Err(e)
-        }
-    }
+    let zone = read(&run, r53.0.backend().zone(name, private))?;
+    Ok(Zone { account: r53.0.clone(), zone })
 }
 
 pub(super) fn system(zone: &Zone) -> String {
     format!("route53/{}", zone.account.name())
 }
 
-pub(super) fn missing(zone: &Zone, name: &str, record_type: &str) -> Box<EvalAltResult> {
-    script_error(
-        "NotFound",
-        &format!("record `{}` {} not found in zone `{}`", fqdn(name), record_type.to_ascii_uppercase(), zone.zone.name),
-    )
-}
-
-pub(super) fn read_records(
-    run: &Run,
-    zone: &Zone,
-    name: Option<&str>,
-    record_type: Option<&str>,
-) -> ScriptResult<Result<Vec<Record>, Error>> {
-    let id = zone.zone.id.clone();
-    zone.account.call(
-        run,
-        async |c| live::records(&c.route53, &id, name, record_type).await,
-        |a, _| a.records(&id, name, record_type),
-    )
-}
-
-pub(super) fn current(run: &Run, zone: &Zone, name: &str, record_type: &str) -> ScriptResult<Option<Record>> {
-    let found = read_records(run, zone, Some(name), Some(record_type))?.map_err(|e| super::aws::aws_error(run, &e))?;
-    Ok(found.into_iter().next())
-}
-
 fn records(ctx: &NativeCallContext, zone: &Zone, options: &rhai::Map) -> ScriptResult<rhai::Array> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options("records", options, &["name", "type"])?;
-    let name = opt_str(options, "name")?;
-    let record_type = opt_str(options, "type")?;
-    let found = read_records(&run, zone, name.as_deref(), record_type.as_deref())?
-        .map_err(|e| super::aws::aws_error(&run, &e))?;
+    let o = Options::new("records", options, &["name", "type"])?;
+    let name = o.str("name")?;
+    let record_type = o.str("type")?;
+    let found = read(&run, zone.account.backend().records(&zone.zone.id, name.as_deref(), record_type.as_deref()))?;
     found.iter().map(to_dynamic).collect()
 }

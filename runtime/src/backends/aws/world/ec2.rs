@@ -1,5 +1,7 @@
 //! The EC2 half of a world account: volumes, snapshots and modifications,
-//! progressing on virtual time, with EC2's validation.
+//! progressing on virtual time, with EC2's validation. Every mutator takes
+//! the gate's [`Permit`]: under `Permit::Check` it validates the same way and
+//! answers the same, but changes nothing.
 
 use jiff::Timestamp;
 
@@ -118,12 +120,11 @@ impl Account {
     /// Starts a snapshot of a volume.
     pub fn create_snapshot(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         volume: &str,
         description: &str,
         tags: &Tags,
         now: Timestamp,
-        dry_run: bool,
     ) -> Result<Snapshot, Error> {
         let size = self.volume(volume)?.size;
         let snapshot = Snapshot {
@@ -135,7 +136,7 @@ impl Account {
             description: description.to_string(),
             tags: tags.clone(),
         };
-        if !dry_run {
+        if !permit.is_check() {
             self.snapshots.push(WorldSnapshot { snapshot: snapshot.clone(), started: Some(now.to_string()) });
             self.advance(now);
         }
@@ -143,13 +144,7 @@ impl Account {
     }
 
     /// Creates a volume (from a snapshot when one is named).
-    pub fn create_volume(
-        &mut self,
-        _permit: &Permit,
-        new: &NewVolume,
-        now: Timestamp,
-        dry_run: bool,
-    ) -> Result<Volume, Error> {
+    pub fn create_volume(&mut self, permit: &Permit, new: &NewVolume, now: Timestamp) -> Result<Volume, Error> {
         let from = new.snapshot.as_deref().map(|id| self.snapshot(id)).transpose()?;
         if let Some(s) = &from {
             if s.state != "completed" {
@@ -192,7 +187,7 @@ impl Account {
             snapshot: new.snapshot.clone(),
             tags,
         };
-        if !dry_run {
+        if !permit.is_check() {
             self.volumes.push(volume.clone());
             self.advance(now);
         }
@@ -202,11 +197,10 @@ impl Account {
     /// Modifies a volume in place.
     pub fn modify_volume(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         id: &str,
         change: &VolumeChange,
         now: Timestamp,
-        dry_run: bool,
     ) -> Result<(), Error> {
         let volume = self.volume(id)?;
         if let Some(t) = &change.volume_type {
@@ -222,7 +216,7 @@ impl Account {
         if change.size.is_some_and(|s| s < volume.size) {
             return Err(api("ModifyVolume", "InvalidParameterValue", "New size cannot be smaller than existing size"));
         }
-        if dry_run {
+        if permit.is_check() {
             return Ok(());
         }
         if let Some(v) = self.volumes.iter_mut().find(|v| v.id == id) {
@@ -249,7 +243,7 @@ impl Account {
     }
 
     /// Tags a volume or snapshot.
-    pub fn tag(&mut self, _permit: &Permit, resource: &str, tags: &Tags, dry_run: bool) -> Result<(), Error> {
+    pub fn tag(&mut self, permit: &Permit, resource: &str, tags: &Tags) -> Result<(), Error> {
         let target = if let Some(v) = self.volumes.iter_mut().find(|v| v.id == resource) {
             &mut v.tags
         } else if let Some(s) = self.snapshots.iter_mut().find(|s| s.snapshot.id == resource) {
@@ -258,28 +252,28 @@ impl Account {
             let kind = if resource.starts_with("snap-") { "snapshot" } else { "volume" };
             return Err(not_found(kind, resource));
         };
-        if !dry_run {
+        if !permit.is_check() {
             target.extend(tags.clone());
         }
         Ok(())
     }
 
     /// Deletes a volume (only when it is not attached).
-    pub fn delete_volume(&mut self, _permit: &Permit, id: &str, dry_run: bool) -> Result<(), Error> {
+    pub fn delete_volume(&mut self, permit: &Permit, id: &str) -> Result<(), Error> {
         let v = self.volume(id)?;
         if v.state == "in-use" {
             return Err(api("DeleteVolume", "VolumeInUse", &format!("Volume {id} is currently attached")));
         }
-        if !dry_run {
+        if !permit.is_check() {
             self.volumes.retain(|v| v.id != id);
         }
         Ok(())
     }
 
     /// Deletes a snapshot (only when no volume is being created from it).
-    pub fn delete_snapshot(&mut self, _permit: &Permit, id: &str, dry_run: bool) -> Result<(), Error> {
+    pub fn delete_snapshot(&mut self, permit: &Permit, id: &str) -> Result<(), Error> {
         self.snapshot(id)?;
-        if !dry_run {
+        if !permit.is_check() {
             self.snapshots.retain(|s| s.snapshot.id != id);
         }
         Ok(())

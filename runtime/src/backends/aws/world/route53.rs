@@ -36,9 +36,11 @@ impl Account {
 
     /// Applies a change batch all or nothing, with Route53's strict rules:
     /// CREATE fails if the set exists, DELETE needs the exact current set.
+    /// Under `Permit::Check` the batch is validated the same way and nothing
+    /// is changed.
     pub fn change(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         zone_id: &str,
         actions: &[Action],
         now: Timestamp,
@@ -107,8 +109,10 @@ impl Account {
             };
             log.push(RecordChange { change: change_id.clone(), at: now.to_string(), name, record_type, before, after });
         }
-        zone.records = records;
-        zone.changes.extend(log);
+        if !permit.is_check() {
+            zone.records = records;
+            zone.changes.extend(log);
+        }
         Ok(ChangeInfo { id: change_id, status: "PENDING".into() })
     }
 

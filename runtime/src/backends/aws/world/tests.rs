@@ -1,7 +1,9 @@
-//! Unit tests of the world account: change log, strict batches, progress.
+//! Unit tests of the world account: change log, strict batches, progress,
+//! and checks (`Permit::Check`) that validate like the change and change
+//! nothing.
 
 use super::*;
-use crate::backends::aws::{Action, NewVolume};
+use crate::backends::aws::{Action, NewVolume, VolumeChange};
 use crate::effects::Permit;
 
 const WORLD: &str = r#"{"accounts": {"prod": {"region": "us-west-2",
@@ -74,7 +76,7 @@ fn snapshots_progress_over_virtual_time() {
     let mut w = world();
     let p = Permit::for_tests();
     let prod = w.account("prod").unwrap();
-    let s = prod.create_snapshot(&p, "vol-1", "d", &Tags::new(), at("2026-01-01T06:00:00Z"), false).unwrap();
+    let s = prod.create_snapshot(&p, "vol-1", "d", &Tags::new(), at("2026-01-01T06:00:00Z")).unwrap();
     prod.advance(at("2026-01-01T06:05:00Z"));
     assert_eq!((prod.snapshot(&s.id).unwrap().state.as_str(), prod.snapshot(&s.id).unwrap().progress), ("pending", 50));
     let new = NewVolume {
@@ -83,14 +85,119 @@ fn snapshots_progress_over_virtual_time() {
         volume_type: "gp3".into(),
         ..NewVolume::default()
     };
-    let err = prod.create_volume(&p, &new, at("2026-01-01T06:05:00Z"), true).unwrap_err();
+    let err = prod.create_volume(&Permit::for_tests_check(), &new, at("2026-01-01T06:05:00Z")).unwrap_err();
     assert_eq!(err.code(), Some("IncorrectState"));
     prod.advance(at("2026-01-01T06:10:00Z"));
     assert_eq!(prod.snapshot(&s.id).unwrap().state, "completed");
-    let v = prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z"), false).unwrap();
+    let v = prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z")).unwrap();
     assert_eq!((v.size, v.state.as_str()), (8, "creating"));
     assert!(v.tags.is_empty(), "the world's bookkeeping tag is hidden");
     let before = prod.volumes(&Query::default()).len();
-    prod.create_volume(&p, &new, at("2026-01-01T06:10:00Z"), true).unwrap();
+    prod.create_volume(&Permit::for_tests_check(), &new, at("2026-01-01T06:10:00Z")).unwrap();
     assert_eq!(prod.volumes(&Query::default()).len(), before, "a dry run changes nothing");
+}
+
+/// Every mutator under `Permit::Check`: the same answer or the same refusal
+/// as under `Permit::Apply`, and the account exactly as it was.
+#[test]
+fn checks_validate_like_changes_and_change_nothing() {
+    let mut w = world();
+    let check = Permit::for_tests_check();
+    let t = at("2026-01-01T06:00:00Z");
+    let prod = w.account("prod").unwrap();
+    let before = serde_json::to_value(&*prod).unwrap();
+
+    let s = prod.create_snapshot(&check, "vol-1", "d", &Tags::new(), t).unwrap();
+    assert_eq!((s.volume.as_str(), s.size, s.state.as_str()), ("vol-1", 8, "pending"));
+    let new = NewVolume { az: "us-west-2a".into(), size: Some(1), volume_type: "gp3".into(), ..NewVolume::default() };
+    prod.create_volume(&check, &new, t).unwrap();
+    let gp3 = VolumeChange { volume_type: Some("gp3".into()), ..VolumeChange::default() };
+    prod.modify_volume(&check, "vol-1", &gp3, t).unwrap();
+    prod.tag(&check, "vol-1", &[("k".to_string(), "v".to_string())].into()).unwrap();
+    let batch = [Action::Upsert(cname("green", 60))];
+    assert_eq!(prod.change(&check, "Z1", &batch, t).unwrap().status, "PENDING");
+    prod.delete_volume(&check, "vol-1").unwrap();
+
+    // Refusals are the same as when applying.
+    let err = |e: Error| e.code().map_or_else(|| e.to_string(), ToString::to_string);
+    assert_eq!(
+        err(prod.create_snapshot(&check, "vol-x", "d", &Tags::new(), t).unwrap_err()),
+        "volume `vol-x` not found"
+    );
+    let bad_az = NewVolume { az: "eu-west-1a".into(), ..new.clone() };
+    assert_eq!(err(prod.create_volume(&check, &bad_az, t).unwrap_err()), "InvalidParameterValue");
+    let bad_type = VolumeChange { volume_type: Some("gp9".into()), ..VolumeChange::default() };
+    assert_eq!(err(prod.modify_volume(&check, "vol-1", &bad_type, t).unwrap_err()), "InvalidParameterValue");
+    assert_eq!(err(prod.tag(&check, "snap-x", &Tags::new()).unwrap_err()), "snapshot `snap-x` not found");
+    assert_eq!(err(prod.delete_snapshot(&check, "snap-x").unwrap_err()), "snapshot `snap-x` not found");
+    let create_existing = [Action::Create(cname("x", 1))];
+    assert_eq!(err(prod.change(&check, "Z1", &create_existing, t).unwrap_err()), "InvalidChangeBatch");
+
+    assert_eq!(serde_json::to_value(&*prod).unwrap(), before, "a check changed the world");
+    // And the same calls applied do change it.
+    prod.delete_volume(&Permit::for_tests(), "vol-1").unwrap();
+    assert_ne!(serde_json::to_value(&*prod).unwrap(), before);
+}
+
+/// The account value on a world: every mutating verb under
+/// `Permit::Check` answers (a placeholder for what a create would make) and
+/// leaves the saved world exactly as it was; under `Permit::Apply` the same
+/// verbs change it.
+#[test]
+fn the_account_value_checks_on_the_world_without_changing_it() {
+    use crate::backends::aws::{Account as AwsAccount, AccountSpec, Edit, EditAction, Expect, Expected, VolumeChange};
+    use crate::backends::Target;
+    use crate::world::{Shared, World};
+
+    let yaml = format!("name: t\nstart: 2026-01-01T06:00:00Z\naws: {WORLD}\n");
+    let world = World::load(&yaml, "t.yaml", &[("aws", load_world)]).unwrap();
+    let shared = Shared::new(world, std::sync::Arc::new(crate::clock::Clock::starting_at(at("2026-01-01T06:00:00Z"))));
+    let saved = || shared.lock().to_yaml(shared.now());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let spec = AccountSpec { profile: Some("prod".into()), ..AccountSpec::default() };
+    let account = runtime.block_on(AwsAccount::open(&Target::World(shared.clone()), &spec)).unwrap();
+    let zone = runtime.block_on(account.zone("example.org", None)).unwrap();
+    let swap = Edit {
+        name: "hub.example.org".into(),
+        record_type: "CNAME".into(),
+        expect: Expect::Values(Expected { values: vec!["blue".into()], ..Expected::default() }),
+        action: EditAction::Swap(cname("green", 60)),
+    };
+    let delete = Edit {
+        name: "hub.example.org".into(),
+        record_type: "CNAME".into(),
+        expect: Expect::Unchanged(Some(cname("blue", 60))),
+        action: EditAction::Delete,
+    };
+    let new = NewVolume { az: "us-west-2a".into(), size: Some(1), volume_type: "gp3".into(), ..NewVolume::default() };
+    let gp3 = VolumeChange { volume_type: Some("gp3".into()), ..VolumeChange::default() };
+    let tags: Tags = [("k".to_string(), "v".to_string())].into();
+    let every_verb = |p: &Permit| {
+        runtime.block_on(async {
+            let s = account.create_snapshot(p, "vol-1", "d", &tags).await.unwrap();
+            let v = account.create_volume(p, &new, "token").await.unwrap();
+            account.modify_volume(p, "vol-1", &gp3).await.unwrap();
+            account.tag(p, "vol-1", &tags).await.unwrap();
+            let c = account.change(p, &zone, &swap).await.unwrap();
+            (s, v, c)
+        })
+    };
+
+    let before = saved();
+    let (s, v, c) = every_verb(&Permit::for_tests_check());
+    assert!(crate::backends::aws::is_planned(&s.id) && s.state == "planned" && s.size == 8, "{s:?}");
+    assert!(crate::backends::aws::is_planned(&v.id) && v.state == "planned", "{v:?}");
+    assert_eq!((c.id.as_str(), c.status.as_str()), ("planned", "PLANNED"));
+    runtime.block_on(account.change(&Permit::for_tests_check(), &zone, &delete)).unwrap();
+    runtime.block_on(account.delete_volume(&Permit::for_tests_check(), "vol-1")).unwrap();
+    // A precondition that does not hold fails the check as it would the change.
+    let stale = Edit { expect: Expect::Unchanged(Some(cname("red", 60))), ..delete.clone() };
+    let err = runtime.block_on(account.change(&Permit::for_tests_check(), &zone, &stale)).unwrap_err();
+    assert!(err.to_string().contains("changed while hubops was working on it"), "{err}");
+    assert_eq!(saved(), before, "a check changed the world");
+
+    let (s, v, c) = every_verb(&Permit::for_tests());
+    assert!(!crate::backends::aws::is_planned(&s.id) && !crate::backends::aws::is_planned(&v.id));
+    assert_eq!(c.status, "PENDING");
+    assert_ne!(saved(), before);
 }

@@ -1,6 +1,7 @@
 //! Live Route53: hosted zones, record sets, change batches and their
-//! propagation status, through the AWS SDK. Route53 has no dry run; the gate's
-//! check closure reads preconditions instead (see `bindings::route53`).
+//! propagation status, through the AWS SDK. Route53 has no dry run: under
+//! `Permit::Check` a batch is not sent at all (the precondition read in
+//! `Account::change` is the check).
 //!
 //! Names are sent without their trailing dot: Route53 accepts both, and moto
 //! matches DELETEs against the names as they were sent.
@@ -10,11 +11,11 @@ use aws_sdk_route53::types::{
 };
 use aws_sdk_route53::Client;
 
-use super::{fqdn, Action, Alias, ChangeInfo, Error, Record, Zone};
+use crate::backends::aws::{fqdn, Action, Alias, ChangeInfo, Error, Record, Zone};
 use crate::effects::Permit;
 
 /// The hosted zones named `name` (public and private ones can share a name).
-pub async fn zones_named(client: &Client, name: &str) -> Result<Vec<Zone>, Error> {
+pub(super) async fn zones_named(client: &Client, name: &str) -> Result<Vec<Zone>, Error> {
     let wanted = fqdn(name);
     let out = client
         .list_hosted_zones_by_name()
@@ -37,7 +38,7 @@ pub async fn zones_named(client: &Client, name: &str) -> Result<Vec<Zone>, Error
 
 /// The record sets of a zone, optionally only those named `name` (and of
 /// type `record_type`).
-pub async fn records(
+pub(super) async fn records(
     client: &Client,
     zone_id: &str,
     name: Option<&str>,
@@ -81,9 +82,15 @@ pub async fn records(
     }
 }
 
-/// Sends one change batch. Route53 applies it all or nothing.
+/// Sends one change batch, which Route53 applies all or nothing; `None`
+/// under `Permit::Check`, when nothing is sent.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn change(_permit: &Permit, client: &Client, zone_id: &str, actions: &[Action]) -> Result<ChangeInfo, Error> {
+pub(super) async fn change(
+    permit: &Permit,
+    client: &Client,
+    zone_id: &str,
+    actions: &[Action],
+) -> Result<Option<ChangeInfo>, Error> {
     let mut changes = Vec::new();
     for action in actions {
         let (kind, record) = match action {
@@ -103,6 +110,9 @@ pub async fn change(_permit: &Permit, client: &Client, zone_id: &str, actions: &
         .comment("hubops")
         .build()
         .map_err(|e| Error::Invalid(e.to_string()))?;
+    if permit.is_check() {
+        return Ok(None);
+    }
     let out = client
         .change_resource_record_sets()
         .hosted_zone_id(zone_id)
@@ -110,11 +120,11 @@ pub async fn change(_permit: &Permit, client: &Client, zone_id: &str, actions: &
         .send()
         .await
         .map_err(|e| Error::from_sdk("ChangeResourceRecordSets", e))?;
-    Ok(change_info(out.change_info()))
+    Ok(Some(change_info(out.change_info())))
 }
 
 /// The status of a change.
-pub async fn change_status(client: &Client, id: &str) -> Result<ChangeInfo, Error> {
+pub(super) async fn change_status(client: &Client, id: &str) -> Result<ChangeInfo, Error> {
     let out = client.get_change().id(id).send().await.map_err(|e| Error::from_sdk("GetChange", e))?;
     Ok(change_info(out.change_info()))
 }

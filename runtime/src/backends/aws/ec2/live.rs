@@ -1,6 +1,7 @@
 //! Live EC2: EBS volumes and snapshots through the AWS SDK. Reads are plain
-//! functions; every mutating function takes a [`Permit`] and a `dry_run`
-//! flag that the gate's check closure sets (EC2's own `DryRun=true`).
+//! functions; every mutating function takes a [`Permit`] and sends
+//! `DryRun` as the permit says (EC2's own validation under
+//! `Permit::Check`), answering `None` for a check that would succeed.
 //!
 //! The SDK's mutating senders are in `clippy.toml` `disallowed-methods`: the
 //! `#[allow]`s below are on functions that take a `Permit`, and nowhere else.
@@ -8,11 +9,11 @@
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification, VolumeType};
 use aws_sdk_ec2::Client;
 
-use super::{Error, Modification, NewVolume, Query, Snapshot, Tags, Volume, VolumeChange};
-use crate::effects::Permit;
+use crate::backends::aws::{Error, Modification, NewVolume, Query, Snapshot, Tags, Volume, VolumeChange};
+use crate::effects::{Failure, Permit};
 
 /// Reads the volumes `query` selects.
-pub async fn volumes(client: &Client, query: &Query) -> Result<Vec<Volume>, Error> {
+pub(super) async fn volumes(client: &Client, query: &Query) -> Result<Vec<Volume>, Error> {
     let mut stream = client
         .describe_volumes()
         .set_volume_ids(non_empty(&query.ids))
@@ -28,7 +29,7 @@ pub async fn volumes(client: &Client, query: &Query) -> Result<Vec<Volume>, Erro
 }
 
 /// Reads one volume.
-pub async fn volume(client: &Client, id: &str) -> Result<Volume, Error> {
+pub(super) async fn volume(client: &Client, id: &str) -> Result<Volume, Error> {
     let query = Query { ids: vec![id.to_string()], ..Query::default() };
     match volumes(client, &query).await {
         Ok(found) => found.into_iter().next().ok_or_else(|| Error::NotFound { what: format!("volume `{id}`") }),
@@ -38,7 +39,7 @@ pub async fn volume(client: &Client, id: &str) -> Result<Volume, Error> {
 }
 
 /// Reads the snapshots `query` selects (owned by the account).
-pub async fn snapshots(client: &Client, query: &Query) -> Result<Vec<Snapshot>, Error> {
+pub(super) async fn snapshots(client: &Client, query: &Query) -> Result<Vec<Snapshot>, Error> {
     let mut stream = client
         .describe_snapshots()
         .owner_ids("self")
@@ -55,7 +56,7 @@ pub async fn snapshots(client: &Client, query: &Query) -> Result<Vec<Snapshot>, 
 }
 
 /// Reads one snapshot.
-pub async fn snapshot(client: &Client, id: &str) -> Result<Snapshot, Error> {
+pub(super) async fn snapshot(client: &Client, id: &str) -> Result<Snapshot, Error> {
     let query = Query { ids: vec![id.to_string()], ..Query::default() };
     match snapshots(client, &query).await {
         Ok(found) => found.into_iter().next().ok_or_else(|| Error::NotFound { what: format!("snapshot `{id}`") }),
@@ -65,7 +66,7 @@ pub async fn snapshot(client: &Client, id: &str) -> Result<Snapshot, Error> {
 }
 
 /// The latest modification of a volume, if it was ever modified.
-pub async fn modification(client: &Client, volume_id: &str) -> Result<Option<Modification>, Error> {
+pub(super) async fn modification(client: &Client, volume_id: &str) -> Result<Option<Modification>, Error> {
     let out = client
         .describe_volumes_modifications()
         .volume_ids(volume_id)
@@ -82,26 +83,25 @@ pub async fn modification(client: &Client, volume_id: &str) -> Result<Option<Mod
     }))
 }
 
-/// Snapshots a volume. `dry_run`: only asks EC2 whether it would.
+/// Snapshots a volume.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn create_snapshot(
-    _permit: &Permit,
+pub(super) async fn create_snapshot(
+    permit: &Permit,
     client: &Client,
     volume_id: &str,
     description: &str,
     tags: &Tags,
-    dry_run: bool,
-) -> Result<Snapshot, Error> {
-    let out = client
+) -> Result<Option<Snapshot>, Error> {
+    let sent = client
         .create_snapshot()
         .volume_id(volume_id)
         .description(description)
         .set_tag_specifications(tag_spec(ResourceType::Snapshot, tags))
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("CreateSnapshot", e))?;
-    Ok(Snapshot {
+        .map_err(|e| Error::from_sdk("CreateSnapshot", e));
+    answer(permit, "CreateSnapshot", sent, |out| Snapshot {
         id: out.snapshot_id().unwrap_or_default().to_string(),
         volume: out.volume_id().unwrap_or_default().to_string(),
         state: out.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -114,14 +114,13 @@ pub async fn create_snapshot(
 
 /// Creates a volume; `token` goes in as EC2's `ClientToken`.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn create_volume(
-    _permit: &Permit,
+pub(super) async fn create_volume(
+    permit: &Permit,
     client: &Client,
     new: &NewVolume,
     token: &str,
-    dry_run: bool,
-) -> Result<Volume, Error> {
-    let out = client
+) -> Result<Option<Volume>, Error> {
+    let sent = client
         .create_volume()
         .availability_zone(&new.az)
         .set_snapshot_id(new.snapshot.clone())
@@ -132,11 +131,11 @@ pub async fn create_volume(
         .set_encrypted(new.encrypted)
         .set_tag_specifications(tag_spec(ResourceType::Volume, &new.tags))
         .client_token(token)
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("CreateVolume", e))?;
-    Ok(Volume {
+        .map_err(|e| Error::from_sdk("CreateVolume", e));
+    answer(permit, "CreateVolume", sent, |out| Volume {
         id: out.volume_id().unwrap_or_default().to_string(),
         state: out.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
         size: out.size().map(i64::from).unwrap_or_default(),
@@ -152,75 +151,81 @@ pub async fn create_volume(
 
 /// Changes a volume's type, IOPS, throughput or size in place.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn modify_volume(
-    _permit: &Permit,
+pub(super) async fn modify_volume(
+    permit: &Permit,
     client: &Client,
     volume_id: &str,
     change: &VolumeChange,
-    dry_run: bool,
-) -> Result<(), Error> {
-    client
+) -> Result<Option<()>, Error> {
+    let sent = client
         .modify_volume()
         .volume_id(volume_id)
         .set_volume_type(change.volume_type.as_deref().map(VolumeType::from))
         .set_iops(int32(change.iops, "iops")?)
         .set_throughput(int32(change.throughput, "throughput")?)
         .set_size(int32(change.size, "size")?)
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("ModifyVolume", e))?;
-    Ok(())
+        .map_err(|e| Error::from_sdk("ModifyVolume", e));
+    answer(permit, "ModifyVolume", sent, |_| ())
 }
 
 /// Adds or replaces tags on any EC2 resource.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn tag(_permit: &Permit, client: &Client, resource: &str, tags: &Tags, dry_run: bool) -> Result<(), Error> {
-    client
+pub(super) async fn tag(permit: &Permit, client: &Client, resource: &str, tags: &Tags) -> Result<Option<()>, Error> {
+    let sent = client
         .create_tags()
         .resources(resource)
         .set_tags(Some(tag_list(tags)))
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("CreateTags", e))?;
-    Ok(())
+        .map_err(|e| Error::from_sdk("CreateTags", e));
+    answer(permit, "CreateTags", sent, |_| ())
 }
 
 /// Deletes a volume.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn delete_volume(_permit: &Permit, client: &Client, id: &str, dry_run: bool) -> Result<(), Error> {
-    client
+pub(super) async fn delete_volume(permit: &Permit, client: &Client, id: &str) -> Result<Option<()>, Error> {
+    let sent = client
         .delete_volume()
         .volume_id(id)
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("DeleteVolume", e))?;
-    Ok(())
+        .map_err(|e| Error::from_sdk("DeleteVolume", e));
+    answer(permit, "DeleteVolume", sent, |_| ())
 }
 
 /// Deletes a snapshot.
 #[allow(clippy::disallowed_methods)] // takes a Permit: only the gate calls it
-pub async fn delete_snapshot(_permit: &Permit, client: &Client, id: &str, dry_run: bool) -> Result<(), Error> {
-    client
+pub(super) async fn delete_snapshot(permit: &Permit, client: &Client, id: &str) -> Result<Option<()>, Error> {
+    let sent = client
         .delete_snapshot()
         .snapshot_id(id)
-        .dry_run(dry_run)
+        .dry_run(permit.is_check())
         .send()
         .await
-        .map_err(|e| Error::from_sdk("DeleteSnapshot", e))?;
-    Ok(())
+        .map_err(|e| Error::from_sdk("DeleteSnapshot", e));
+    answer(permit, "DeleteSnapshot", sent, |_| ())
 }
 
-/// Turns the answer to a `DryRun=true` call into "would succeed" or the
-/// reason it would not. A server that made the change despite `DryRun` is an
-/// error too: the plan must not claim nothing changed.
-pub fn dry_run_answer<T>(answer: Result<T, Error>, operation: &str) -> Result<(), Error> {
-    match answer {
-        Err(e) if e.is_dry_run_ok() => Ok(()),
-        Err(e) => Err(e),
-        Ok(_) => Err(Error::Invalid(format!("{operation}: the server ignored DryRun and made the change"))),
+/// EC2's answer to a call sent with `DryRun` as `permit` says: what was
+/// made (`Apply`), `None` for a check EC2 says would succeed
+/// (`DryRunOperation`), else why not. A server that made the change despite
+/// `DryRun` is an error too: the plan must not claim nothing changed.
+fn answer<O, T>(
+    permit: &Permit,
+    operation: &str,
+    sent: Result<O, Error>,
+    made: impl FnOnce(O) -> T,
+) -> Result<Option<T>, Error> {
+    match (sent, permit.is_check()) {
+        (Err(e), true) if e.is_dry_run_ok() => Ok(None),
+        (Err(e), _) => Err(e),
+        (Ok(_), true) => Err(Error::Invalid(format!("{operation}: the server ignored DryRun and made the change"))),
+        (Ok(out), false) => Ok(Some(made(out))),
     }
 }
 
