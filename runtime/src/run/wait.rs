@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::Run;
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::Mode;
+use crate::effects::{Failure, Mode};
 use crate::journal::Event;
 use crate::output::Tone;
 
@@ -219,6 +219,24 @@ impl Run {
                 }
             }
         }
+    }
+
+    /// [`Self::wait`] with errors as the script sees them: a failed look is
+    /// the backend's error, a timeout the one `timeout` builds from the last
+    /// progress seen (a backend error of the family, so `kind` is theirs),
+    /// Ctrl-C an interruption, the virtual-time limit a runaway.
+    pub fn wait_or_fail<T, E: Failure>(
+        &self,
+        wait: &Wait,
+        poll: impl AsyncFnMut(Duration) -> Result<Poll<T>, E>,
+        timeout: impl FnOnce(Option<String>) -> E,
+    ) -> ScriptResult<Waited<T>> {
+        self.wait(wait, poll).map_err(|e| match e {
+            WaitError::Failed(e) => self.fail(&e),
+            WaitError::Timeout { progress, .. } => self.fail(&timeout(progress)),
+            WaitError::Interrupted => script_error("Interrupted", "interrupted"),
+            WaitError::Stopped(why) => script_error("Runaway", &why),
+        })
     }
 
     fn would_wait(&self, wait: &Wait, progress: Option<&str>) {

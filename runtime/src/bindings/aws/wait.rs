@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use super::super::{script_error, ScriptResult};
+use super::super::ScriptResult;
 use crate::backends::aws::Error;
-use crate::run::{Poll, Run, Wait, WaitError, Waited};
+use crate::run::{Poll, Run, Wait, Waited};
 
 /// A wait for `what`, at most `timeout`.
 pub(crate) fn wait_for(what: &str, timeout: Duration) -> Wait {
@@ -23,15 +23,11 @@ pub(crate) fn wait<T>(
     wait: &Wait,
     poll: impl AsyncFnMut(Duration) -> Result<Poll<T>, Error>,
 ) -> ScriptResult<Waited<T>> {
-    run.wait(wait, poll).map_err(|e| match e {
-        WaitError::Failed(e) => run.fail(&e),
-        WaitError::Timeout { progress, .. } => run.fail(&Error::Timeout {
-            what: match progress {
-                Some(p) => format!("{}: still {p}", wait.what),
-                None => wait.what.clone(),
-            },
-            after: crate::duration::format(wait.timeout),
-        }),
-        WaitError::Interrupted => script_error("Interrupted", "interrupted"),
+    run.wait_or_fail(wait, poll, |progress| Error::Timeout {
+        what: match progress {
+            Some(p) => format!("{}: still {p}", wait.what),
+            None => wait.what.clone(),
+        },
+        after: crate::duration::format(wait.timeout),
     })
 }
