@@ -643,6 +643,21 @@ mod tests {
             let _ = validate("rb", &decl(), &supplied);
         }
 
+        /// YAML-shaped files, nested and repeated as a generator or a hostile
+        /// hand makes them: never a panic, never a slow answer.
+        #[test]
+        fn validate_of_yamlish_files_is_quick_and_never_panics(
+            open in proptest::collection::vec(proptest::sample::select(vec!["[", "{", "- ", "  ", "a: ", "&x ", "*x ", "? "]), 0..400),
+            tail in "[\\]\\}a-z0-9:, \n]{0,40}",
+            repeat in 1usize..2000,
+        ) {
+            let file = format!("zone: {}{tail}\n", open.concat()).repeat(repeat);
+            let started = std::time::Instant::now();
+            let supplied = Supplied { sets: Vec::new(), file: Some(("f.yaml".into(), file)), world: None };
+            let _ = validate("rb", &decl(), &supplied);
+            proptest::prop_assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+        }
+
         #[test]
         fn extract_never_panics(src in "params\\(#\\{[a-z: #{}\"0-9,\\[\\]]{0,40}\\}\\);") {
             let mut engine = rhai::Engine::new_raw();

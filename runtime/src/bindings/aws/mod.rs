@@ -125,6 +125,12 @@ fn open(ctx: &NativeCallContext, options: &rhai::Map) -> ScriptResult<Account> {
         endpoint: o.str("endpoint")?.or_else(|| std::env::var("HUBOPS_AWS_ENDPOINT").ok().filter(|e| !e.is_empty())),
     };
     let backend = read(&run, backend::Account::open(run.target(), &spec))?;
+    // A resumed run must work on the account the run it continues worked on.
+    let identity = match &spec.endpoint {
+        Some(endpoint) => format!("region {} at {endpoint}", backend.region()),
+        None => format!("region {}", backend.region()),
+    };
+    run.note_target(&format!("aws/{}", backend.name()), &identity)?;
     Ok(Account(Arc::new(Inner { backend, ledger: Ledger::default() })))
 }
 
