@@ -323,8 +323,11 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
     let results: Mutex<Vec<Option<ScriptResult<Dynamic>>>> = Mutex::new((0..n).map(|_| None).collect());
     let (engine, fn_name, source, pos) = (ctx.engine(), ctx.fn_name(), ctx.fn_source(), ctx.call_position());
     let global = ctx.global_runtime_state();
+    // On a virtual clock the workers take turns (see `clock`), so a
+    // rehearsal under `parallel` gives the same journal every time.
+    let workers = run.clock().workers(limit.min(n));
     std::thread::scope(|scope| {
-        for _ in 0..limit.min(n) {
+        for &ticket in &workers.tickets {
             let worker_global = global.clone();
             // Each worker gets its own copy of what the closure captured.
             // Captured variables are shared cells, and calling a method on
@@ -334,28 +337,35 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
             for captured in f.iter_curry_mut() {
                 *captured = captured.flatten_clone();
             }
-            let (next, stop, results, items, run) = (&next, &stop, &results, &items, &run);
-            let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || loop {
-                if stop.load(Ordering::SeqCst) || run.cancel.is_cancelled() {
-                    break;
+            let (next, stop, results, items, run, workers) = (&next, &stop, &results, &items, &run, &workers);
+            let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || {
+                if workers.start(ticket, &run.cancel).is_ok() {
+                    loop {
+                        if stop.load(Ordering::SeqCst) || run.cancel.is_cancelled() {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= n {
+                            break;
+                        }
+                        let call = NativeCallContext::new_with_all_fields(engine, fn_name, source, &worker_global, pos);
+                        let outcome = f.call_raw(&call, None, [items[i].clone()]);
+                        if outcome.is_err() {
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                        lock(results)[i] = Some(outcome);
+                    }
                 }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= n {
-                    break;
-                }
-                let call = NativeCallContext::new_with_all_fields(engine, fn_name, source, &worker_global, pos);
-                let outcome = f.call_raw(&call, None, [items[i].clone()]);
-                if outcome.is_err() {
-                    stop.store(true, Ordering::SeqCst);
-                }
-                lock(results)[i] = Some(outcome);
+                workers.finish(ticket);
             });
             if let Err(e) = spawned {
                 tracing::error!("cannot start a parallel worker: {e}");
                 stop.store(true, Ordering::SeqCst);
+                workers.finish(ticket);
             }
         }
     });
+    workers.resume(&run.cancel).map_err(|_| script_error("Interrupted", "interrupted"))?;
     let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     let skipped = results.iter().filter(|r| r.is_none()).count();
     let mut out = Array::with_capacity(n);
