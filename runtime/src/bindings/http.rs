@@ -87,8 +87,10 @@ pub(crate) mod http {
     }
 
     /// Sends a POST to a URL: a mutation, so it passes the effects gate (a dry run
-    /// plans it and sends nothing). Options as for `get`, plus `body` (a
-    /// string, or a map sent as JSON).
+    /// plans it and only sends a HEAD, to see that something answers there).
+    /// Options as for `get`, plus `body` (a string, or a map sent as JSON).
+    /// Returns the answer as `get` does, or `#{planned: true}` in a dry run; a
+    /// refusal has the backend's `kind` (`Unreachable`, `Timeout`) and `gate`.
     ///
     /// ```rhai
     /// http::post(`${hub}/hub/api/users/alice/server`, #{ bearer: p.token });
@@ -234,11 +236,11 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
         }
         Err(WaitError::Timeout { progress, .. }) => Err(script_error(
             "Timeout",
-            &format!(
+            &run.redactor().redact(&format!(
                 "`{url}` did not answer {status} within {} (last: {})",
                 crate::duration::format(timeout),
                 progress.unwrap_or_default()
-            ),
+            )),
         )),
         Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
         Err(WaitError::Failed(never)) => match never {},
