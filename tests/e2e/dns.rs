@@ -140,7 +140,11 @@ fn wait_for_needs_every_authoritative_server_to_agree() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "[true, true]\n");
     assert!(stderr.contains("Waiting hub.example.test CNAME -> green.lb.test: 1/2 servers agree"), "{stderr}");
     assert!(stderr.contains("ns2.example.test answers blue.lb.test, cached for up to 60s"), "{stderr}");
-    assert!(stderr.contains("Waiting hub.example.test CNAME -> green.lb.test: 2/2 servers agree"), "{stderr}");
+    // The end of the wait is the run's one `Waited` line (it was a last
+    // "Waiting ...: 2/2 servers agree" before the wait path was shared).
+    let waited = stderr.lines().find(|l| l.trim_start().starts_with("Waited ")).unwrap_or_default();
+    assert!(waited.ends_with(" for hub.example.test CNAME -> green.lb.test"), "{stderr}");
+    assert_eq!(stderr.matches("1/2 servers agree").count(), 1, "progress shows once per change: {stderr}");
     drop(t);
 }
 
@@ -178,6 +182,120 @@ fn dry_run_checks_once_and_reports_would_wait() {
         "{}",
         done.stderr
     );
+    // Already there: a dry run's look is real, so it does not wait either.
+    let (done, _dir) = site
+        .test()
+        .file("w.rhai", "let r = dns::wait_for(\"hub.example.test\", \"blue.lb.test\");\nprint(`${r.would_wait} ${r.servers.map(|s| s.agree)}`);\n")
+        .args(&["run", "w.rhai", "--dry-run"])
+        .run();
+    done.status(0).stdout("false [true, true]\n");
+    assert!(!done.stderr.contains("Would wait"), "{}", done.stderr);
+}
+
+/// `hub.example.org` moved from blue to green at the world's start; the
+/// change reaches ns1 after 20s and ns2 after 2m.
+const MOVED: &str = "name: moved
+start: 2026-11-21T06:00:00Z
+aws:
+  accounts:
+    site:
+      zones:
+        - id: Z1
+          name: example.org
+          records:
+            - { name: hub.example.org, type: CNAME, ttl: 60, values: [green.lb.example.net] }
+          changes:
+            - change: C1
+              at: 2026-11-21T06:00:00Z
+              name: hub.example.org.
+              type: CNAME
+              before: { name: hub.example.org., type: CNAME, ttl: 60, values: [blue.lb.example.net] }
+              after: { name: hub.example.org., type: CNAME, ttl: 60, values: [green.lb.example.net] }
+dns:
+  zones:
+    example.org:
+      nameservers:
+        - { host: ns1.example.net, delay: 20s }
+        - { host: ns2.example.net, delay: 2m }
+";
+
+const WAIT: &str = "let r = dns::wait_for(\"hub.example.org\", \"green.lb.example.net\", #{ every: \"10s\" });\nprint(`${r.would_wait} ${r.waited} ${r.servers.map(|s| s.agree)}`);\n";
+
+#[test]
+fn a_rehearsal_waits_for_each_name_server_in_virtual_time() {
+    let started = std::time::Instant::now();
+    let (done, _dir) = Test::new()
+        .file("moved.yaml", MOVED)
+        .file("w.rhai", WAIT)
+        .args(&["run", "w.rhai", "--world", "moved.yaml", "--journal", "j.jsonl"])
+        .run();
+    done.status(0).stdout("false 2m [true, true]\n");
+    assert!(started.elapsed() < Duration::from_secs(30), "two virtual minutes took no wall time");
+    let waiting: Vec<&str> = done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Waiting")).collect();
+    assert_eq!(
+        waiting,
+        [
+            "Waiting hub.example.org CNAME -> green.lb.example.net: 0/2 servers agree",
+            "Waiting hub.example.org CNAME -> green.lb.example.net: 1/2 servers agree",
+        ],
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("Waited 2m for hub.example.org CNAME -> green.lb.example.net (virtual time)"),
+        "{}",
+        done.stderr
+    );
+    let waits: Vec<(String, u64, String)> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| match e {
+            hubops::journal::Event::Wait { what, duration_ms, outcome, .. } => Some((what, duration_ms, outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(waits, [("dns hub.example.org CNAME -> green.lb.example.net".to_string(), 120_000, "done".to_string())]);
+}
+
+#[test]
+fn a_dry_run_on_a_world_looks_once_and_leaves_the_world_and_its_clock_alone() {
+    let (done, dir) = Test::new()
+        .file("moved.yaml", MOVED)
+        .file("w.rhai", WAIT)
+        .args(&[
+            "run",
+            "w.rhai",
+            "--world",
+            "moved.yaml",
+            "--dry-run",
+            "--journal",
+            "j.jsonl",
+            "--save-world",
+            "after.yaml",
+        ])
+        .run();
+    done.status(0).stdout("true 0ms [false, false]\n");
+    assert!(
+        done.stderr.contains("Would wait for hub.example.org CNAME -> green.lb.example.net (0/2 servers agree now)"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("Waiting"), "{}", done.stderr);
+    let events = done.journal("j.jsonl");
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, hubops::journal::Event::Wait { outcome, duration_ms: 0, .. } if outcome == "would_wait")));
+    let Some(hubops::journal::Event::RunEnd { clock, .. }) = events.last() else { panic!("no run_end") };
+    assert_eq!(clock, "2026-11-21T06:00:00Z", "no virtual time passed");
+    // Saved as a run that does nothing saves it.
+    let (done, untouched) = Test::new()
+        .file("moved.yaml", MOVED)
+        .file("n.rhai", "print(1);\n")
+        .args(&["run", "n.rhai", "--world", "moved.yaml", "--save-world", "after.yaml"])
+        .run();
+    done.status(0);
+    let read = |d: &tempfile::TempDir| crate::support::read(d.path(), "after.yaml");
+    assert_eq!(read(&dir), read(&untouched), "the dry run changed the world");
 }
 
 #[test]

@@ -228,4 +228,177 @@ mod more {
         assert!(journal.contains("\"phase\":\"applied\""));
         assert!(!journal.contains("tok-123456"), "{journal}");
     }
+
+    const WRITES: &str = "for f in [|u| http::post(u, #{ body: #{ a: 1 } }), |u| http::put(u, #{ body: \"x\" }), |u| http::patch(u, #{ body: #{ b: 2 } }), |u| http::delete(u, #{})] {\n  let r = f.call(`BASE/things/1`);\n  print(`${r.status} ${r.planned}`);\n}\n";
+
+    #[test]
+    fn a_dry_run_of_every_mutating_method_sends_only_heads() {
+        let web = Web::start(false, |_, _| json(200, "{}"));
+        let script = WRITES.replace("BASE", &web.base);
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--dry-run"]).run();
+        done.status(0).stdout("0 true\n0 true\n0 true\n0 true\n");
+        let seen: Vec<(String, String)> = web.seen().iter().map(|s| (s.method.clone(), s.path.clone())).collect();
+        assert_eq!(seen, vec![("HEAD".to_string(), "/things/1".to_string()); 4]);
+        assert!(web.seen().iter().all(|s| s.body.is_empty()), "a check sends no body");
+        assert!(done.stderr.contains("4 changes (1 destructive); nothing was changed"), "{}", done.stderr);
+        // Applied, the same script sends the methods themselves.
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--yes"]).run();
+        done.status(0).stdout("200 \n200 \n200 \n200 \n");
+        let sent: Vec<(String, String)> = web.seen()[4..].iter().map(|s| (s.method.clone(), s.body.clone())).collect();
+        assert_eq!(
+            sent,
+            [("POST", "{\"a\":1}"), ("PUT", "x"), ("PATCH", "{\"b\":2}"), ("DELETE", "")]
+                .map(|(m, b)| (m.to_string(), b.to_string()))
+        );
+    }
+
+    #[test]
+    fn a_malformed_url_fails_at_once_and_reaches_neither_the_gate_nor_the_network() {
+        let script = "try { http::post(\"hub.example.org/x\", #{}); } catch (e) { print(`${e.kind} ${e.contains(\"gate\")}: ${e.message}`); }\n";
+        let (done, _dir) = Test::new().file("t.rhai", script).args(&["run", "t.rhai", "--dry-run"]).run();
+        done.status(0).stdout("Invalid false: `hub.example.org/x` is not a URL: relative URL without a base\n");
+        assert!(done.stderr.contains("Plan: no changes"), "{}", done.stderr);
+    }
+
+    #[test]
+    fn refusals_carry_the_backend_kind_and_the_gate_verdict() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let slow = Web::start(false, |_, _| {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            json(200, "{}")
+        });
+        let script = format!(
+            "for u in [\"http://127.0.0.1:{port}/x\", \"{}/slow\"] {{\n  try {{ http::post(u, #{{ timeout: \"500ms\" }}); }} catch (e) {{ print(`${{e.kind}} ${{e.gate}}`); }}\n}}\n",
+            slow.base
+        );
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--dry-run"]).run();
+        done.status(0).stdout("Unreachable WouldFail\nTimeout WouldFail\n");
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai"]).run();
+        done.status(0).stdout("Unreachable Refused\nTimeout Refused\n");
+        let methods: Vec<String> = slow.seen().iter().map(|s| s.method.clone()).collect();
+        assert_eq!(methods, ["HEAD", "POST"]);
+    }
+
+    #[test]
+    fn huge_timeouts_are_a_clear_error_not_a_panic() {
+        let web = Web::start(false, |_, _| json(200, "{}"));
+        let script = format!(
+            "for f in [|u| http::get(u, #{{ timeout: 1e20 }}), |u| http::post(u, #{{ timeout: 1e300 }}), |u| http::expect(u, 200, #{{ every: 2e19 }})] {{\n  try {{ f.call(\"{0}/x\"); }} catch (e) {{ print(`${{e.kind}}: ${{e.message}}`); }}\n}}\nhttp::get(\"{0}/x\", #{{ timeout: 1e20 }});\n",
+            web.base
+        );
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--journal", "j.jsonl"]).run();
+        done.status(1).stdout(
+            "Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` is longer than 366 days, the longest duration hubops accepts\n",
+        );
+        assert!(
+            done.stderr.contains("error: `timeout` is longer than 366 days, the longest duration hubops accepts"),
+            "{}",
+            done.stderr
+        );
+        assert!(web.seen().is_empty(), "nothing was sent");
+        let events = done.journal("j.jsonl");
+        assert!(events.iter().any(|e| matches!(e, hubops::journal::Event::Error { kind, .. } if kind == "Invalid")));
+        assert!(matches!(events.last(), Some(hubops::journal::Event::RunEnd { status, .. }) if status == "failed"));
+    }
+
+    #[test]
+    fn expect_shows_progress_only_when_the_status_changes() {
+        let web = Web::start(false, |_, n| match n {
+            0..2 => json(502, "{}"),
+            2..5 => json(503, "{}"),
+            _ => json(200, "{}"),
+        });
+        let script = format!(
+            "let r = http::expect(\"{}/hub/health\", 200, #{{ every: \"100ms\", timeout: \"20s\" }});\nprint(r.status);\n",
+            web.base
+        );
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--journal", "j.jsonl"]).run();
+        done.status(0).stdout("200\n");
+        assert_eq!(web.seen().len(), 6);
+        let waiting: Vec<&str> = done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Waiting")).collect();
+        let url = format!("{}/hub/health", web.base);
+        assert_eq!(waiting, [format!("Waiting {url} -> 200: status 502"), format!("Waiting {url} -> 200: status 503")]);
+        let waits = done
+            .journal("j.jsonl")
+            .into_iter()
+            .filter(|e| matches!(e, hubops::journal::Event::Wait { what, outcome, .. } if *what == format!("http {url} -> 200") && outcome == "done"))
+            .count();
+        assert_eq!(waits, 1);
+        // Unknown options name `http::expect` itself.
+        let script = format!("http::expect(\"{}/hub/health\", 200, #{{ evry: \"1s\" }});\n", web.base);
+        let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai"]).run();
+        done.status(1);
+        assert!(
+            done.stderr.contains("error: `http::expect` has no option `evry` (options: headers, bearer, timeout, insecure, every); did you mean `every`?"),
+            "{}",
+            done.stderr
+        );
+    }
+
+    /// A mobu endpoint that answers GET and DELETE, and a hub that becomes
+    /// healthy after two minutes.
+    const WORLD: &str = "name: mobu
+start: 2026-11-21T06:00:00Z
+http:
+  endpoints:
+    - url: https://mobu.example.org/flocks/notebook
+      answers: [{ status: 200, json: { name: notebook } }]
+    - url: https://mobu.example.org/flocks/notebook
+      method: DELETE
+      answers: [{ status: 204 }]
+    - url: https://hub.example.org/hub/health
+      answers: [{ after: 0s, status: 503 }, { after: 2m, status: 200 }]
+";
+
+    const SILENCE: &str = "let r = http::delete(\"https://mobu.example.org/flocks/notebook\", #{});\nprint(`${r.status} ${r.planned}`);\nlet h = http::expect(\"https://hub.example.org/hub/health\", 200, #{ every: \"15s\" });\nprint(`${h.status} ${h.would_wait}`);\n";
+
+    fn received(dir: &std::path::Path) -> serde_json::Value {
+        let world: serde_json::Value = serde_norway::from_str(&crate::support::read(dir, "after.yaml")).expect("world");
+        world["http"]["received"].clone()
+    }
+
+    #[test]
+    fn a_dry_run_on_a_world_records_nothing_and_waits_for_nothing() {
+        let (done, dir) = Test::new()
+            .file("w.yaml", WORLD)
+            .file("t.rhai", SILENCE)
+            .args(&["run", "t.rhai", "--world", "w.yaml", "--dry-run", "--save-world", "after.yaml"])
+            .run();
+        done.status(0).stdout("0 true\n0 true\n");
+        assert_eq!(received(dir.path()), serde_json::Value::Null, "nothing received");
+        assert!(
+            done.stderr.contains("Would wait for https://hub.example.org/hub/health to answer 200 (status 503 now)"),
+            "{}",
+            done.stderr
+        );
+        assert!(done.stderr.contains("1 change (1 destructive); nothing was changed"), "{}", done.stderr);
+        // Saved as a run that does nothing saves it (same `start`: no
+        // virtual time passed either).
+        let (noop, untouched) = Test::new()
+            .file("w.yaml", WORLD)
+            .file("n.rhai", "print(1);\n")
+            .args(&["run", "n.rhai", "--world", "w.yaml", "--save-world", "after.yaml"])
+            .run();
+        noop.status(0);
+        let read = |d: &std::path::Path| crate::support::read(d, "after.yaml");
+        assert_eq!(read(dir.path()), read(untouched.path()), "the dry run changed the world");
+
+        // Rehearsed, the DELETE reaches the world and the wait is virtual.
+        let (done, dir) = Test::new()
+            .file("w.yaml", WORLD)
+            .file("t.rhai", SILENCE)
+            .args(&["run", "t.rhai", "--world", "w.yaml", "--yes", "--save-world", "after.yaml"])
+            .run();
+        done.status(0).stdout("204 \n200 \n");
+        assert_eq!(
+            received(dir.path()),
+            serde_json::json!([{ "method": "DELETE", "url": "https://mobu.example.org/flocks/notebook" }])
+        );
+        assert!(
+            done.stderr.contains("Waited 2m for https://hub.example.org/hub/health to answer 200 (virtual time)"),
+            "{}",
+            done.stderr
+        );
+    }
 }

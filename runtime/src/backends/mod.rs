@@ -31,7 +31,6 @@
 pub mod argocd;
 pub mod aws;
 pub mod dns;
-pub mod dns_world;
 pub mod helm;
 pub mod http;
 pub mod k8s;

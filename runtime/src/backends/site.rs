@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::backends::aws::world::AwsWorld;
-use crate::backends::dns_world::{DnsWorld, DnsZone, Server};
+use crate::backends::dns::world::{DnsWorld, DnsZone, Server};
 use crate::backends::http::{self, Response};
 use crate::backends::k8s::world::K8sWorld;
 use crate::world::World;
@@ -103,8 +103,8 @@ fn hub_ready(clusters: &K8sWorld, context: &str, ns: &str) -> bool {
 
 /// Answers an HTTP(S) request to a host that DNS leads to one of the
 /// world's load balancers. `None` when the host leads nowhere in the world.
-pub(crate) fn route(world: &mut World, req: &http::Request, now: Timestamp) -> Option<Result<Response, http::Error>> {
-    let host = req.url.host_str()?.to_string();
+pub(crate) fn route(world: &mut World, url: &url::Url, now: Timestamp) -> Option<Result<Response, http::Error>> {
+    let host = url.host_str()?.to_string();
     let address = follow(world, &host, now).unwrap_or_else(|| host.clone());
     let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
     let clusters = world.part_mut::<K8sWorld>("clusters")?;
@@ -112,7 +112,7 @@ pub(crate) fn route(world: &mut World, req: &http::Request, now: Timestamp) -> O
     let (context, ns) = service_behind(clusters, &address)?;
     let text =
         |status: u16, body: &str| Response { status, headers: std::collections::BTreeMap::new(), body: body.into() };
-    Some(Ok(match req.url.path() {
+    Some(Ok(match url.path() {
         "/hub/health" if hub_ready(clusters, &context, &ns) => text(200, ""),
         "/hub/health" => text(503, &format!("no ready hub in {ns} on {context}")),
         _ => text(404, "not found"),

@@ -1,24 +1,21 @@
 //! `dns::` - lookups and propagation waits. A cutover is done when every
 //! authoritative server of the zone answers the new value, not when one
 //! resolver does; `wait_for` asks each of them itself and shows who agrees.
+//! Live or on the world is the backend's [`Dns`] value, made from the run's
+//! target; `wait_for` waits through the run's one wait path. DNS is
+//! read-only, so nothing here passes the gate.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
-use super::{duration_arg, script_error, ScriptResult};
-use crate::backends::dns::{self as backend, Answer};
-use crate::backends::dns_world::DnsWorld;
-use crate::backends::site;
-use crate::journal::Event;
-use crate::output::Tone;
-use crate::run::Run;
-use crate::world::World;
+use super::options::Options;
+use super::{script_error, ScriptResult};
+use crate::backends::dns::{self as backend, Answer, Dns, Seen, Via};
+use crate::run::{Poll, Run, Wait, WaitError, Waited};
 
-const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_WAIT: Duration = Duration::from_mins(15);
 const DEFAULT_EVERY: Duration = Duration::from_secs(10);
 
@@ -88,8 +85,10 @@ pub(crate) mod dns {
     /// Waits with options: `timeout` (default "15m"), `every` (default
     /// "10s"), `type` (default A for addresses, else CNAME), `via`:
     /// `"authoritative"` (default: every authoritative server must agree),
-    /// `"resolver"`, or a list of servers. In a dry run it checks once and
-    /// reports "would wait" instead of waiting.
+    /// `"resolver"`, or a list of servers (`ip[:port]`; on a world, name
+    /// servers by host name). Returns `#{name, expected, servers, waited,
+    /// would_wait}`. In a dry run it checks once and reports "would wait"
+    /// instead of waiting.
     ///
     /// ```rhai
     /// dns::wait_for("hub.example.org", green_lb, #{ timeout: "20m", via: "resolver" });
@@ -105,85 +104,8 @@ pub(crate) mod dns {
     }
 }
 
-fn dns_error(run: &Run, e: &backend::Error) -> Box<EvalAltResult> {
-    script_error(e.kind(), &run.redactor().redact(&e.to_string()))
-}
-
-fn rtype(text: &str) -> ScriptResult<hickory_proto::rr::RecordType> {
-    backend::record_type(text).map_err(|e| script_error(e.kind(), &e.to_string()))
-}
-
-/// Where a question goes: a server on the network, or a simulated one.
-#[derive(Debug, Clone)]
-enum Server {
-    /// A live server.
-    Addr(SocketAddr, bool),
-    /// A world's name server (by host), or its resolver.
-    World(String),
-}
-
-fn world_dns<T>(
-    run: &Run,
-    f: impl FnOnce(&DnsWorld, &World, jiff::Timestamp) -> Result<T, backend::Error>,
-) -> Option<Result<T, backend::Error>> {
-    let world = run.world()?;
-    let world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    Some(f(&site::dns_view(&world), &world, run.clock().now()))
-}
-
-fn ask_resolver(
-    run: &Run,
-    name: &str,
-    rt: hickory_proto::rr::RecordType,
-) -> ScriptResult<Result<Answer, backend::Error>> {
-    let rtype = rt.to_string();
-    if let Some(answer) =
-        world_dns(run, |dns, world, now| dns.resolve(name, &rtype, now, &|n, t, at| site::record_at(world, n, t, at)))
-    {
-        return Ok(answer);
-    }
-    run.block_on(backend::resolve(name, rt, QUERY_TIMEOUT))
-}
-
-fn ask(
-    run: &Run,
-    server: &Server,
-    name: &str,
-    rt: hickory_proto::rr::RecordType,
-) -> ScriptResult<Result<Answer, backend::Error>> {
-    match server {
-        Server::Addr(addr, recursion) => run.block_on(backend::query(*addr, name, rt, QUERY_TIMEOUT, *recursion)),
-        Server::World(host) if host == "resolver" => ask_resolver(run, name, rt),
-        Server::World(host) => {
-            let rtype = rt.to_string();
-            Ok(world_dns(run, |dns, world, now| {
-                dns.authoritative(host, name, &rtype, now, &|n, t, at| site::record_at(world, n, t, at))
-            })
-            .unwrap_or_else(|| Err(backend::Error::Invalid(format!("`{host}` is not a server address")))))
-        }
-    }
-}
-
-fn zone_of_any(run: &Run, name: &str) -> ScriptResult<Result<String, backend::Error>> {
-    if let Some(found) = world_dns(run, |dns, _, _| {
-        dns.zone_of(name).ok_or_else(|| backend::Error::NotFound(format!("no zone found for `{name}` (no SOA record)")))
-    }) {
-        return Ok(found);
-    }
-    run.block_on(backend::zone_of(name, QUERY_TIMEOUT))
-}
-
-/// An authoritative server: its host, and where to ask it.
-type NameServer = (String, Vec<Server>);
-
-/// The authoritative servers of a zone.
-fn nameservers_any(run: &Run, zone: &str) -> ScriptResult<Result<Vec<NameServer>, backend::Error>> {
-    if let Some(found) = world_dns(run, |dns, _, _| dns.nameservers(zone)) {
-        return Ok(found.map(|hosts| hosts.into_iter().map(|h| (h.clone(), vec![Server::World(h)])).collect()));
-    }
-    Ok(run.block_on(backend::nameservers(zone, QUERY_TIMEOUT))?.map(|ns| {
-        ns.into_iter().map(|n| (n.host, n.addrs.into_iter().map(|a| Server::Addr(a, false)).collect())).collect()
-    }))
+fn rtype(run: &Run, text: &str) -> ScriptResult<hickory_proto::rr::RecordType> {
+    backend::record_type(text).map_err(|e| run.fail(&e))
 }
 
 fn strings(values: &[String]) -> Array {
@@ -192,13 +114,15 @@ fn strings(values: &[String]) -> Array {
 
 fn resolve(ctx: &NativeCallContext, name: &str, rtype_text: &str) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    let rt = rtype(rtype_text)?;
-    let answer = ask_resolver(&run, name, rt)?.map_err(|e| dns_error(&run, &e))?;
+    let rt = rtype(&run, rtype_text)?;
+    let dns = Dns::new(run.target());
+    let answer = run.block_on(dns.resolve(name, rt))?.map_err(|e| run.fail(&e))?;
     // A name that does not exist is an error; a name without records of
     // this type (NODATA) is an empty answer.
     if answer.rcode == "NXDOMAIN" {
-        return Err(script_error("NotFound", &format!("`{name}` does not exist (NXDOMAIN from {})", answer.server)));
+        return Err(
+            run.fail(&backend::Error::NotFound(format!("`{name}` does not exist (NXDOMAIN from {})", answer.server)))
+        );
     }
     let canonical = rt.to_string();
     let values = answer.values(name, &canonical);
@@ -240,47 +164,32 @@ fn answer_map(answer: &Answer, name: &str, rtype: &str) -> rhai::Map {
 
 fn query_one(ctx: &NativeCallContext, name: &str, rtype_text: &str, server: &str) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    let rt = rtype(rtype_text)?;
-    let target = if run.world().is_some() {
-        Server::World(backend::normalize(server))
-    } else {
-        Server::Addr(backend::server_addr(server, 53).map_err(|e| dns_error(&run, &e))?, false)
-    };
-    let answer = ask(&run, &target, name, rt)?.map_err(|e| dns_error(&run, &e))?;
+    let rt = rtype(&run, rtype_text)?;
+    let dns = Dns::new(run.target());
+    let answer = run.block_on(dns.query(server, name, rt))?.map_err(|e| run.fail(&e))?;
     Ok(answer_map(&answer, name, &rt.to_string()))
 }
 
 fn zone_of(ctx: &NativeCallContext, name: &str) -> ScriptResult<String> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    zone_of_any(&run, name)?.map_err(|e| dns_error(&run, &e))
+    let dns = Dns::new(run.target());
+    run.block_on(dns.zone_of(name))?.map_err(|e| run.fail(&e))
 }
 
 fn nameservers(ctx: &NativeCallContext, zone: &str) -> ScriptResult<Array> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    let servers = nameservers_any(&run, zone)?.map_err(|e| dns_error(&run, &e))?;
+    let dns = Dns::new(run.target());
+    let servers = run.block_on(dns.nameservers(zone))?.map_err(|e| run.fail(&e))?;
     Ok(servers
         .into_iter()
-        .map(|(host, addrs)| {
+        .map(|ns| {
             let mut m = rhai::Map::new();
-            m.insert("host".into(), host.into());
-            let addrs: Array = addrs
-                .iter()
-                .filter_map(|a| if let Server::Addr(a, _) = a { Some(Dynamic::from(a.to_string())) } else { None })
-                .collect();
+            m.insert("host".into(), ns.host.into());
+            let addrs: Array = ns.addrs.iter().map(|a| Dynamic::from(a.to_string())).collect();
             m.insert("addrs".into(), addrs.into());
             Dynamic::from_map(m)
         })
         .collect())
-}
-
-/// Where `wait_for` looks.
-enum Via {
-    Authoritative,
-    Resolver,
-    Servers(Vec<SocketAddr>),
 }
 
 fn expected_values(expected: &Dynamic) -> ScriptResult<BTreeSet<String>> {
@@ -297,153 +206,103 @@ fn expected_values(expected: &Dynamic) -> ScriptResult<BTreeSet<String>> {
     Ok(values.iter().map(|v| backend::normalize(v)).collect())
 }
 
+fn via(opts: Options<'_>) -> ScriptResult<Via> {
+    let Some(v) = opts.get("via") else { return Ok(Via::Authoritative) };
+    if v.is_array() {
+        return Ok(Via::Servers(opts.strings("via")?.unwrap_or_default()));
+    }
+    match v.to_string().as_str() {
+        "authoritative" if v.is_string() => Ok(Via::Authoritative),
+        "resolver" if v.is_string() => Ok(Via::Resolver),
+        other => Err(script_error(
+            "Invalid",
+            &format!("`via` must be \"authoritative\", \"resolver\" or a list of servers, not `{other}`"),
+        )),
+    }
+}
+
 const WAIT_OPTIONS: [&str; 4] = ["timeout", "every", "type", "via"];
 
-#[allow(clippy::too_many_lines)] // the wait loop reads best in one piece
 fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    for key in options.keys() {
-        if !WAIT_OPTIONS.contains(&key.as_str()) {
-            return Err(script_error(
-                "Invalid",
-                &format!("`dns::wait_for` has no option `{key}` (options: {})", WAIT_OPTIONS.join(", ")),
-            ));
-        }
-    }
+    let opts = Options::new("dns::wait_for", options, &WAIT_OPTIONS)?;
     let expected = expected_values(expected)?;
-    let timeout = options.get("timeout").map_or(Ok(DEFAULT_WAIT), |t| duration_arg(t, "`timeout`"))?;
-    let every =
-        options.get("every").map_or(Ok(DEFAULT_EVERY), |t| duration_arg(t, "`every`"))?.max(Duration::from_secs(1));
-    let rtype_text = match options.get("type") {
-        Some(t) => t.to_string(),
+    let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_WAIT);
+    let every = opts.duration("every")?.unwrap_or(DEFAULT_EVERY).max(Duration::from_secs(1));
+    let rtype_text = match opts.str("type")? {
+        Some(t) => t,
         None if expected.iter().all(|v| v.parse::<std::net::Ipv4Addr>().is_ok()) => "A".into(),
         None if expected.iter().all(|v| v.parse::<std::net::Ipv6Addr>().is_ok()) => "AAAA".into(),
         None => "CNAME".into(),
     };
-    let rt = rtype(&rtype_text)?;
-    let canonical = rt.to_string();
-    let via = match options.get("via") {
-        None => Via::Authoritative,
-        Some(v) if v.to_string() == "authoritative" => Via::Authoritative,
-        Some(v) if v.to_string() == "resolver" => Via::Resolver,
-        Some(v) if v.is_array() => {
-            let list = v.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default();
-            let addrs: Result<Vec<SocketAddr>, _> =
-                list.iter().map(|s| backend::server_addr(&s.to_string(), 53)).collect();
-            Via::Servers(addrs.map_err(|e| dns_error(&run, &e))?)
-        }
-        Some(other) => {
-            return Err(script_error(
-                "Invalid",
-                &format!("`via` must be \"authoritative\", \"resolver\" or a list of servers, not `{other}`"),
-            ))
-        }
-    };
-    let servers: Vec<(String, Server)> = match &via {
-        Via::Authoritative => {
-            let zone = zone_of_any(&run, name)?.map_err(|e| dns_error(&run, &e))?;
-            let ns = nameservers_any(&run, &zone)?.map_err(|e| dns_error(&run, &e))?;
-            ns.into_iter().flat_map(|(host, addrs)| addrs.into_iter().map(move |a| (host.clone(), a))).collect()
-        }
-        Via::Resolver if run.world().is_some() => vec![("resolver".into(), Server::World("resolver".into()))],
-        Via::Resolver => backend::system_resolvers()
-            .map_err(|e| dns_error(&run, &e))?
-            .into_iter()
-            .take(1)
-            .map(|a| (a.to_string(), Server::Addr(a, true)))
-            .collect(),
-        Via::Servers(list) => list.iter().map(|a| (a.to_string(), Server::Addr(*a, false))).collect(),
-    };
+    let rt = rtype(&run, &rtype_text)?;
+    let via = via(opts)?;
+    let dns = Dns::new(run.target());
+    let servers = run.block_on(dns.servers(name, &via))?.map_err(|e| run.fail(&e))?;
+
     let shown_expected = expected.iter().cloned().collect::<Vec<_>>().join(", ");
-    let what = format!("{name} {canonical} -> {shown_expected}");
-    let started = run.clock().now();
-    let deadline = started
-        .checked_add(jiff::SignedDuration::try_from(timeout).unwrap_or(jiff::SignedDuration::MAX))
-        .unwrap_or(jiff::Timestamp::MAX);
-    let mut last_agreeing: Option<usize> = None;
-    loop {
-        run.check_cancelled()?;
-        let mut rows: Vec<rhai::Map> = Vec::new();
-        let mut disagree: Vec<String> = Vec::new();
-        for (label, server) in &servers {
-            let answer = ask(&run, server, name, rt)?;
-            let (values, ttl, error) = match &answer {
-                Ok(a) => (a.values(name, &canonical), a.records.iter().map(|r| r.ttl).min(), None),
-                Err(e) => (Vec::new(), None, Some(e.to_string())),
-            };
-            let got: BTreeSet<String> = values.iter().map(|v| backend::normalize(v)).collect();
-            let agree = got == expected;
-            if !agree {
-                let now = if values.is_empty() {
-                    error.clone().unwrap_or_else(|| "nothing".into())
-                } else {
-                    values.join(", ")
-                };
-                let ttl_note = ttl.map(|t| format!(", cached for up to {t}s")).unwrap_or_default();
-                disagree.push(format!("{label} answers {now}{ttl_note}"));
+    let what = format!("{name} {rt} -> {shown_expected}");
+    let wait = Wait::new(what.clone(), timeout).label(format!("for {what}")).journal(format!("dns {what}"));
+    let mut last: Vec<Seen> = Vec::new();
+    let waited = run.wait(&wait, async |_| {
+        let seen = dns.look(&servers, name, rt, &expected).await;
+        let agreeing = seen.iter().filter(|s| s.agree).count();
+        let poll = if agreeing == seen.len() {
+            Poll::Done(())
+        } else {
+            let progress = format!("{agreeing}/{} servers agree", seen.len());
+            // Which servers disagree, and for how long they may be cached
+            // (`-v`), whenever that changes. The wait path has no place for
+            // per-look details yet, so they come just before its line.
+            if disagreeing(&seen) != disagreeing(&last) {
+                for s in seen.iter().filter(|s| !s.agree) {
+                    run.printer().detail(&run.redactor().redact(&s.describe()));
+                }
             }
-            let mut row = rhai::Map::new();
-            row.insert("server".into(), label.clone().into());
-            let address = match server {
-                Server::Addr(a, _) => a.to_string(),
-                Server::World(h) => h.clone(),
-            };
-            row.insert("address".into(), address.into());
-            row.insert("values".into(), strings(&values).into());
-            row.insert("agree".into(), agree.into());
-            rows.push(row);
-        }
-        let agreeing = servers.len() - disagree.len();
-        if last_agreeing != Some(agreeing) {
-            run.printer().status(
-                Tone::Progress,
-                "Waiting",
-                &format!("{what}: {agreeing}/{} servers agree", servers.len()),
-            );
-            for line in &disagree {
-                run.printer().detail(line);
-            }
-            last_agreeing = Some(agreeing);
-        }
-        let waited = Duration::try_from(run.clock().now().duration_since(started)).unwrap_or_default();
-        let result = |outcome: &str| {
-            run.record(&Event::Wait {
-                what: format!("dns {what}"),
-                duration_ms: waited.as_millis() as u64,
-                outcome: outcome.into(),
-                virtual_time: run.clock().is_virtual(),
-            });
-            let mut map = rhai::Map::new();
-            map.insert("name".into(), backend::normalize(name).into());
-            map.insert("expected".into(), strings(&expected.iter().cloned().collect::<Vec<_>>()).into());
-            map.insert("servers".into(), rows.iter().cloned().map(Dynamic::from_map).collect::<Array>().into());
-            map.insert("waited".into(), crate::duration::format(waited).into());
-            map.insert("would_wait".into(), (outcome == "would_wait").into());
-            map
+            Poll::pending(progress, every)
         };
-        if disagree.is_empty() {
-            return Ok(result("done"));
-        }
-        if run.dry_run() {
-            run.printer().status(
-                Tone::Plan,
-                "Would wait",
-                &format!("for {what} ({agreeing}/{} servers agree now)", servers.len()),
-            );
-            return Ok(result("would_wait"));
-        }
-        if run.clock().now() >= deadline {
-            result("timeout");
-            return Err(script_error(
-                "Timeout",
-                &format!(
-                    "{what} not answered by every server after {}: {}",
-                    crate::duration::format(timeout),
-                    disagree.join("; ")
-                ),
-            ));
-        }
-        run.clock().sleep(every, &run.cancel, |_| {}).map_err(|_| script_error("Interrupted", "interrupted"))?;
+        last = seen;
+        Ok::<_, std::convert::Infallible>(poll)
+    });
+    let result = |waited: Duration, would_wait: bool| {
+        let rows: Array = last
+            .iter()
+            .map(|s| {
+                let mut row = rhai::Map::new();
+                row.insert("server".into(), s.server.label.clone().into());
+                row.insert("address".into(), s.server.address.clone().into());
+                row.insert("values".into(), strings(&s.values).into());
+                row.insert("agree".into(), s.agree.into());
+                Dynamic::from_map(row)
+            })
+            .collect();
+        let mut map = rhai::Map::new();
+        map.insert("name".into(), backend::normalize(name).into());
+        map.insert("expected".into(), strings(&expected.iter().cloned().collect::<Vec<_>>()).into());
+        map.insert("servers".into(), rows.into());
+        map.insert("waited".into(), crate::duration::format(waited).into());
+        map.insert("would_wait".into(), would_wait.into());
+        map
+    };
+    match waited {
+        Ok(Waited::Done { waited, .. }) => Ok(result(waited, false)),
+        Ok(Waited::WouldWait { .. }) => Ok(result(Duration::ZERO, true)),
+        Err(WaitError::Timeout { .. }) => Err(script_error(
+            "Timeout",
+            &run.redactor().redact(&format!(
+                "{what} not answered by every server after {}: {}",
+                crate::duration::format(timeout),
+                last.iter().filter(|s| !s.agree).map(Seen::describe).collect::<Vec<_>>().join("; ")
+            )),
+        )),
+        Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
+        Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
+        Err(WaitError::Failed(never)) => match never {},
     }
+}
+
+/// What the servers that disagree answered, to tell whether it changed.
+fn disagreeing(seen: &[Seen]) -> Vec<String> {
+    seen.iter().filter(|s| !s.agree).map(Seen::describe).collect()
 }

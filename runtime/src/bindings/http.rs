@@ -1,19 +1,21 @@
 //! `http::` - health checks, hub API calls, and requests that change things
-//! (silencing mobu with a DELETE). Reads go straight to the backend; POST,
-//! PUT, PATCH and DELETE are mutations and pass the effects gate. Live or on
-//! the world, decided by the run's target, never by the binding. Any bearer
-//! token used is redacted from everything the run writes.
+//! (silencing mobu with a DELETE). Reads (GET, HEAD) go straight to the
+//! backend; POST, PUT, PATCH and DELETE are mutations and pass the effects
+//! gate, which has the backend send a HEAD instead in a dry run. Live or on
+//! the world is the backend's [`Http`] value, made from the run's target;
+//! `expect` waits through the run's one wait path. Any bearer token used is
+//! redacted from everything the run writes.
 
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use super::{duration_arg, script_error, ScriptResult};
-use crate::backends::http::{self as backend, HttpWorld, Request, Response};
-use crate::effects::Change;
-use crate::run::compat::LegacyOutcome as Outcome;
-use crate::run::Run;
+use super::options::Options;
+use super::{script_error, ScriptResult};
+use crate::backends::http::{Http, Method, Read, Request, Response, Write};
+use crate::effects::{Change, Outcome, Permit};
+use crate::run::{Poll, Run, Wait, WaitError, Waited};
 
 #[export_module]
 pub(crate) mod http {
@@ -27,7 +29,7 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn get(ctx: NativeCallContext, url: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::read(&ctx, "GET", url, &rhai::Map::new())
+        super::read(&ctx, Read::Get, url, &rhai::Map::new())
     }
 
     /// Sends a GET to a URL with options: `headers` (map), `bearer` (a token; redacted
@@ -39,7 +41,7 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(name = "get", return_raw)]
     pub fn get_with(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::read(&ctx, "GET", url, &options)
+        super::read(&ctx, Read::Get, url, &options)
     }
 
     /// Sends a GET to a URL whose body must be JSON: returns the parsed body; a status
@@ -62,7 +64,7 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn head(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::read(&ctx, "HEAD", url, &options)
+        super::read(&ctx, Read::Head, url, &options)
     }
 
     /// Sends a GET to a URL until it answers `status`, retrying `every` (default "10s")
@@ -85,15 +87,17 @@ pub(crate) mod http {
     }
 
     /// Sends a POST to a URL: a mutation, so it passes the effects gate (a dry run
-    /// plans it and sends nothing). Options as for `get`, plus `body` (a
-    /// string, or a map sent as JSON).
+    /// plans it and only sends a HEAD, to see that something answers there).
+    /// Options as for `get`, plus `body` (a string, or a map sent as JSON).
+    /// Returns the answer as `get` does, or `#{planned: true}` in a dry run; a
+    /// refusal has the backend's `kind` (`Unreachable`, `Timeout`) and `gate`.
     ///
     /// ```rhai
     /// http::post(`${hub}/hub/api/users/alice/server`, #{ bearer: p.token });
     /// ```
     #[rhai_fn(return_raw)]
     pub fn post(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::write(&ctx, "POST", url, &options)
+        super::write(&ctx, Write::Post, url, &options)
     }
 
     /// Sends a PUT to a URL (a mutation through the gate). Options as for `post`.
@@ -103,7 +107,7 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn put(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::write(&ctx, "PUT", url, &options)
+        super::write(&ctx, Write::Put, url, &options)
     }
 
     /// Sends a PATCH to a URL (a mutation through the gate). Options as for `post`.
@@ -113,7 +117,7 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn patch(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::write(&ctx, "PATCH", url, &options)
+        super::write(&ctx, Write::Patch, url, &options)
     }
 
     /// Sends a DELETE to a URL (a destructive mutation through the gate), e.g. to
@@ -124,47 +128,44 @@ pub(crate) mod http {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn delete(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::write(&ctx, "DELETE", url, &options)
+        super::write(&ctx, Write::Delete, url, &options)
     }
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-const OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "body"];
+const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_mins(5);
+const DEFAULT_EVERY: Duration = Duration::from_secs(10);
+const READ_OPTIONS: [&str; 4] = ["headers", "bearer", "timeout", "insecure"];
+const EXPECT_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "every"];
+const WRITE_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "body"];
 
-fn request(run: &Run, method: &str, url: &str, options: &rhai::Map, allowed: &[&str]) -> ScriptResult<Request> {
-    for key in options.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(script_error(
-                "Invalid",
-                &format!(
-                    "`http::{}` has no option `{key}` (options: {})",
-                    method.to_ascii_lowercase(),
-                    allowed.join(", ")
-                ),
-            ));
-        }
-    }
+/// `http::get`, `http::delete`, ...: how errors name the function.
+fn function<M: Method>(method: M) -> String {
+    format!("http::{}", method.name().to_ascii_lowercase())
+}
+
+/// A request from a URL and checked options; `timeout` is the whole
+/// answer's (the `timeout` option, except for `expect`, where it is the
+/// wait's).
+fn request<M: Method>(
+    run: &Run,
+    method: M,
+    url: &str,
+    opts: Options<'_>,
+    timeout: Duration,
+) -> ScriptResult<Request<M>> {
     let parsed = url::Url::parse(url).map_err(|e| script_error("Invalid", &format!("`{url}` is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(script_error("Invalid", &format!("`{url}` is not an http or https URL")));
     }
-    let timeout = options.get("timeout").map_or(Ok(DEFAULT_TIMEOUT), |t| duration_arg(t, "`timeout`"))?;
-    let bearer = options.get("bearer").filter(|b| !b.is_unit()).map(ToString::to_string);
+    let bearer = opts.str("bearer")?;
     if let Some(token) = &bearer {
         run.redactor().add(token);
     }
-    let insecure = match options.get("insecure") {
-        None => false,
-        Some(v) => v.as_bool().map_err(|_| script_error("Invalid", "`insecure` must be true or false"))?,
-    };
-    let mut headers = Vec::new();
-    if let Some(h) = options.get("headers") {
-        let map = h.read_lock::<rhai::Map>().ok_or_else(|| script_error("Invalid", "`headers` must be a map"))?;
-        for (k, v) in map.iter() {
-            headers.push((k.to_string(), v.to_string()));
-        }
-    }
-    let body = match options.get("body") {
+    let insecure = opts.bool("insecure")?.unwrap_or(false);
+    let headers =
+        opts.map("headers")?.unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let body = match opts.get("body") {
         None => None,
         Some(b) if b.is_string() => Some(("text/plain; charset=utf-8".to_string(), b.to_string().into_bytes())),
         Some(b) => {
@@ -172,52 +173,22 @@ fn request(run: &Run, method: &str, url: &str, options: &rhai::Map, allowed: &[&
             Some(("application/json".to_string(), json.to_string().into_bytes()))
         }
     };
-    Ok(Request { method: method.into(), url: parsed, body, insecure, headers, bearer, timeout })
+    Ok(Request { method, url: parsed, body, insecure, headers, bearer, timeout })
 }
 
-/// Sends a request that changes nothing (GET, HEAD, and the gate's checks).
-fn send(run: &Run, req: Request) -> ScriptResult<Result<Response, backend::Error>> {
-    match run.world() {
-        Some(world) => {
-            let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = run.clock().now();
-            let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
-            // Endpoints the world file lists win; other hosts go where the
-            // world's DNS and load balancers lead.
-            let listed = world.part::<HttpWorld>("http").map(|part| part.answer(&req, elapsed));
-            Ok(match listed {
-                Some(Err(backend::Error::Unreachable { .. })) | None => {
-                    crate::backends::site::route(&mut world, &req, now)
-                        .unwrap_or_else(|| Err(backend::Error::Unreachable { url: req.url.to_string(), source: None }))
-                }
-                Some(answer) => answer,
-            })
-        }
-        None => run.block_on(backend::live(req)),
-    }
-}
-
-fn http_error(run: &Run, e: &backend::Error) -> Box<EvalAltResult> {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    script_error(e.kind(), &run.redactor().redact(&message))
-}
-
-fn read(ctx: &NativeCallContext, method: &str, url: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+fn read(ctx: &NativeCallContext, method: Read, url: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
-    run.check_cancelled()?;
-    let req = request(&run, method, url, options, &OPTIONS[..4])?;
-    let response = send(&run, req)?.map_err(|e| http_error(&run, &e))?;
+    let opts = Options::new(&function(method), options, &READ_OPTIONS)?;
+    let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    let req = request(&run, method, url, opts, timeout)?;
+    let http = Http::new(run.target());
+    let response = run.block_on(http.read(&req))?.map_err(|e| run.fail(&e))?;
     Ok(to_map(response))
 }
 
 fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
-    let response = read(ctx, "GET", url, options)?;
+    let response = read(ctx, Read::Get, url, options)?;
     let status = response.get("status").and_then(|s| s.as_int().ok()).unwrap_or(0);
     if !(200..300).contains(&status) {
         return Err(script_error("Status", &run.redactor().redact(&format!("`{url}` answered {status}"))));
@@ -236,98 +207,63 @@ fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptRe
 fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let mut options = options.clone();
-    let timeout = options.remove("timeout").map_or(Ok(Duration::from_mins(5)), |t| duration_arg(&t, "`timeout`"))?;
-    let every = options
-        .remove("every")
-        .map_or(Ok(Duration::from_secs(10)), |t| duration_arg(&t, "`every`"))?
-        .max(Duration::from_millis(100));
-    let started = run.clock().now();
-    loop {
-        let req = request(&run, "GET", url, &options, &OPTIONS[..4])?;
-        let last = match send(&run, req)? {
-            Ok(response) if i64::from(response.status) == status => {
-                run.record(&crate::journal::Event::Wait {
-                    what: format!("http {url} -> {status}"),
-                    duration_ms: Duration::try_from(run.clock().now().duration_since(started))
-                        .unwrap_or_default()
-                        .as_millis() as u64,
-                    outcome: "done".into(),
-                    virtual_time: run.clock().is_virtual(),
-                });
-                return Ok(to_map(response));
-            }
-            Ok(response) => format!("status {}", response.status),
-            Err(e) => run.redactor().redact(&e.to_string()),
-        };
-        if run.dry_run() {
-            // Nothing changed in a dry run, so waiting cannot help: say what
-            // would be waited for, as the other waits do.
-            run.record(&crate::journal::Event::Wait {
-                what: format!("http {url} -> {status}"),
-                duration_ms: 0,
-                outcome: "would_wait".into(),
-                virtual_time: run.clock().is_virtual(),
-            });
-            run.printer().status(
-                crate::output::Tone::Plan,
-                "Would wait",
-                &format!("for {url} to answer {status} (now: {last})"),
-            );
+    let opts = Options::new("http::expect", options, &EXPECT_OPTIONS)?;
+    let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
+    let every = opts.duration("every")?.unwrap_or(DEFAULT_EVERY).max(Duration::from_millis(100));
+    let req = request(&run, Read::Get, url, opts, DEFAULT_TIMEOUT)?;
+    let http = Http::new(run.target());
+    let what = format!("{url} -> {status}");
+    let wait =
+        Wait::new(what.clone(), timeout).label(format!("for {url} to answer {status}")).journal(format!("http {what}"));
+    let waited = run.wait(&wait, async |remaining: Duration| {
+        // No single look outlasts the wait (but each gets a second).
+        let look = Request { timeout: req.timeout.min(remaining.max(Duration::from_secs(1))), ..req.clone() };
+        // A status other than the one expected, or no answer, is a retry;
+        // the progress changes (and is shown) only when what is seen does.
+        Ok::<_, std::convert::Infallible>(match http.read(&look).await {
+            Ok(response) if i64::from(response.status) == status => Poll::Done(response),
+            Ok(response) => Poll::pending(format!("status {}", response.status), every),
+            Err(e) => Poll::pending(run.redactor().redact(&e.to_string()), every),
+        })
+    });
+    match waited {
+        Ok(Waited::Done { value, .. }) => Ok(to_map(value)),
+        Ok(Waited::WouldWait { .. }) => {
             let mut map =
                 to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new() });
             map.insert("would_wait".into(), true.into());
-            return Ok(map);
+            Ok(map)
         }
-        let waited = Duration::try_from(run.clock().now().duration_since(started)).unwrap_or_default();
-        if waited >= timeout {
-            return Err(script_error(
-                "Timeout",
-                &format!("`{url}` did not answer {status} within {} (last: {last})", crate::duration::format(timeout)),
-            ));
-        }
-        run.printer().status(crate::output::Tone::Progress, "Waiting", &format!("{url} -> {status} (last: {last})"));
-        run.clock().sleep(every, &run.cancel, |_| {}).map_err(|_| script_error("Interrupted", "interrupted"))?;
+        Err(WaitError::Timeout { progress, .. }) => Err(script_error(
+            "Timeout",
+            &run.redactor().redact(&format!(
+                "`{url}` did not answer {status} within {} (last: {})",
+                crate::duration::format(timeout),
+                progress.unwrap_or_default()
+            )),
+        )),
+        Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
+        Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
+        Err(WaitError::Failed(never)) => match never {},
     }
 }
 
-fn write(ctx: &NativeCallContext, method: &str, url: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+fn write(ctx: &NativeCallContext, method: Write, url: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let req = request(&run, method, url, options, &OPTIONS)?;
+    let opts = Options::new(&function(method), options, &WRITE_OPTIONS)?;
+    let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    let req = request(&run, method, url, opts, timeout)?;
     let body = req.body.as_ref().map(|(_, b)| String::from_utf8_lossy(b).into_owned());
-    let mut change = Change::new("http", method.to_ascii_lowercase(), url).before_after(None, body.map(Into::into));
-    if method == "DELETE" {
+    let mut change =
+        Change::new("http", method.name().to_ascii_lowercase(), url).before_after(None, body.map(Into::into));
+    if method == Write::Delete {
         change = change.destructive();
     }
-    let world = run.world().cloned();
-    let clock_run = run.clone();
-    let check_req = req.clone();
-    // HTTP has no dry run: the check is that the URL is well formed (done
-    // above) and that something answers there (a HEAD, which changes nothing).
-    let check = move |_: &crate::effects::Permit| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let head = Request { method: "HEAD".into(), body: None, ..check_req };
-        match send(&clock_run, head) {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(Box::new(e)),
-            Err(e) => Err(e.to_string().into()),
-        }
-    };
-    let apply_run = run.clone();
-    let apply = move |_: &crate::effects::Permit| -> Result<Response, Box<dyn std::error::Error + Send + Sync>> {
-        if let Some(world) = world {
-            let answer = send(&apply_run, req.clone()).map_err(|e| e.to_string())?;
-            let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(part) = world.part_mut::<HttpWorld>("http") {
-                part.receive(&req);
-            }
-            return answer.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
-        }
-        apply_run.block_on(backend::live(req)).map_err(|e| e.to_string())?.map_err(|e| Box::new(e) as _)
-    };
-    match run.change_legacy(change, check, apply)? {
+    let http = Http::new(run.target());
+    match run.change(change, async |p: &Permit| http.send(p, &req).await)? {
         Outcome::Applied(response) => Ok(to_map(response)),
-        Outcome::Planned => {
+        Outcome::Planned(_) => {
             let mut map =
                 to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new() });
             map.insert("planned".into(), true.into());

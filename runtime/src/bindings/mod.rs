@@ -77,8 +77,8 @@ pub(crate) fn core_module() -> Module {
 /// The world sections the built-in families own.
 pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
     vec![
-        ("http", crate::backends::http::load_world),
-        ("dns", crate::backends::dns_world::load_world),
+        ("http", crate::backends::http::world::load_world),
+        ("dns", crate::backends::dns::world::load_world),
         ("hosts", crate::backends::shell::world::load_world),
         (k8s::SECTION, crate::backends::k8s::world::load_world),
         ("aws", crate::backends::aws::world::load_world),

@@ -1,8 +1,9 @@
-//! DNS queries on the wire: one question to one server, UDP with a TCP retry
-//! when the answer is truncated. Built on hickory-proto's message codec so
-//! that hubops sees exactly what each server answers (records, TTLs, the
-//! authoritative flag) with no cache in between: a propagation check must ask
-//! every authoritative server itself.
+//! DNS questions on the wire: one question to one server, UDP with a TCP
+//! retry when the answer is truncated. Built on hickory-proto's message
+//! codec so that hubops sees exactly what each server answers (records,
+//! TTLs, the authoritative flag) with no cache in between: a propagation
+//! check must ask every authoritative server itself. Only reads: nothing
+//! here sends an update.
 //!
 //! The "system resolver" is `HUBOPS_RESOLVER` (comma-separated `ip[:port]`)
 //! or the `nameserver` lines of /etc/resolv.conf. Authoritative servers are
@@ -16,115 +17,7 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Why a query got no usable answer.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A name or type that is not valid.
-    #[error("{0}")]
-    Invalid(String),
-    /// The server did not answer in time.
-    #[error("DNS server {server} did not answer within {after}")]
-    Timeout {
-        /// The server.
-        server: String,
-        /// The timeout.
-        after: String,
-    },
-    /// The server could not be reached or sent garbage.
-    #[error("DNS server {server} is unreachable: {why}")]
-    Unreachable {
-        /// The server.
-        server: String,
-        /// Why.
-        why: String,
-    },
-    /// No resolver is configured.
-    #[error("no DNS resolver is configured (no nameserver in /etc/resolv.conf and HUBOPS_RESOLVER unset)")]
-    NoResolver,
-    /// The name has no such records.
-    #[error("{0}")]
-    NotFound(String),
-}
-
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) => "Invalid",
-            Self::Timeout { .. } => "Timeout",
-            Self::Unreachable { .. } | Self::NoResolver => "Unreachable",
-            Self::NotFound(_) => "NotFound",
-        }
-    }
-}
-
-/// One record of an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rec {
-    /// Owner name, without the trailing dot.
-    pub name: String,
-    /// `A`, `CNAME`, ...
-    pub rtype: String,
-    /// Time to live in seconds.
-    pub ttl: u32,
-    /// The data as text: an address, a target name (no trailing dot), TXT text.
-    pub value: String,
-}
-
-/// What one server answered.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// `ip:port` of the server.
-    pub server: String,
-    /// `NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...
-    pub rcode: String,
-    /// Whether the server is authoritative for the name.
-    pub authoritative: bool,
-    /// The answer section.
-    pub records: Vec<Rec>,
-    /// The authority section (an SOA there names the zone).
-    pub authority: Vec<Rec>,
-}
-
-impl Answer {
-    /// The values of records of `rtype` for `name` (following a CNAME chain
-    /// inside the answer when the type is not CNAME).
-    #[must_use]
-    pub fn values(&self, name: &str, rtype: &str) -> Vec<String> {
-        let mut current = normalize(name);
-        let mut hops = 0;
-        loop {
-            let direct: Vec<String> = self
-                .records
-                .iter()
-                .filter(|r| normalize(&r.name) == current && r.rtype == rtype)
-                .map(|r| r.value.clone())
-                .collect();
-            if !direct.is_empty() || rtype == "CNAME" || hops > 8 {
-                return direct;
-            }
-            match self.records.iter().find(|r| normalize(&r.name) == current && r.rtype == "CNAME") {
-                Some(cname) => current = normalize(&cname.value),
-                None => return direct,
-            }
-            hops += 1;
-        }
-    }
-}
-
-/// Lowercase, without the trailing dot.
-#[must_use]
-pub fn normalize(name: &str) -> String {
-    name.trim_end_matches('.').to_ascii_lowercase()
-}
-
-/// Parses a record type name (`A`, `cname`, ...).
-pub fn record_type(text: &str) -> Result<RecordType, Error> {
-    RecordType::from_str(&text.to_ascii_uppercase()).map_err(|_| {
-        Error::Invalid(format!("`{text}` is not a DNS record type (A, AAAA, CNAME, NS, TXT, MX, SOA, ...)"))
-    })
-}
+use super::{normalize, server_addr, Answer, Error, NameServer, Rec};
 
 fn name_of(text: &str) -> Result<Name, Error> {
     let mut name = Name::from_utf8(text).map_err(|e| Error::Invalid(format!("`{text}` is not a DNS name: {e}")))?;
@@ -147,7 +40,7 @@ fn text_of(data: &RData) -> String {
 
 /// Asks `server` one question. `recursion` sets the RD flag (on for
 /// resolvers, off for authoritative servers).
-pub async fn query(
+pub(crate) async fn query(
     server: SocketAddr,
     name: &str,
     rtype: RecordType,
@@ -232,18 +125,8 @@ async fn tcp(server: SocketAddr, bytes: &[u8]) -> Result<Message, String> {
     Message::from_vec(&buf).map_err(|e| format!("not a DNS answer: {e}"))
 }
 
-/// Parses `ip`, `ip:port` or `[v6]:port`, with `default_port` when none.
-pub fn server_addr(text: &str, default_port: u16) -> Result<SocketAddr, Error> {
-    if let Ok(addr) = SocketAddr::from_str(text) {
-        return Ok(addr);
-    }
-    IpAddr::from_str(text.trim_matches(['[', ']']))
-        .map(|ip| SocketAddr::new(ip, default_port))
-        .map_err(|_| Error::Invalid(format!("`{text}` is not a server address (ip or ip:port)")))
-}
-
 /// The resolvers to ask: `HUBOPS_RESOLVER`, else /etc/resolv.conf.
-pub fn system_resolvers() -> Result<Vec<SocketAddr>, Error> {
+pub(crate) fn system_resolvers() -> Result<Vec<SocketAddr>, Error> {
     if let Ok(list) = std::env::var("HUBOPS_RESOLVER") {
         if !list.trim().is_empty() {
             return list.split(',').map(|s| server_addr(s.trim(), 53)).collect();
@@ -264,12 +147,12 @@ pub fn system_resolvers() -> Result<Vec<SocketAddr>, Error> {
 
 /// The port authoritative servers are asked on.
 #[must_use]
-pub fn authoritative_port() -> u16 {
+fn authoritative_port() -> u16 {
     std::env::var("HUBOPS_DNS_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(53)
 }
 
 /// Asks the system resolvers in turn; the first that answers wins.
-pub async fn resolve(name: &str, rtype: RecordType, timeout: Duration) -> Result<Answer, Error> {
+pub(crate) async fn resolve(name: &str, rtype: RecordType, timeout: Duration) -> Result<Answer, Error> {
     let mut last = Error::NoResolver;
     for server in system_resolvers()? {
         match query(server, name, rtype, timeout, true).await {
@@ -284,7 +167,7 @@ pub async fn resolve(name: &str, rtype: RecordType, timeout: Duration) -> Result
 /// The zone a name belongs to: the owner of the SOA the resolver returns for
 /// it or, when the name is itself an alias (a CNAME has no SOA beside it),
 /// for its parent, walking up.
-pub async fn zone_of(name: &str, timeout: Duration) -> Result<String, Error> {
+pub(crate) async fn zone_of(name: &str, timeout: Duration) -> Result<String, Error> {
     let mut candidate = normalize(name);
     loop {
         let answer = resolve(&candidate, RecordType::SOA, timeout).await?;
@@ -305,17 +188,8 @@ pub async fn zone_of(name: &str, timeout: Duration) -> Result<String, Error> {
     }
 }
 
-/// An authoritative server of a zone.
-#[derive(Debug, Clone)]
-pub struct NameServer {
-    /// Its host name.
-    pub host: String,
-    /// Its addresses, with the port authoritative servers are asked on.
-    pub addrs: Vec<SocketAddr>,
-}
-
 /// The authoritative servers of `zone`, with their addresses.
-pub async fn nameservers(zone: &str, timeout: Duration) -> Result<Vec<NameServer>, Error> {
+pub(crate) async fn nameservers(zone: &str, timeout: Duration) -> Result<Vec<NameServer>, Error> {
     let answer = resolve(zone, RecordType::NS, timeout).await?;
     let hosts = answer.values(zone, "NS");
     if hosts.is_empty() {
@@ -337,37 +211,4 @@ pub async fn nameservers(zone: &str, timeout: Duration) -> Result<Vec<NameServer
         servers.push(NameServer { host, addrs });
     }
     Ok(servers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn follows_cname_chains_inside_an_answer() {
-        let rec = |name: &str, rtype: &str, value: &str| Rec {
-            name: name.into(),
-            rtype: rtype.into(),
-            ttl: 60,
-            value: value.into(),
-        };
-        let answer = Answer {
-            server: "x".into(),
-            rcode: "NOERROR".into(),
-            authoritative: false,
-            records: vec![rec("hub.example.org", "CNAME", "lb.aws.com"), rec("lb.aws.com", "A", "192.0.2.1")],
-            authority: vec![],
-        };
-        assert_eq!(answer.values("Hub.Example.org.", "A"), ["192.0.2.1"]);
-        assert_eq!(answer.values("hub.example.org", "CNAME"), ["lb.aws.com"]);
-    }
-
-    #[test]
-    fn parses_server_addresses_and_types() {
-        assert_eq!(server_addr("127.0.0.2", 5353).unwrap().to_string(), "127.0.0.2:5353");
-        assert_eq!(server_addr("127.0.0.2:53", 1).unwrap().port(), 53);
-        assert!(server_addr("ns1.example.org", 53).is_err());
-        assert_eq!(record_type("cname").unwrap(), RecordType::CNAME);
-        assert!(record_type("NOPE").unwrap_err().to_string().contains("not a DNS record type"));
-    }
 }

@@ -5,6 +5,10 @@
 //! rehearsal shows what a live cutover shows: one server agreeing before
 //! another, and resolvers holding the old answer until it expires.
 //!
+//! The verbs at the end ([`resolve`], [`authoritative`], [`zone_of`],
+//! [`nameservers`]) answer on the run's clock from the whole world (see
+//! `backends::site`); like DNS itself they only read.
+//!
 //! ```yaml
 //! dns:
 //!   zones:
@@ -21,8 +25,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::dns::{normalize, Answer, Error, Rec};
-use crate::world::WorldPart;
+use super::{normalize, Answer, Error, Rec};
+use crate::backends::site;
+use crate::world::{Shared, WorldPart};
 
 /// How records look at an instant: `(ttl, values)` of `name`/`type` at `at`.
 pub type Lookup<'a> = &'a dyn Fn(&str, &str, Timestamp) -> Option<(u32, Vec<String>)>;
@@ -162,6 +167,32 @@ fn answer(server: &str, authoritative: bool, name: &str, rtype: &str, found: Opt
         None => ("NXDOMAIN", Vec::new()),
     };
     Answer { server: server.into(), rcode: rcode.into(), authoritative, records, authority: Vec::new() }
+}
+
+/// What the world's resolver answers now.
+pub(crate) fn resolve(world: &Shared, name: &str, rtype: &str) -> Result<Answer, Error> {
+    let now = world.now();
+    let w = world.lock();
+    site::dns_view(&w).resolve(name, rtype, now, &|n, t, at| site::record_at(&w, n, t, at))
+}
+
+/// What the world's name server `host` answers now.
+pub(crate) fn authoritative(world: &Shared, host: &str, name: &str, rtype: &str) -> Result<Answer, Error> {
+    let now = world.now();
+    let w = world.lock();
+    site::dns_view(&w).authoritative(host, name, rtype, now, &|n, t, at| site::record_at(&w, n, t, at))
+}
+
+/// The world's zone of `name`.
+pub(crate) fn zone_of(world: &Shared, name: &str) -> Result<String, Error> {
+    site::dns_view(&world.lock())
+        .zone_of(name)
+        .ok_or_else(|| Error::NotFound(format!("no zone found for `{name}` (no SOA record)")))
+}
+
+/// The host names of the world's name servers of `zone`.
+pub(crate) fn nameservers(world: &Shared, zone: &str) -> Result<Vec<String>, Error> {
+    site::dns_view(&world.lock()).nameservers(zone)
 }
 
 #[cfg(test)]
