@@ -115,9 +115,11 @@ fn a_missing_working_directory_is_named() {
 
 #[test]
 fn a_dry_run_refusal_has_the_backends_kind_and_the_gates_verdict() {
-    let script = r#"try { sh::run("true", [], #{ cwd: "nowhere" }); } catch (e) { print(`${e.kind} ${e.gate} ${e.causes}`); }"#;
+    let script =
+        r#"try { sh::run("true", [], #{ cwd: "nowhere" }); } catch (e) { print(`${e.kind} ${e.gate} ${e.causes}`); }"#;
     let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--dry-run"]).run();
-    done.status(0).stdout("Unreachable WouldFail [\"cannot start `true`: working directory `nowhere` does not exist\"]\n");
+    done.status(0)
+        .stdout("Unreachable WouldFail [\"cannot start `true`: working directory `nowhere` does not exist\"]\n");
 }
 
 #[test]

@@ -128,4 +128,4 @@ impl Shell {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -109,7 +109,11 @@ impl Session {
     pub fn new(host: &str, login: &Login, remote: &Remote, timeout: Duration) -> Result<Self, Error> {
         let mut words = argv(host, login, remote)?.into_iter();
         let program = words.next().unwrap_or_else(|| "ssh".into());
-        Ok(Self { host: host.into(), line: remote.line(), invocation: Invocation::new(program, words.collect(), timeout) })
+        Ok(Self {
+            host: host.into(),
+            line: remote.line(),
+            invocation: Invocation::new(program, words.collect(), timeout),
+        })
     }
 }
 

@@ -103,8 +103,9 @@ impl Files {
     pub fn read(&self, path: &str) -> Result<String, Error> {
         match self {
             Self::Live => std::fs::read_to_string(path).map_err(|reason| Error::Read { path: path.into(), reason }),
-            Self::World(world) => hosts::read(world, |h| Ok(h.read_local(path)))?
-                .ok_or_else(|| Error::NotInWorld { path: path.into() }),
+            Self::World(world) => {
+                hosts::read(world, |h| Ok(h.read_local(path)))?.ok_or_else(|| Error::NotInWorld { path: path.into() })
+            }
         }
     }
 
@@ -187,28 +188,30 @@ hosts:
         files.replace(&Permit::for_tests_check(), "deploy/values.yaml", "a: 1\n", "a: 2\n").unwrap();
         assert_eq!(shared.lock().to_yaml(jiff::Timestamp::UNIX_EPOCH), before);
         let err = files.replace(&Permit::for_tests_check(), "deploy/values.yaml", "a: 0\n", "a: 2\n").unwrap_err();
-        assert_eq!((err.kind(), err.to_string().as_str()), ("Conflict", "`deploy/values.yaml` changed since it was read; run again"));
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            ("Conflict", "`deploy/values.yaml` changed since it was read; run again")
+        );
         files.replace(&Permit::for_tests(), "deploy/values.yaml", "a: 1\n", "a: 2\n").unwrap();
         assert_eq!(files.read("deploy/values.yaml").unwrap(), "a: 2\n");
         assert_eq!(files.read("nope.yaml").unwrap_err().kind(), "NotFound");
     }
 
     #[test]
-    #[allow(clippy::disallowed_methods)] // test fixtures, not hubops writing
     fn a_checked_replace_on_disk_writes_nothing() {
-        use std::os::unix::fs::PermissionsExt;
+        let sh = crate::backends::shell::tests::sh;
         let dir = tempfile::tempdir().unwrap();
+        sh(dir.path(), "printf 'a: 1\\n' > values.yaml");
         let path = dir.path().join("values.yaml");
-        std::fs::write(&path, "a: 1\n").unwrap();
         let shown = path.display().to_string();
         Files::Live.replace(&Permit::for_tests_check(), &shown, "a: 1\n", "a: 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 1\n");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file either");
 
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        sh(dir.path(), "chmod 444 values.yaml");
         let err = Files::Live.replace(&Permit::for_tests_check(), &shown, "a: 1\n", "a: 2\n").unwrap_err();
         assert_eq!(err.kind(), "Forbidden");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        sh(dir.path(), "chmod 644 values.yaml");
 
         Files::Live.replace(&Permit::for_tests(), &shown, "a: 1\n", "a: 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 2\n");

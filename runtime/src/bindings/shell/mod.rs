@@ -242,20 +242,14 @@ fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rh
 /// because nothing ran.
 fn ran(outcome: Outcome<Option<Output>>) -> rhai::Map {
     let mut map = rhai::Map::new();
-    match outcome.into_inner() {
-        Some(output) => {
-            map.insert("status".into(), i64::from(output.status).into());
-            map.insert("stdout".into(), output.stdout.into());
-            map.insert("stderr".into(), output.stderr.into());
-            map.insert("planned".into(), false.into());
-        }
-        None => {
-            map.insert("status".into(), Dynamic::UNIT);
-            map.insert("stdout".into(), "".into());
-            map.insert("stderr".into(), "".into());
-            map.insert("planned".into(), true.into());
-        }
-    }
+    let (status, stdout, stderr, planned) = match outcome.into_inner() {
+        Some(output) => (i64::from(output.status).into(), output.stdout, output.stderr, false),
+        None => (Dynamic::UNIT, String::new(), String::new(), true),
+    };
+    map.insert("status".into(), status);
+    map.insert("stdout".into(), stdout.into());
+    map.insert("stderr".into(), stderr.into());
+    map.insert("planned".into(), planned.into());
     map
 }
 
