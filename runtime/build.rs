@@ -4,6 +4,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+// The build script writes its generated file into OUT_DIR at build time;
+// the gate's rule is about what hubops does when it runs.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut out = String::new();

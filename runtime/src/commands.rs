@@ -154,7 +154,7 @@ fn eject(args: &EjectConfig, catalog: &Catalog, printer: Printer) -> Result<(), 
         None => PathBuf::from(format!("{}.rhai", args.runbook)),
         // An existing folder, or one named with a trailing slash (made here).
         Some(d) if d.is_dir() || d.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) => {
-            std::fs::create_dir_all(d).map_err(|source| Error::Write { path: d.clone(), source })?;
+            crate::state::create_dir_all(d).map_err(|source| Error::Write { path: d.clone(), source })?;
             d.join(format!("{}.rhai", args.runbook))
         }
         Some(d) => d.clone(),

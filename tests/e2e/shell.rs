@@ -107,8 +107,19 @@ fn a_missing_working_directory_is_named() {
     let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai"]).run();
     done.status(0).stdout("Unreachable: cannot start `true`: No such file or directory (os error 2)\n");
     let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--dry-run"]).run();
-    done.status(0).stdout("WouldFail: run true (in nowhere) failed\n");
+    // Issue 10: a dry run's refusal carries the backend's kind; the gate's
+    // verdict (`WouldFail`) is in `gate` (see the test below).
+    done.status(0).stdout("Unreachable: run true (in nowhere) failed\n");
     assert!(done.stderr.contains("cannot start `true`: working directory `nowhere` does not exist"), "{}", done.stderr);
+}
+
+#[test]
+fn a_dry_run_refusal_has_the_backends_kind_and_the_gates_verdict() {
+    let script =
+        r#"try { sh::run("true", [], #{ cwd: "nowhere" }); } catch (e) { print(`${e.kind} ${e.gate} ${e.causes}`); }"#;
+    let (done, _dir) = Test::new().file("r.rhai", script).args(&["run", "r.rhai", "--dry-run"]).run();
+    done.status(0)
+        .stdout("Unreachable WouldFail [\"cannot start `true`: working directory `nowhere` does not exist\"]\n");
 }
 
 #[test]
@@ -288,6 +299,98 @@ try { sh::ssh("nfs-old", "reboot"); } catch (e) { print(`${e.kind}: ${e.message}
         "Unreachable: ssh to `nfs-gone` failed: ssh: Could not resolve hostname nfs-gone: Name or service not known\n\
          NotFound: world host `nfs-old` has no answer for `reboot` (add it to its `commands`)\n",
     );
+}
+
+#[test]
+fn a_dry_run_on_a_world_saves_the_world_it_loaded() {
+    let (done, dir) = Test::new()
+        .file("w.yaml", WORLD)
+        .file("m.rhai", MOVE)
+        .file("nothing.rhai", "let x = 1;\n")
+        .args(&["run", "m.rhai", "--world", "w.yaml", "--dry-run", "--save-world", "after.yaml"])
+        .run();
+    done.status(0);
+    let untouched = std::process::Command::new(env!("CARGO_BIN_EXE_hubops-e2e"))
+        .args(["run", "nothing.rhai", "--world", "w.yaml", "--save-world", "untouched.yaml"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(untouched.status.success(), "{}", String::from_utf8_lossy(&untouched.stderr));
+    let after = read(dir.path(), "after.yaml");
+    assert!(after.contains("nfs-new"), "{after}");
+    assert_eq!(after, read(dir.path(), "untouched.yaml"), "a dry run saves the world as a run that does nothing");
+}
+
+/// Every file under `root` (but hubops' own state) with its bytes.
+fn tree_of(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            if name == "state" {
+                continue;
+            }
+            if path.is_dir() {
+                out.push((format!("{name}/"), Vec::new()));
+                stack.push(path);
+            } else {
+                out.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const EVERY_VERB: &str = r#"let r = sh::run("touch", ["made by hubops"]);
+let s = sh::ssh("nfs-old", ["rm", "-rf", "/export"], #{ user: "ubuntu" });
+let c = sh::rsync("src/", "dst/", #{ delete: true });
+let y = yaml::set("values.yaml", "hub.baseUrl", "/n2");
+let z = yaml::remove("values.yaml", "mobu");
+print(`${r.planned} ${s.planned} ${c.planned} ${c.files} ${c.deleted} ${y.planned} ${z.planned}`);
+"#;
+
+#[test]
+fn a_dry_run_of_every_verb_changes_nothing_on_this_machine() {
+    let t = with_fake_ssh(tree())
+        .file("dst/stale.txt", "old")
+        .file("values.yaml", "# keep\nhub:\n  baseUrl: /nb   # here\nmobu: true\n")
+        .file("e.rhai", EVERY_VERB);
+    let before = tree_of(&t.path(""));
+    let (done, dir) = t.args(&["run", "e.rhai", "--dry-run"]).run();
+    done.status(0).stdout("true true true 3 1 true true\n");
+    assert_eq!(tree_of(dir.path()), before, "every file byte for byte as it was");
+    assert!(!dir.path().join("ssh.argv").exists(), "ssh was not started");
+    assert!(done.stderr.contains("5 changes (1 destructive); nothing was changed"), "{}", done.stderr);
+}
+
+/// A stand-in `rsync` first on `PATH` that records its argv and runs the
+/// real one, so a test sees what hubops asked rsync to do.
+const RECORDING_RSYNC: &str = r#"#!/bin/sh
+printf '%s\n' "$@" >> rsync.argv
+exec /usr/bin/rsync "$@"
+"#;
+
+#[test]
+fn a_dry_run_asks_rsync_for_its_own_dry_run_and_applying_does_not() {
+    assert!(std::path::Path::new("/usr/bin/rsync").exists(), "these tests need rsync at /usr/bin/rsync");
+    for (args, dry) in [(&["run", "r.rhai", "--dry-run"][..], true), (&["run", "r.rhai"][..], false)] {
+        let t = tree().file("bin/rsync", RECORDING_RSYNC);
+        let bin = t.path("bin");
+        let mut perms = std::fs::metadata(bin.join("rsync")).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(bin.join("rsync"), perms).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        let (done, dir) = t.env("PATH", &path).args(args).run();
+        done.status(0);
+        let argv = read(dir.path(), "rsync.argv");
+        assert_eq!(argv.lines().filter(|w| *w == "--dry-run").count(), usize::from(dry), "{argv}");
+        assert_eq!(dir.path().join("dst/a.txt").exists(), !dry);
+    }
 }
 
 const COPY: &str = r#"let r = sh::rsync("src/", "dst/");

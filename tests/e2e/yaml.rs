@@ -112,3 +112,37 @@ fn a_symlinked_values_file_stays_a_symlink() {
     assert!(std::fs::symlink_metadata(dir.path().join("values.yaml")).unwrap().file_type().is_symlink());
     assert_eq!(read(dir.path(), "real/values.yaml"), VALUES.replace("mobu: true ", "mobu: false "));
 }
+
+#[test]
+fn a_dry_run_of_set_and_remove_leaves_the_file_byte_for_byte() {
+    let script = r#"let a = yaml::set("values.yaml", "jupyterhub.hub.baseUrl", "/n2");
+let b = yaml::remove("values.yaml", "mobu");
+print(`${a.planned} ${b.planned}`);
+"#;
+    let (done, dir) =
+        Test::new().file("values.yaml", VALUES).file("s.rhai", script).args(&["run", "s.rhai", "--dry-run"]).run();
+    done.status(0).stdout("true true\n");
+    assert_eq!(std::fs::read(dir.path().join("values.yaml")).unwrap(), VALUES.as_bytes());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "state")
+        .collect();
+    names.sort();
+    assert_eq!(names, ["s.rhai", "values.yaml"], "no temporary file either");
+}
+
+#[test]
+fn a_read_only_values_file_would_fail_in_a_dry_run() {
+    let t = Test::new().file("values.yaml", VALUES).file(
+        "s.rhai",
+        "try { yaml::set(\"values.yaml\", \"mobu\", false); } catch (e) { print(`${e.kind} ${e.gate}`); }\n",
+    );
+    let mut perms = std::fs::metadata(t.path("values.yaml")).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
+    std::fs::set_permissions(t.path("values.yaml"), perms).unwrap();
+    let (done, dir) = t.args(&["run", "s.rhai", "--dry-run"]).run();
+    done.status(0).stdout("Forbidden WouldFail\n");
+    assert!(done.stderr.contains("Would fail set mobu in values.yaml: `values.yaml` is read-only"), "{}", done.stderr);
+    assert_eq!(read(dir.path(), "values.yaml"), VALUES);
+}

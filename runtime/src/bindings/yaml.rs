@@ -1,24 +1,19 @@
 //! `yaml::` - values files in a site's git checkout: read a key, set or
 //! remove one key keeping every other byte (comments, order, quoting). Writes
-//! go through the effects gate; a dry run prints the unified diff the write
-//! would make. On a world the files are host `local`'s in the `hosts:`
-//! section.
-
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+//! go through the effects gate with ONE closure that calls the family value
+//! ([`Files`]: disk, or on a world host `local`'s files in the `hosts:`
+//! section); under `Permit::Check` it writes nothing, and a dry run prints
+//! the unified diff the write would make.
 
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
-use super::shell::with_hosts;
 use super::{script_error, ScriptResult};
-use crate::backends::yaml::diff;
 use crate::backends::yaml::edit::{self, Op};
-use crate::effects::Change;
-use crate::run::compat::LegacyOutcome as Outcome;
+use crate::backends::yaml::{diff, Error, Files};
+use crate::effects::{Change, Outcome, Permit};
 use crate::run::Run;
-use crate::world::World;
 
 #[export_module]
 pub(crate) mod yaml {
@@ -69,8 +64,6 @@ pub(crate) mod yaml {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 fn keys(key_path: &Dynamic) -> ScriptResult<Vec<String>> {
     let invalid = |e: edit::Error| script_error("Invalid", &e.to_string());
     if key_path.is_string() {
@@ -86,27 +79,16 @@ fn keys(key_path: &Dynamic) -> ScriptResult<Vec<String>> {
     Ok(keys)
 }
 
-fn read(path: &str) -> ScriptResult<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        let kind = if e.kind() == std::io::ErrorKind::NotFound { "NotFound" } else { "Invalid" };
-        script_error(kind, &format!("cannot read `{path}`: {e}"))
-    })
-}
-
-/// The file's text: from disk, or on a world from host `local`'s files.
-fn read_in(run: &Run, path: &str) -> ScriptResult<String> {
-    let Some(world) = run.world() else { return read(path) };
-    with_hosts(world, |h| Ok(h.read_local(path))).map_err(|e| script_error(e.kind(), &e.to_string()))?.ok_or_else(
-        || script_error("NotFound", &format!("cannot read `{path}`: the world's host `local` has no such file")),
-    )
+fn parse(run: &Run, path: &str, text: &str) -> ScriptResult<Value> {
+    edit::parse(text).map_err(|reason| run.fail(&Error::Edit { path: path.into(), reason }))
 }
 
 fn get(ctx: &NativeCallContext, path: &str, key_path: &Dynamic) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let keys = keys(key_path)?;
-    let doc = edit::parse(&read_in(&run, path)?).map_err(|e| script_error("Invalid", &format!("`{path}`: {e}")))?;
-    match lookup(&doc, &keys) {
+    let text = Files::new(run.target()).read(path).map_err(|e| run.fail(&e))?;
+    match lookup(&parse(&run, path, &text)?, &keys) {
         Some(v) => rhai::serde::to_dynamic(v),
         None => Ok(Dynamic::UNIT),
     }
@@ -120,44 +102,23 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let keys = keys(key_path)?;
-    let old = read_in(&run, path)?;
-    let new = edit::edit(&old, &keys, op).map_err(|e| script_error("Invalid", &format!("`{path}`: {e}")))?;
+    let files = Files::new(run.target());
+    let old = files.read(path).map_err(|e| run.fail(&e))?;
+    let new = edit::edit(&old, &keys, op).map_err(|reason| run.fail(&Error::Edit { path: path.into(), reason }))?;
     if new == old {
         return Ok(result(false, false, String::new()));
     }
     let unified = diff::unified(&old, &new, path);
-    let dotted = keys.join(".");
     let before = edit::parse(&old).ok().and_then(|doc| lookup(&doc, &keys).cloned());
     let after = match op {
         Op::Set(v) => Some(v.clone()),
         Op::Remove => None,
     };
     let verb = if *op == Op::Remove { "remove" } else { "set" };
-    let change = Change::new("yaml", verb, format!("{dotted} in {path}")).before_after(before, after);
-    let (check_path, check_old) = (path.to_string(), old.clone());
-    let apply_path = path.to_string();
-    let (world, check_world) = (run.world().cloned(), run.world().cloned());
-    let outcome = run.change_legacy(
-        change,
-        move |_| match &check_world {
-            Some(w) => world_unchanged(w, &check_path, &check_old),
-            None => unchanged(&check_path, &check_old).and_then(|()| writable(&check_path)),
-        },
-        move |_| {
-            if let Some(w) = &world {
-                world_unchanged(w, &apply_path, &old)?;
-                return with_hosts(w, |h| {
-                    h.write_local(&apply_path, new);
-                    Ok(())
-                })
-                .map_err(Into::into);
-            }
-            unchanged(&apply_path, &old)?;
-            replace_file(Path::new(&apply_path), &new)
-        },
-    )?;
+    let change = Change::new("yaml", verb, format!("{} in {path}", keys.join("."))).before_after(before, after);
+    let outcome = run.change(change, async |p: &Permit| files.replace(p, path, &old, &new))?;
     Ok(match outcome {
-        Outcome::Planned => {
+        Outcome::Planned(()) => {
             run.printer().note(&unified);
             result(true, true, unified)
         }
@@ -171,49 +132,4 @@ fn result(changed: bool, planned: bool, diff: String) -> rhai::Map {
     map.insert("planned".into(), planned.into());
     map.insert("diff".into(), diff.into());
     map
-}
-
-fn world_unchanged(world: &Arc<Mutex<World>>, path: &str, expected: &str) -> Result<(), BoxError> {
-    let now = with_hosts(world, |h| Ok(h.read_local(path)))?;
-    if now.as_deref() != Some(expected) {
-        return Err(format!("`{path}` changed since it was read; run again").into());
-    }
-    Ok(())
-}
-
-/// The file must still be what the edit was computed from.
-fn unchanged(path: &str, expected: &str) -> Result<(), BoxError> {
-    let now = std::fs::read_to_string(path)?;
-    if now != expected {
-        return Err(format!("`{path}` changed since it was read; run again").into());
-    }
-    Ok(())
-}
-
-fn writable(path: &str) -> Result<(), BoxError> {
-    let meta = std::fs::metadata(path)?;
-    if meta.permissions().readonly() {
-        return Err(format!("`{path}` is read-only").into());
-    }
-    let dir = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if std::fs::metadata(dir)?.permissions().readonly() {
-        return Err(format!("the folder of `{path}` is read-only").into());
-    }
-    Ok(())
-}
-
-/// Writes next to the file and renames over it, so a crash leaves the old
-/// file or the new one, never half of one; the file's permissions stay.
-fn replace_file(path: &Path, text: &str) -> Result<(), BoxError> {
-    // A symlinked values file stays a symlink: its target is replaced.
-    let path = &std::fs::canonicalize(path)?;
-    let permissions = std::fs::metadata(path)?.permissions();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.hubops-{}", std::process::id()));
-    std::fs::write(&temp, text)?;
-    std::fs::set_permissions(&temp, permissions)?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })?;
-    Ok(())
 }

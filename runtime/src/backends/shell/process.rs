@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
-use crate::effects::{self, Permit};
+use crate::effects::{self, Failure, Permit};
 
 /// Captured output beyond this many bytes per stream is dropped (the
 /// process still runs to the end; its pipe is drained).
@@ -63,8 +63,9 @@ impl Invocation {
     }
 }
 
-/// What a finished process left.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a finished process left (recorded in the journal, so a resume
+/// hands it back instead of running the command again).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Output {
     /// Exit code; `128 + signal` when a signal ended it, as shells report.
     pub status: i32,
@@ -74,7 +75,8 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// Why a process did not run to an answer.
+/// Why a process did not run to an answer (or, on a world, a simulated
+/// host could not give one). Every `sh::` verb and the Helm CLI fail with it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The program is not on `PATH` (or the path does not exist).
@@ -83,14 +85,23 @@ pub enum Error {
         /// The program.
         program: String,
     },
-    /// The process could not be started.
-    #[error("cannot start `{program}`")]
+    /// The working directory a command was given does not exist.
+    #[error("cannot start `{program}`: working directory `{cwd}` does not exist")]
+    NoWorkingDirectory {
+        /// The program.
+        program: String,
+        /// The working directory, as given.
+        cwd: String,
+    },
+    /// The process could not be started. The OS error is part of the
+    /// message, not a separate cause: it is the whole story, and scripts
+    /// print `e.message` alone.
+    #[error("cannot start `{program}`: {reason}")]
     Spawn {
         /// The program.
         program: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// What the OS said.
+        reason: std::io::Error,
     },
     /// The deadline passed; the process group was stopped.
     #[error("`{program}` did not finish within {after} and was stopped{}", tail_suffix(.stderr_tail))]
@@ -126,36 +137,56 @@ pub enum Error {
         /// The last lines of ssh's stderr.
         stderr_tail: String,
     },
-    /// A simulated host (on a world) could not answer.
-    #[error("{message}")]
-    World {
-        /// The `kind` scripts see.
-        kind: &'static str,
-        /// What went wrong.
-        message: String,
+    /// A run on a world whose file has no `hosts:` section.
+    #[error("the world has no `hosts:` section; add the hosts this runbook reaches (host `local` is this machine)")]
+    NoHosts,
+    /// A world host has no answer for a command line.
+    #[error("world host `{host}` has no answer for `{line}` (add it to its `commands`)")]
+    NoAnswer {
+        /// The host.
+        host: String,
+        /// The command line, as matched.
+        line: String,
+    },
+    /// A path a world host cannot hold as a file.
+    #[error("`{path}` is not a file path")]
+    NotAFile {
+        /// The path.
+        path: String,
     },
     /// Waiting on the process failed.
-    #[error("lost track of `{program}`")]
+    #[error("lost track of `{program}`: {reason}")]
     Wait {
         /// The program.
         program: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        /// What the OS said.
+        reason: std::io::Error,
     },
 }
 
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
         match self {
-            Self::NotFound { .. } => "NotFound",
-            Self::Spawn { .. } | Self::Wait { .. } | Self::Unreachable { .. } => "Unreachable",
+            Self::NotFound { .. } | Self::NoAnswer { .. } => "NotFound",
+            Self::NoWorkingDirectory { .. } | Self::Spawn { .. } | Self::Wait { .. } | Self::Unreachable { .. } => {
+                "Unreachable"
+            }
             Self::Timeout { .. } => "Timeout",
             Self::Interrupted { .. } => "Interrupted",
             Self::Failed { .. } => "Failed",
-            Self::World { kind, .. } => kind,
+            Self::NoHosts => "Usage",
+            Self::NotAFile { .. } => "Invalid",
+        }
+    }
+
+    /// A failed exit carries its status and the end of stderr, so a runbook
+    /// can decide on them (`e.status == 4`).
+    fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::Failed { status, stderr_tail, .. } => {
+                vec![("status", (*status).into()), ("stderr", stderr_tail.clone().into())]
+            }
+            _ => Vec::new(),
         }
     }
 }
@@ -198,6 +229,17 @@ pub fn resolve(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| is_executable(candidate))
 }
 
+/// What a dry run can know about a local process without starting it: the
+/// program is there and so is its working directory.
+pub fn can_start(inv: &Invocation) -> Result<(), Error> {
+    if let Some(cwd) = &inv.cwd {
+        if !cwd.is_dir() {
+            return Err(Error::NoWorkingDirectory { program: inv.program.clone(), cwd: cwd.display().to_string() });
+        }
+    }
+    resolve(&inv.program).map(|_| ()).ok_or_else(|| Error::NotFound { program: inv.program.clone() })
+}
+
 fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
@@ -222,7 +264,7 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
         std::io::ErrorKind::NotFound if inv.cwd.as_ref().is_none_or(|c| c.is_dir()) => {
             Error::NotFound { program: program.clone() }
         }
-        _ => Error::Spawn { program: program.clone(), source },
+        _ => Error::Spawn { program: program.clone(), reason: source },
     })?;
     let stdout = Capture::start(child.stdout.take());
     let stderr = Capture::start(child.stderr.take());
@@ -235,7 +277,7 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
             Ok(None) => {}
             Err(source) => {
                 stop(&mut child);
-                return Err(Error::Wait { program, source });
+                return Err(Error::Wait { program, reason: source });
             }
         }
         if cancel.is_cancelled() {

@@ -1,8 +1,12 @@
 //! `rsync`: the argv hubops runs, and what rsync's `--stats` and
 //! `--itemize-changes` output says was (or, with `--dry-run`, would be)
-//! moved. Pure functions; running it is `process::run`'s job.
+//! moved. Pure functions; running it is [`Shell::rsync`](super::Shell::rsync)'s
+//! job, which adds `--dry-run` itself under `Permit::Check`.
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::process::Invocation;
 
 /// At most this many changed paths are kept in a report.
 const MAX_CHANGED: usize = 1000;
@@ -20,12 +24,28 @@ pub struct Transfer {
     pub ssh: Option<Vec<String>>,
     /// `--bwlimit` as rsync reads it: KiB/s, or with a unit (`10M`).
     pub bwlimit: Option<String>,
-    /// Only report what would move.
-    pub dry_run: bool,
+    /// The runbook asked only to see what would move (`dry_run: true`),
+    /// even when the run applies: rsync gets `--dry-run` whatever the
+    /// permit. The run's own mode is never here: it travels in the permit.
+    pub preview: bool,
 }
 
-/// What rsync reported.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+impl Transfer {
+    /// The same transfer, only reported: what a check runs.
+    #[must_use]
+    pub fn previewed(&self) -> Self {
+        Self { preview: true, ..self.clone() }
+    }
+
+    /// The `rsync` process for this transfer.
+    #[must_use]
+    pub fn invocation(&self, timeout: Duration) -> Invocation {
+        Invocation::new("rsync", args(self), timeout)
+    }
+}
+
+/// What rsync reported (recorded in the journal, so a resume hands it back).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// Regular files transferred (or that would be).
     pub files: u64,
@@ -65,7 +85,7 @@ pub fn args(sync: &Transfer) -> Vec<String> {
         args.push("--rsh".into());
         args.push(rsh(ssh));
     }
-    if sync.dry_run {
+    if sync.preview {
         args.push("--dry-run".into());
     }
     args.push("--".into());
@@ -230,7 +250,7 @@ total size is 5,006  speedup is 0.95
             delete: true,
             ssh: Some(vec!["ssh".into(), "-o".into(), "BatchMode=yes".into(), "-i".into(), "/keys/my key".into()]),
             bwlimit: Some("10M".into()),
-            dry_run: true,
+            preview: true,
         };
         assert_eq!(
             args(&sync),

@@ -3,7 +3,9 @@
 //! into an ssh option, and a remote command given as words is quoted for
 //! the remote shell word by word. Pure functions.
 
-use super::process::quote;
+use std::time::Duration;
+
+use super::process::{quote, Invocation};
 
 /// Seconds ssh waits for a connection before giving up.
 const CONNECT_TIMEOUT_SECS: u32 = 30;
@@ -87,6 +89,32 @@ pub fn base(login: &Login) -> Result<Vec<String>, Error> {
         argv.extend(["-l".into(), user.clone()]);
     }
     Ok(argv)
+}
+
+/// A command to run on a host, as [`Shell::ssh`](super::Shell::ssh) takes
+/// it: the local `ssh` process, and what a world host matches its answers on.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The host, as ssh is given it (and as a world names it).
+    pub host: String,
+    /// The remote command line.
+    pub line: String,
+    /// The local `ssh` process.
+    pub invocation: Invocation,
+}
+
+impl Session {
+    /// `remote` on `host`, logging in with `login`; values that would turn
+    /// into ssh options are refused.
+    pub fn new(host: &str, login: &Login, remote: &Remote, timeout: Duration) -> Result<Self, Error> {
+        let mut words = argv(host, login, remote)?.into_iter();
+        let program = words.next().unwrap_or_else(|| "ssh".into());
+        Ok(Self {
+            host: host.into(),
+            line: remote.line(),
+            invocation: Invocation::new(program, words.collect(), timeout),
+        })
+    }
 }
 
 /// The full argv (program first) of running `remote` on `host`.

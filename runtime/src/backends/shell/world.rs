@@ -1,7 +1,9 @@
 //! The `hosts:` section of a world: hosts with file trees and answers to
 //! commands, so `sh::rsync`, `sh::ssh`, `sh::run` and `yaml::` edits
 //! rehearse without touching this machine. Host `local` is the operator's
-//! machine (local paths, `sh::run`, values files).
+//! machine (local paths, `sh::run`, values files). What changes a host's
+//! files takes the gate's `Permit` and, under `Permit::Check`, only
+//! validates: a dry run on a world leaves the world as it was.
 //!
 //! ```yaml
 //! hosts:
@@ -23,7 +25,8 @@ use serde_json::Value;
 
 use super::process::{Error, Output};
 use super::rsync::{Report, Transfer};
-use crate::world::WorldPart;
+use crate::effects::Permit;
+use crate::world::{Shared, WorldPart};
 
 /// The host that stands for the operator's machine.
 pub const LOCAL: &str = "local";
@@ -34,8 +37,9 @@ const RSYNC_PARTIAL: i32 = 23;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct HostsWorld {
-    /// Hosts by name.
-    pub hosts: BTreeMap<String, Host>,
+    /// Hosts by name. Private: files change only through the mutators
+    /// below, which take a `Permit`.
+    hosts: BTreeMap<String, Host>,
 }
 
 /// One simulated host.
@@ -133,6 +137,19 @@ pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> 
     Ok(Box::new(world))
 }
 
+/// Reads the world's `hosts:` part.
+pub fn read<T>(world: &Shared, f: impl FnOnce(&HostsWorld) -> Result<T, Error>) -> Result<T, Error> {
+    let world = world.lock();
+    f(world.part::<HostsWorld>("hosts").ok_or(Error::NoHosts)?)
+}
+
+/// Changes the world's `hosts:` part: `f` calls its mutators, which take
+/// the permit.
+pub fn change<T>(world: &Shared, f: impl FnOnce(&mut HostsWorld) -> Result<T, Error>) -> Result<T, Error> {
+    let mut world = world.lock();
+    f(world.part_mut::<HostsWorld>("hosts").ok_or(Error::NoHosts)?)
+}
+
 /// `[user@]host:path` -> (host, path); a local path -> (`local`, path).
 #[must_use]
 pub fn endpoint(spec: &str) -> (String, String) {
@@ -168,10 +185,12 @@ impl HostsWorld {
 
     /// The answer of `host` to command line `line`.
     pub fn answer(&self, host: &str, line: &str) -> Result<Output, Error> {
-        let answer = self.host(host)?.commands.iter().find(|a| a.run == line).ok_or_else(|| Error::World {
-            kind: "NotFound",
-            message: format!("world host `{host}` has no answer for `{line}` (add it to its `commands`)"),
-        })?;
+        let answer = self
+            .host(host)?
+            .commands
+            .iter()
+            .find(|a| a.run == line)
+            .ok_or_else(|| Error::NoAnswer { host: host.into(), line: line.into() })?;
         Ok(Output { status: answer.status, stdout: answer.stdout.clone(), stderr: answer.stderr.clone() })
     }
 
@@ -184,14 +203,23 @@ impl HostsWorld {
         }
     }
 
-    /// Writes a local file.
-    pub fn write_local(&mut self, path: &str, text: String) {
-        self.hosts.entry(LOCAL.into()).or_default().files.insert(normal(path), File::Text(text));
+    /// Writes a local file; under `Permit::Check` only checks that `path`
+    /// can be one.
+    pub fn write_local(&mut self, permit: &Permit, path: &str, text: String) -> Result<(), Error> {
+        let path = normal(path);
+        if path.is_empty() || path.ends_with('/') {
+            return Err(Error::NotAFile { path });
+        }
+        if !permit.is_check() {
+            self.hosts.entry(LOCAL.into()).or_default().files.insert(path, File::Text(text));
+        }
+        Ok(())
     }
 
-    /// Copies as `rsync -a` would between host trees; with `apply` false
-    /// only reports what would move. Returns the report and rsync's status.
-    pub fn rsync(&mut self, transfer: &Transfer, apply: bool) -> Result<(Report, i32), Error> {
+    /// Copies as `rsync -a` would between host trees; under
+    /// `Permit::Check` (or for a transfer the runbook only previews) only
+    /// reports what would move. Returns the report and rsync's status.
+    pub fn rsync(&mut self, permit: &Permit, transfer: &Transfer) -> Result<(Report, i32), Error> {
         let (src_host, src_path) = endpoint(&transfer.src);
         let (dst_host, dst_path) = endpoint(&transfer.dst);
         let source = self.host(&src_host)?;
@@ -253,7 +281,7 @@ impl HostsWorld {
             }
         }
         report.sent = report.bytes;
-        if apply && !transfer.dry_run {
+        if !permit.is_check() && !transfer.preview {
             let host = self.hosts.entry(dst_host).or_default();
             for (path, file) in writes {
                 host.files.insert(path, file);
@@ -269,6 +297,7 @@ impl HostsWorld {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effects::Failure;
 
     fn world() -> HostsWorld {
         let yaml = "
@@ -296,31 +325,54 @@ down: { reachable: false }
     fn rsync_copies_between_hosts_and_counts_bytes() {
         let mut w = world();
         let t = transfer("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", true);
-        let (r, status) = w.rsync(&t, false).unwrap();
+        let (r, status) = w.rsync(&Permit::for_tests(), &t).unwrap();
         assert_eq!((r.files, r.bytes, r.deleted, status), (2, 1005, 1, 0));
-        assert!(w.hosts["nfs-new"].files.contains_key("/export/homes/hub/stale"), "a check changes nothing");
-        w.rsync(&t, true).unwrap();
         let files: Vec<&String> = w.hosts["nfs-new"].files.keys().collect();
         assert_eq!(files, ["/export/homes/hub/alice/a.txt", "/export/homes/hub/bob/big.h5"]);
-        let (again, _) = w.rsync(&t, true).unwrap();
+        let (again, _) = w.rsync(&Permit::for_tests(), &t).unwrap();
         assert_eq!((again.files, again.bytes), (0, 0), "a second run moves only changes");
+    }
+
+    #[test]
+    fn a_checked_or_previewed_rsync_reports_and_changes_nothing() {
+        let t = transfer("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", true);
+        for (permit, t) in [(Permit::for_tests_check(), t.clone()), (Permit::for_tests(), t.previewed())] {
+            let mut w = world();
+            let before = w.snapshot();
+            let (r, status) = w.rsync(&permit, &t).unwrap();
+            assert_eq!((r.files, r.bytes, r.deleted, status), (2, 1005, 1, 0), "the report is the real one");
+            assert_eq!(w.snapshot(), before, "nothing moved");
+        }
+    }
+
+    #[test]
+    fn a_checked_write_changes_nothing() {
+        let mut w = world();
+        let before = w.snapshot();
+        w.write_local(&Permit::for_tests_check(), "deploy/values.yaml", "a: 1\n".into()).unwrap();
+        assert_eq!(w.snapshot(), before);
+        let err = w.write_local(&Permit::for_tests_check(), "deploy/", String::new()).unwrap_err();
+        assert_eq!(err.to_string(), "`deploy/` is not a file path");
+        w.write_local(&Permit::for_tests(), "./deploy/values.yaml", "a: 1\n".into()).unwrap();
+        assert_eq!(w.read_local("deploy/values.yaml").as_deref(), Some("a: 1\n"));
     }
 
     #[test]
     fn rsync_without_a_trailing_slash_copies_the_folder() {
         let mut w = world();
-        w.rsync(&transfer("nfs-old:/export/homes/hub", "/backup/", false), true).unwrap();
+        w.rsync(&Permit::for_tests(), &transfer("nfs-old:/export/homes/hub", "/backup/", false)).unwrap();
         assert!(w.hosts[LOCAL].files.contains_key("/backup/hub/alice/a.txt"));
     }
 
     #[test]
     fn unknown_unreachable_and_missing_are_errors() {
         let mut w = world();
-        let err = w.rsync(&transfer("down:/x/", "/y/", false), false).unwrap_err();
+        let p = Permit::for_tests_check();
+        let err = w.rsync(&p, &transfer("down:/x/", "/y/", false)).unwrap_err();
         assert_eq!(err.to_string(), "ssh to `down` failed: ssh: connect to host down port 22: Connection timed out");
-        let err = w.rsync(&transfer("nope:/x/", "/y/", false), false).unwrap_err();
+        let err = w.rsync(&p, &transfer("nope:/x/", "/y/", false)).unwrap_err();
         assert_eq!(err.kind(), "Unreachable");
-        let err = w.rsync(&transfer("nfs-old:/missing/", "/y/", false), false).unwrap_err();
+        let err = w.rsync(&p, &transfer("nfs-old:/missing/", "/y/", false)).unwrap_err();
         assert_eq!(err.to_string(), "`rsync` exited with status 23: rsync: [sender] change_dir \"/missing\" failed: No such file or directory (2)");
     }
 

@@ -1,7 +1,11 @@
 //! YAML values files in a site's git checkout: lossless edits of one key
-//! ([`edit`]) and the unified diff a dry run shows ([`diff`]). Pure text in,
-//! text out; reading and writing the file is the binding's business, through
-//! the effects gate.
+//! ([`edit`]), the unified diff a dry run shows ([`diff`]), and [`Files`],
+//! the family value that reads and replaces a file on disk or, on a world,
+//! on host `local` of the `hosts:` section. Replacing takes the gate's
+//! `Permit`; under `Permit::Check` it only checks that the write would work.
 
 pub mod diff;
 pub mod edit;
+mod files;
+
+pub use files::{Error, Files};

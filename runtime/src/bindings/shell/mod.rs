@@ -1,29 +1,34 @@
 //! `sh::` - local commands: `run`, `rsync`, `ssh`. Every command is a
-//! mutation handed to the effects gate; a dry run plans the exact command
-//! line (and for `rsync`, runs rsync's own `--dry-run`, which changes
-//! nothing). Arguments are argv entries, never a shell string.
+//! mutation handed to the effects gate with ONE closure that calls the
+//! family value ([`Shell`]); under the gate's `Permit::Check` the backend
+//! plans the exact command line and starts nothing (for `rsync`, it runs
+//! rsync's own `--dry-run`, which changes nothing). Arguments are argv
+//! entries, never a shell string.
 //!
-//! Thin: options are checked and converted here; processes, argv and output
-//! parsing live in `backends::shell`.
+//! Thin: options are read and converted here; processes, argv, output
+//! parsing and the world's hosts live in `backends::shell`.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
-use super::{duration_arg, error_map, script_error, ScriptResult};
+use super::options::Options;
+use super::{error as script, script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
 use crate::backends::shell::ssh::{self as ssh_args, Login};
-use crate::backends::shell::world::{HostsWorld, LOCAL};
-use crate::effects::{Change, Permit};
-use crate::run::compat::LegacyOutcome as Outcome;
+use crate::backends::shell::{Exit, Shell};
+use crate::effects::{Change, GateError, Outcome, Permit};
 use crate::run::Run;
-use crate::world::World;
 
+mod compat;
 mod rsync;
 mod ssh;
+
+// TEMPORARY (issue 10): for the Helm and Argo CD bindings until they move
+// onto `bindings::options` and one-closure changes.
+pub(crate) use compat::{bool_option, gated, known_options, string_option, timeout_option};
 
 #[export_module]
 pub(crate) mod sh {
@@ -141,48 +146,41 @@ pub(crate) mod sh {
 /// `sh::run`'s timeout when none is given.
 const RUN_TIMEOUT: Duration = Duration::from_mins(10);
 const RUN_OPTIONS: [&str; 4] = ["cwd", "env", "timeout", "check"];
-pub(crate) const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
+const LOGIN_OPTIONS: [&str; 3] = ["identity", "user", "port"];
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Rejects options a function does not have, naming the ones it has.
-pub(crate) fn known_options(function: &str, options: &rhai::Map, known: &[&str]) -> ScriptResult<()> {
-    crate::bindings::options::Options::new(function, options, known).map(|_| ())
+/// The family value for this run.
+fn shell(run: &Run) -> Shell {
+    Shell::new(run.target(), run.cancel.clone())
 }
 
-pub(crate) fn string_option(options: &rhai::Map, key: &str) -> ScriptResult<Option<String>> {
-    match options.get(key) {
-        None => Ok(None),
-        Some(v) if v.is_unit() => Ok(None),
-        Some(v) if v.is_string() => Ok(Some(v.to_string())),
-        Some(v) => Err(script_error("Invalid", &format!("`{key}` must be a string, not {}", v.type_name()))),
-    }
+/// Hands a command to the gate. A dry run's refusal reaches the script
+/// through the one converter (`kind` from the backend, `gate: WouldFail`);
+/// a command that fails while applying is the command's own error, as it
+/// always was: its message and `status`/`stderr` are the answer a runbook
+/// reads (`e.status == 4`), not "run ... failed".
+fn command<T: serde::Serialize + serde::de::DeserializeOwned>(
+    run: &Run,
+    change: Change,
+    op: impl AsyncFnOnce(&Permit) -> Result<T, process::Error>,
+) -> ScriptResult<Outcome<T>> {
+    run.try_change(change, op).map_err(|e| match &e {
+        GateError::Refused { source, checked_only: false, .. } => run.fail(source),
+        _ => script::gate(run.redactor(), &e),
+    })
 }
 
-pub(crate) fn bool_option(options: &rhai::Map, key: &str, default: bool) -> ScriptResult<bool> {
-    match options.get(key) {
-        None => Ok(default),
-        Some(v) if v.is_unit() => Ok(default),
-        Some(v) => v.as_bool().map_err(|t| script_error("Invalid", &format!("`{key}` must be true or false, not {t}"))),
-    }
+/// `timeout`, longer than zero, or `default`.
+fn timeout(o: Options<'_>, default: Duration) -> ScriptResult<Duration> {
+    Ok(o.positive_duration("timeout")?.unwrap_or(default))
 }
 
-pub(crate) fn timeout_option(options: &rhai::Map, default: Duration) -> ScriptResult<Duration> {
-    match options.get("timeout") {
-        None => Ok(default),
-        Some(v) if v.is_unit() => Ok(default),
-        Some(v) => {
-            let d = duration_arg(v, "`timeout`")?;
-            if d.is_zero() {
-                return Err(script_error("Invalid", "`timeout` must be longer than zero"));
-            }
-            Ok(d)
-        }
-    }
+/// `check: true` makes a non-zero exit an error.
+fn exit(o: Options<'_>) -> ScriptResult<Exit> {
+    Ok(if o.bool("check")?.unwrap_or(false) { Exit::Success } else { Exit::Any })
 }
 
 /// Argument lists: strings and numbers, each one argv entry.
-pub(crate) fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
+fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
     args.into_iter()
         .enumerate()
         .map(|(i, arg)| {
@@ -198,9 +196,8 @@ pub(crate) fn argv(function: &str, args: Array) -> ScriptResult<Vec<String>> {
         .collect()
 }
 
-fn env_option(options: &rhai::Map) -> ScriptResult<Vec<(String, String)>> {
-    let Some(value) = options.get("env").filter(|v| !v.is_unit()) else { return Ok(Vec::new()) };
-    let map = value.read_lock::<rhai::Map>().ok_or_else(|| script_error("Invalid", "`env` must be a map"))?;
+fn env_option(o: Options<'_>) -> ScriptResult<Vec<(String, String)>> {
+    let Some(map) = o.map("env")? else { return Ok(Vec::new()) };
     map.iter()
         .map(|(k, v)| {
             if k.is_empty() || k.contains(['=', '\0']) {
@@ -216,7 +213,7 @@ fn env_option(options: &rhai::Map) -> ScriptResult<Vec<(String, String)>> {
 
 /// How a command is shown in plans, the journal and errors: the command
 /// line, environment values hidden (they are where tokens travel).
-pub(crate) fn shown(inv: &Invocation) -> String {
+fn shown(inv: &Invocation) -> String {
     let mut text: String = inv.env.iter().flat_map(|(k, _)| [k.as_str(), "=*** "]).collect();
     text.push_str(&inv.display());
     if let Some(cwd) = &inv.cwd {
@@ -225,143 +222,40 @@ pub(crate) fn shown(inv: &Invocation) -> String {
     text
 }
 
-/// An error's message followed by its causes, for one-line reports.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        message.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    message
-}
-
-/// Hands a command to the gate, keeping the kind of a backend error
-/// (`Timeout`, `Failed`, `NotFound`, ...) for the script: the gate's own
-/// errors only say that a change was refused.
-pub(crate) fn gated<T>(
-    run: &Run,
-    change: Change,
-    check: impl FnOnce(&Permit) -> Result<(), process::Error>,
-    apply: impl FnOnce(&Permit) -> Result<T, process::Error>,
-) -> ScriptResult<Outcome<T>> {
-    let failure: Arc<Mutex<Option<rhai::Map>>> = Arc::default();
-    let slot = failure.clone();
-    let redactor = run.redactor().clone();
-    let apply = move |permit: &Permit| -> Result<T, BoxError> {
-        apply(permit).map_err(|e| {
-            let message = with_causes(&e);
-            let mut map = error_map(e.kind(), &redactor.redact(&message));
-            if let process::Error::Failed { status, stderr_tail, .. } = &e {
-                map.insert("status".into(), i64::from(*status).into());
-                map.insert("stderr".into(), redactor.redact(stderr_tail).into());
-            }
-            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(map);
-            BoxError::from(message)
-        })
-    };
-    let check = |permit: &Permit| check(permit).map_err(|e| BoxError::from(with_causes(&e)));
-    run.change_legacy(change, check, apply).map_err(|gate_error| {
-        match failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-            Some(map) => Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)),
-            None => gate_error,
-        }
-    })
-}
-
-/// The world's `hosts:` part, for a call on a world.
-pub(crate) fn with_hosts<T>(
-    world: &Arc<Mutex<World>>,
-    f: impl FnOnce(&mut HostsWorld) -> Result<T, process::Error>,
-) -> Result<T, process::Error> {
-    let mut world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let hosts = world.part_mut::<HostsWorld>("hosts").ok_or_else(|| process::Error::World {
-        kind: "Usage",
-        message: "the world has no `hosts:` section; add the hosts this runbook reaches (host `local` is this machine)"
-            .into(),
-    })?;
-    f(hosts)
-}
-
 fn run_program(ctx: &NativeCallContext, program: &str, args: Array, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    known_options("sh::run", options, &RUN_OPTIONS)?;
+    let o = Options::new("sh::run", options, &RUN_OPTIONS)?;
     if program.is_empty() {
         return Err(script_error("Invalid", "`sh::run` needs a program name"));
     }
-    let mut inv = Invocation::new(program, argv("sh::run", args)?, timeout_option(options, RUN_TIMEOUT)?);
-    inv.cwd = string_option(options, "cwd")?.map(PathBuf::from);
-    inv.env = env_option(options)?;
-    let check_exit = bool_option(options, "check", false)?;
-    let change = Change::new("sh", "run", shown(&inv));
-    let cancel = run.cancel.clone();
-    let probe = inv.clone();
-    let (world, check_world) = (run.world().cloned(), run.world().cloned());
-    let outcome = gated(
-        &run,
-        change,
-        move |_| match &check_world {
-            Some(w) => with_hosts(w, |h| h.answer(LOCAL, &probe.display())).map(|_| ()),
-            None => can_start(&probe),
-        },
-        move |permit| {
-            let output = match &world {
-                Some(w) => with_hosts(w, |h| h.answer(LOCAL, &inv.display()))?,
-                None => process::run(permit, &inv, &cancel)?,
-            };
-            if check_exit {
-                process::require_success(&inv.program, output)
-            } else {
-                Ok(output)
-            }
-        },
-    )?;
-    Ok(match outcome {
-        Outcome::Applied(output) => output_map(output),
-        Outcome::Planned => planned_map(),
-    })
+    let mut inv = Invocation::new(program, argv("sh::run", args)?, timeout(o, RUN_TIMEOUT)?);
+    inv.cwd = o.str("cwd")?.map(PathBuf::from);
+    inv.env = env_option(o)?;
+    let exit = exit(o)?;
+    let shell = shell(&run);
+    let outcome = command(&run, Change::new("sh", "run", shown(&inv)), async |p: &Permit| shell.run(p, &inv, exit))?;
+    Ok(ran(outcome))
 }
 
-/// What a dry run can know without starting anything: the program exists
-/// and the working directory is there.
-pub(crate) fn can_start(inv: &Invocation) -> Result<(), process::Error> {
-    if let Some(cwd) = &inv.cwd {
-        if !cwd.is_dir() {
-            return Err(process::Error::Spawn {
-                program: inv.program.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("working directory `{}` does not exist", cwd.display()),
-                ),
-            });
-        }
-    }
-    process::resolve(&inv.program).map(|_| ()).ok_or_else(|| process::Error::NotFound { program: inv.program.clone() })
-}
-
-pub(crate) fn output_map(output: Output) -> rhai::Map {
+/// What a command left: its output, or a dry run's answer with no status,
+/// because nothing ran.
+fn ran(outcome: Outcome<Option<Output>>) -> rhai::Map {
     let mut map = rhai::Map::new();
-    map.insert("status".into(), i64::from(output.status).into());
-    map.insert("stdout".into(), output.stdout.into());
-    map.insert("stderr".into(), output.stderr.into());
-    map.insert("planned".into(), false.into());
-    map
-}
-
-/// A dry run's answer: no status, because nothing ran.
-pub(crate) fn planned_map() -> rhai::Map {
-    let mut map = rhai::Map::new();
-    map.insert("status".into(), Dynamic::UNIT);
-    map.insert("stdout".into(), "".into());
-    map.insert("stderr".into(), "".into());
-    map.insert("planned".into(), true.into());
+    let (status, stdout, stderr, planned) = match outcome.into_inner() {
+        Some(output) => (i64::from(output.status).into(), output.stdout, output.stderr, false),
+        None => (Dynamic::UNIT, String::new(), String::new(), true),
+    };
+    map.insert("status".into(), status);
+    map.insert("stdout".into(), stdout.into());
+    map.insert("stderr".into(), stderr.into());
+    map.insert("planned".into(), planned.into());
     map
 }
 
 /// `#{identity, user, port}` of `sh::ssh` and `sh::rsync`'s `ssh`.
-pub(crate) fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<Login> {
-    let port = match options.get("port").filter(|p| !p.is_unit()) {
+fn login_option(function: &str, o: Options<'_>) -> ScriptResult<Login> {
+    let port = match o.get("port") {
         None => None,
         Some(p) => Some(
             p.as_int()
@@ -371,7 +265,7 @@ pub(crate) fn login_option(function: &str, options: &rhai::Map) -> ScriptResult<
                 .ok_or_else(|| script_error("Invalid", &format!("`port` must be a port number, not {p}")))?,
         ),
     };
-    let login = Login { user: string_option(options, "user")?, port, identity: string_option(options, "identity")? };
+    let login = Login { user: o.str("user")?, port, identity: o.str("identity")? };
     ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`{function}`: {e}")))?;
     Ok(login)
 }
