@@ -47,14 +47,6 @@ impl Run {
         }
     }
 
-    /// Old: the kubeconfig.
-    pub(crate) fn kubeconfig(&self) -> Option<&std::path::Path> {
-        match &self.target {
-            Target::Live(l) => l.kubeconfig.as_deref(),
-            Target::World(_) => None,
-        }
-    }
-
     /// Old: a change with a check closure and an apply closure.
     pub(crate) fn change_legacy<T>(
         &self,

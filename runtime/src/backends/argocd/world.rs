@@ -45,7 +45,9 @@ use serde_json::{json, Value};
 use super::INSTANCE_LABEL;
 use crate::backends::k8s::kinds::{self, ResourceKind};
 use crate::backends::k8s::world::{ClusterWorld, ObjectKey, ScheduledEvent};
-use crate::backends::k8s::{name_of, namespace_of, Error};
+use crate::backends::k8s::world_cluster::WorldCluster;
+use crate::backends::k8s::{name_of, namespace_of, Error, PatchType};
+use crate::effects::Permit;
 use crate::world::WorldPart;
 
 /// The section this module owns.
@@ -130,13 +132,52 @@ pub struct Clock {
     pub now: jiff::Timestamp,
 }
 
+/// What the `argocd:` section says a sync of this Application does, and the
+/// virtual time now.
+fn declared(cluster: &WorldCluster, (ns, name): (&str, &str)) -> (Option<AppWorld>, Clock) {
+    let shared = cluster.shared();
+    let clock = Clock { elapsed: shared.elapsed(), now: shared.now() };
+    let declared =
+        shared.lock().part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+    (declared, clock)
+}
+
+/// `argocd::sync_app` on a world: sets the `operation` (`doc`, a merge
+/// patch) and the simulated controller starts the sync. Under
+/// `Permit::Check` the patch is validated on a copy of the cluster and no
+/// sync starts. Returns the Application as it is (would be) right after.
+pub fn sync(
+    cluster: &WorldCluster,
+    permit: &Permit,
+    app_kind: &ResourceKind,
+    at: (&str, &str),
+    doc: &Value,
+) -> Result<Value, Error> {
+    let (declared, clock) = declared(cluster, at);
+    cluster.with(|c, _| {
+        let app = c.patch(permit, app_kind, at, doc, PatchType::Merge)?;
+        if permit.is_check() {
+            return Ok(app);
+        }
+        start_sync(c, app_kind, at, declared.as_ref(), &clock)
+    })
+}
+
+/// The simulated controller noticing an `operation` set by other means
+/// (`k8s::patch`, the world file) when a wait first looks, as Argo CD's
+/// would: the world acting by itself, so no permit.
+pub fn notice(cluster: &WorldCluster, app_kind: &ResourceKind, at: (&str, &str)) -> Result<(), Error> {
+    let (declared, clock) = declared(cluster, at);
+    cluster.with(|c, _| start_sync(c, app_kind, at, declared.as_ref(), &clock).map(|_| ()))
+}
+
 /// Starts the sync that the `operation` set on Application `name` asks
 /// for: marks it running and schedules its completion. Whoever set the
 /// operation did so through the gate; this is the controller's part, which
 /// the world does by itself (like its scheduled events), so it needs no
 /// permit. An Application with no operation, or one already running, is
 /// left alone.
-pub fn start_sync(
+fn start_sync(
     cluster: &mut ClusterWorld,
     app_kind: &ResourceKind,
     (ns, name): (&str, &str),

@@ -14,6 +14,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::effects::Failure;
+
 /// The Secret type of Helm 3 release records.
 pub const SECRET_TYPE: &str = "helm.sh/release.v1";
 /// The label selector of Helm 3 release records.
@@ -90,10 +92,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "NotFound",
             _ => "Invalid",
