@@ -241,10 +241,8 @@ fn wait(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let options = Options::new("argocd::wait", options, &["synced", "healthy", "timeout"])?;
-    let goal = Goal {
-        synced: options.bool("synced")?.unwrap_or(true),
-        healthy: options.bool("healthy")?.unwrap_or(true),
-    };
+    let goal =
+        Goal { synced: options.bool("synced")?.unwrap_or(true), healthy: options.bool("healthy")?.unwrap_or(true) };
     let timeout = options.positive_duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     get_app(&run, c, ns, name)?;
     let kind = c.kind(&run, KIND)?;

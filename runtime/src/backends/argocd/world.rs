@@ -137,8 +137,7 @@ pub struct Clock {
 fn declared(cluster: &WorldCluster, (ns, name): (&str, &str)) -> (Option<AppWorld>, Clock) {
     let shared = cluster.shared();
     let clock = Clock { elapsed: shared.elapsed(), now: shared.now() };
-    let declared =
-        shared.lock().part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+    let declared = shared.lock().part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
     (declared, clock)
 }
 
@@ -314,7 +313,58 @@ fn schedule(cluster: &mut ClusterWorld, event: ScheduledEvent) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backends::k8s::world_cluster;
+    use crate::clock::Clock;
+    use crate::world::{Shared, World};
+
+    const WORLD: &str = r"
+name: argo
+start: 2026-11-21T06:00:00Z
+clusters:
+  green:
+    objects:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: argocd}}
+      - {apiVersion: v1, kind: Namespace, metadata: {name: nublado}}
+      - apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: {name: nublado, namespace: argocd}
+        spec: {project: default, destination: {namespace: nublado}}
+argocd:
+  green:
+    argocd/nublado:
+      desired:
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+";
+
+    fn green() -> WorldCluster {
+        let sections: &[(&str, crate::world::SectionLoader)] =
+            &[(world_cluster::SECTION, crate::backends::k8s::world::load_world), (SECTION, load_world)];
+        let world = World::load(WORLD, "argo.yaml", sections).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("green")).unwrap()
+    }
+
+    fn saved(c: &WorldCluster) -> String {
+        let world = c.shared().lock();
+        world.to_yaml(world.start())
+    }
+
+    #[test]
+    fn a_checked_sync_answers_with_the_operation_and_starts_nothing() {
+        let c = green();
+        let kind = c.resolve(super::super::KIND).unwrap();
+        let before = saved(&c);
+        let doc = super::super::sync_operation(true, None);
+        let app = sync(&c, &Permit::for_tests_check(), &kind, ("argocd", "nublado"), &doc).unwrap();
+        assert_eq!(app["operation"]["sync"]["prune"], json!(true));
+        assert_eq!(saved(&c), before);
+        let app = sync(&c, &Permit::for_tests(), &kind, ("argocd", "nublado"), &doc).unwrap();
+        assert_eq!(app.pointer("/status/operationState/phase"), Some(&json!("Running")));
+        assert_ne!(saved(&c), before);
+    }
 
     #[test]
     fn the_section_loads_and_round_trips() {

@@ -195,7 +195,9 @@ mod tests {
             rollback(&target(), 3, false, None).unwrap().join(" "),
             "rollback jupyterhub 3 --kube-context green --namespace jupyterhub --timeout 300s"
         );
-        assert!(simulated(rollback(&target(), 0, true, None).unwrap()).join(" ").ends_with("--wait --timeout 300s --dry-run"));
+        assert!(simulated(rollback(&target(), 0, true, None).unwrap())
+            .join(" ")
+            .ends_with("--wait --timeout 300s --dry-run"));
     }
 
     #[test]

@@ -56,10 +56,14 @@ impl ValuesFile {
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("hubops-values-{}-{n}.yaml", std::process::id()));
-        let text = serde_norway::to_string(values)
-            .map_err(|e| Error::Values { kind: "Invalid", message: format!("`values` cannot be written as YAML: {e}") })?;
-        let unwritable =
-            |e: std::io::Error| Error::Values { kind: "Unreachable", message: format!("cannot write `{}`: {e}", path.display()) };
+        let text = serde_norway::to_string(values).map_err(|e| Error::Values {
+            kind: "Invalid",
+            message: format!("`values` cannot be written as YAML: {e}"),
+        })?;
+        let unwritable = |e: std::io::Error| Error::Values {
+            kind: "Unreachable",
+            message: format!("cannot write `{}`: {e}", path.display()),
+        };
         let mut file =
             std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(unwritable)?;
         // Removed on drop, so also when writing fails.
@@ -93,7 +97,12 @@ impl LiveHelm {
 
     /// `helm upgrade`, or under `Permit::Check` its server-side dry run and
     /// the release's current values.
-    pub(super) async fn upgrade(&self, permit: &Permit, target: &Target, spec: &UpgradeSpec) -> Result<Upgraded, Error> {
+    pub(super) async fn upgrade(
+        &self,
+        permit: &Permit,
+        target: &Target,
+        spec: &UpgradeSpec,
+    ) -> Result<Upgraded, Error> {
         let inline = match &spec.values {
             Values::Inline(values) => Some(ValuesFile::write(permit, values)?),
             _ => None,

@@ -149,7 +149,8 @@ pub async fn records(cluster: &k8s::Cluster, ns: &str, name: Option<&str>) -> Re
         None => LABEL_SELECTOR.to_string(),
     };
     let selector = Selector { labels: Some(labels), fields: None };
-    let kind = |text: &str| kinds::builtin(&kinds::parse(text)).ok_or_else(|| k8s::Error::UnknownKind { kind: text.into() });
+    let kind =
+        |text: &str| kinds::builtin(&kinds::parse(text)).ok_or_else(|| k8s::Error::UnknownKind { kind: text.into() });
     let secrets = cluster.list(&kind("secrets")?, ns, &selector).await?;
     if !secrets.is_empty() {
         return Ok(secrets);
@@ -209,11 +210,8 @@ impl UpgradeSpec {
             Values::Files(files) => files.clone(),
             Values::Inline(_) => vec![inline.to_string()],
         };
-        let set = self
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from)))
-            .collect();
+        let set =
+            self.set.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from))).collect();
         cli::Upgrade {
             chart: self.chart.clone(),
             version: self.version.clone(),
@@ -309,9 +307,7 @@ impl Helm {
     #[must_use]
     pub fn on(cluster: &Arc<k8s::Cluster>, cancel: Cancel) -> Self {
         match cluster.as_ref() {
-            k8s::Cluster::Live(live) => {
-                Self::Live(live::LiveHelm::new(&live.context, Some(cluster.clone()), cancel))
-            }
+            k8s::Cluster::Live(live) => Self::Live(live::LiveHelm::new(&live.context, Some(cluster.clone()), cancel)),
             k8s::Cluster::World(world) => Self::World(world.clone()),
         }
     }

@@ -95,12 +95,16 @@ fn write(cluster: &WorldCluster, permit: &Permit, target: &Target, records: &[Va
         cluster.apply(permit, &secrets, &target.namespace, &secret)?;
     }
     let newest = records.last().cloned().unwrap_or(Value::Null);
-    serde_json::from_value(newest)
-        .map_err(|e| Error::NotARelease { name: target.release.clone(), why: e.to_string() })
+    serde_json::from_value(newest).map_err(|e| Error::NotARelease { name: target.release.clone(), why: e.to_string() })
 }
 
 /// An upgrade on a world.
-pub(super) fn upgrade(cluster: &WorldCluster, permit: &Permit, target: &Target, up: &Upgrade) -> Result<Upgraded, Error> {
+pub(super) fn upgrade(
+    cluster: &WorldCluster,
+    permit: &Permit,
+    target: &Target,
+    up: &Upgrade,
+) -> Result<Upgraded, Error> {
     let at = (target.namespace.as_str(), target.release.as_str());
     let (objects, records) = compute(cluster, at, &Write::Upgrade(up.clone()))?;
     let current = if permit.is_check() {
@@ -114,10 +118,74 @@ pub(super) fn upgrade(cluster: &WorldCluster, permit: &Permit, target: &Target, 
 }
 
 /// A rollback on a world.
-pub(super) fn rollback(cluster: &WorldCluster, permit: &Permit, target: &Target, revision: i64) -> Result<RolledBack, Error> {
+pub(super) fn rollback(
+    cluster: &WorldCluster,
+    permit: &Permit,
+    target: &Target,
+    revision: i64,
+) -> Result<RolledBack, Error> {
     let at = (target.namespace.as_str(), target.release.as_str());
     let (_, records) = compute(cluster, at, &Write::Rollback(revision))?;
     let release = write(cluster, permit, target, &records)?;
     let to = release.info.description.strip_prefix("Rollback to ").and_then(|n| n.parse::<i64>().ok());
     Ok(RolledBack { to, new_revision: Some(release.revision) })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::backends::k8s::world_cluster::SECTION;
+    use crate::clock::Clock;
+    use crate::world::{Shared, World};
+
+    fn cluster() -> WorldCluster {
+        let first = json!({
+            "name": "hub", "namespace": "jh", "version": 1,
+            "info": { "status": "deployed", "last_deployed": "2026-01-01T00:00:00Z" },
+            "chart": { "metadata": { "name": "jupyterhub", "version": "3.3.7" } },
+            "config": { "hub": { "baseUrl": "/nb" } }
+        });
+        let text = serde_norway::to_string(&json!({
+            "name": "helm",
+            "clusters": { "green": { "objects": [
+                { "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "jh" } },
+                world::encode(&first).unwrap(),
+            ] } }
+        }))
+        .unwrap();
+        let world = World::load(&text, "helm.yaml", &[(SECTION, crate::backends::k8s::world::load_world)]).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("green")).unwrap()
+    }
+
+    fn saved(c: &WorldCluster) -> String {
+        let world = c.shared().lock();
+        world.to_yaml(world.start())
+    }
+
+    #[test]
+    fn a_checked_upgrade_computes_the_revision_and_writes_no_record() {
+        let c = cluster();
+        let target = Target { context: "green".into(), namespace: "jh".into(), release: "hub".into() };
+        let spec = UpgradeSpec {
+            chart: "jupyterhub/jupyterhub".into(),
+            set: vec![("hub.baseUrl".into(), json!("/n2"))],
+            ..UpgradeSpec::default()
+        };
+        let up = from_spec(&spec).unwrap();
+        let before = saved(&c);
+        let checked = upgrade(&c, &Permit::for_tests_check(), &target, &up).unwrap();
+        assert_eq!(checked.release.as_ref().map(|r| r.revision), Some(2));
+        assert_eq!(checked.current, Some(json!({ "hub": { "baseUrl": "/nb" } })));
+        assert_eq!(saved(&c), before);
+        let rolled = rollback(&c, &Permit::for_tests_check(), &target, 0);
+        assert!(rolled.is_err(), "one revision: nothing to roll back to");
+        let applied = upgrade(&c, &Permit::for_tests(), &target, &up).unwrap();
+        assert_eq!((applied.release.map(|r| r.revision), applied.current), (Some(2), None));
+        assert!(saved(&c).contains("sh.helm.release.v1.hub.v2"));
+    }
 }

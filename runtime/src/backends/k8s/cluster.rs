@@ -156,7 +156,13 @@ impl Cluster {
     }
 
     /// Sets the replicas of a scalable object; returns its `scale`.
-    pub async fn scale(&self, permit: &Permit, kind: &ResourceKind, at: (&str, &str), replicas: i64) -> Result<Value, Error> {
+    pub async fn scale(
+        &self,
+        permit: &Permit,
+        kind: &ResourceKind,
+        at: (&str, &str),
+        replicas: i64,
+    ) -> Result<Value, Error> {
         match self {
             Self::Live(c) => c.scale(permit, kind, at, replicas).await,
             Self::World(c) => c.scale(permit, kind, at, replicas),

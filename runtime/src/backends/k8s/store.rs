@@ -298,7 +298,13 @@ impl ClusterWorld {
         self.checked(permit, |w| w.patch_now(kind, (ns, name), doc, how))
     }
 
-    fn patch_now(&mut self, kind: &ResourceKind, (ns, name): (&str, &str), doc: &Value, how: PatchType) -> Result<Value, Error> {
+    fn patch_now(
+        &mut self,
+        kind: &ResourceKind,
+        (ns, name): (&str, &str),
+        doc: &Value,
+        how: PatchType,
+    ) -> Result<Value, Error> {
         let i = self.position(kind, ns, name).ok_or_else(|| Error::not_found(kind, name))?;
         let mut obj = self.objects[i].clone();
         match how {

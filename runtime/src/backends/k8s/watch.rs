@@ -44,15 +44,7 @@ impl std::fmt::Debug for Watch<'_> {
 
 impl<'a> Watch<'a> {
     pub(super) fn new(cluster: &'a Cluster, kind: &ResourceKind, ns: &str, name: &str) -> Self {
-        Self {
-            cluster,
-            kind: kind.clone(),
-            ns: ns.into(),
-            name: name.into(),
-            looked: false,
-            stream: None,
-            last: None,
-        }
+        Self { cluster, kind: kind.clone(), ns: ns.into(), name: name.into(), looked: false, stream: None, last: None }
     }
 
     /// Looks at the object, waiting at most `within` for it to change (live,

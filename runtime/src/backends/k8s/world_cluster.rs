@@ -76,7 +76,10 @@ impl WorldCluster {
     /// Runs `f` on this cluster's part of the world (and the section, for
     /// what is kept across clusters), after the scheduled changes due by
     /// now have happened.
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut ClusterWorld, &mut K8sWorld) -> Result<T, Error>) -> Result<T, Error> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut ClusterWorld, &mut K8sWorld) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let elapsed = self.world.elapsed();
         let mut world = self.world.lock();
         let missing = || Error::UnknownContext { context: self.context.clone(), known: Vec::new() };
@@ -174,7 +177,13 @@ impl WorldCluster {
 
     /// Runs a command against a pod's files (`None` under `Permit::Check`:
     /// the pod was checked, nothing ran).
-    pub fn exec(&self, permit: &Permit, target: &ExecTarget, cmd: &[String], stdin: &[u8]) -> Result<Option<Output>, Error> {
+    pub fn exec(
+        &self,
+        permit: &Permit,
+        target: &ExecTarget,
+        cmd: &[String],
+        stdin: &[u8],
+    ) -> Result<Option<Output>, Error> {
         self.with(|c, _| c.exec(permit, target, cmd, stdin))
     }
 
@@ -209,5 +218,110 @@ impl WorldCluster {
     pub fn next_change(&self) -> Result<Option<Duration>, Error> {
         let elapsed = self.world.elapsed();
         self.with(|c, _| Ok(c.next_event().map(|at| at.saturating_sub(elapsed))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::backends::k8s::kinds;
+    use crate::clock::Clock;
+    use crate::world::World;
+
+    const WORLD: &str = r"
+name: check
+start: 2026-11-21T06:00:00Z
+clusters:
+  blue:
+    objects:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: daskhub}}
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: hub, namespace: daskhub}
+        spec: {replicas: 1, selector: {matchLabels: {component: hub}}}
+      - apiVersion: v1
+        kind: Pod
+        metadata: {name: hub-0, namespace: daskhub, labels: {component: hub}}
+        status: {phase: Running}
+      - apiVersion: v1
+        kind: Pod
+        metadata: {name: jupyter-alice, namespace: daskhub, labels: {component: singleuser-server}}
+        status: {phase: Running}
+    files:
+      daskhub/hub-0: {/srv/db: data}
+";
+
+    fn cluster() -> WorldCluster {
+        let world = World::load(WORLD, "check.yaml", &[(SECTION, super::super::world::load_world)]).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("blue")).unwrap()
+    }
+
+    fn kind(text: &str) -> ResourceKind {
+        kinds::builtin(&kinds::parse(text)).unwrap()
+    }
+
+    fn saved(c: &WorldCluster) -> String {
+        let world = c.shared().lock();
+        world.to_yaml(world.start())
+    }
+
+    /// Every verb under `Permit::Check`: the answer the change would get,
+    /// and the world exactly as it was.
+    #[test]
+    fn every_write_under_a_check_permit_answers_and_changes_nothing() {
+        let c = cluster();
+        let before = saved(&c);
+        let check = Permit::for_tests_check();
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cutover", "namespace": "daskhub"}, "data": {"state": "started"}});
+        assert_eq!(c.apply(&check, &kind("cm"), "daskhub", &cm).unwrap()["data"]["state"], "started");
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "restore"}});
+        assert_eq!(c.create(&check, &kind("ns"), "", &ns).unwrap()["metadata"]["name"], "restore");
+        let patched = c
+            .patch(
+                &check,
+                &kind("deploy"),
+                ("daskhub", "hub"),
+                &json!({"metadata": {"labels": {"x": "y"}}}),
+                PatchType::Merge,
+            )
+            .unwrap();
+        assert_eq!(patched["metadata"]["labels"]["x"], "y");
+        assert_eq!(c.scale(&check, &kind("deploy"), ("daskhub", "hub"), 0).unwrap()["spec"]["replicas"], 0);
+        let gone = c.delete(&check, &kind("ns"), ("", "daskhub"), &DeleteOptions::default()).unwrap();
+        assert_eq!(gone["metadata"]["name"], "daskhub");
+        let labels = Selector { labels: Some("component=singleuser-server".into()), fields: None };
+        assert_eq!(c.delete_all(&check, &kind("pods"), "daskhub", &labels).unwrap(), ["jupyter-alice"]);
+        let hub = ExecTarget { ns: "daskhub".into(), pod: "hub-0".into(), container: None };
+        assert_eq!(c.exec(&check, &hub, &["rm".into(), "/srv/db".into()], &[]).unwrap(), None);
+        c.keep(&check, "local.db", b"x").unwrap();
+        assert_eq!(c.scratch("local.db").unwrap(), None);
+        // Refusals are the ones the change would get.
+        let err = c.create(
+            &check,
+            &kind("ns"),
+            "",
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "daskhub"}}),
+        );
+        assert_eq!(err.unwrap_err().to_string(), "namespaces \"daskhub\" already exists");
+        assert_eq!(saved(&c), before);
+        assert!(c.has_file(&hub, "/srv/db").unwrap());
+    }
+
+    #[test]
+    fn the_same_writes_under_an_apply_permit_change_the_world() {
+        let c = cluster();
+        let before = saved(&c);
+        let apply = Permit::for_tests();
+        c.scale(&apply, &kind("deploy"), ("daskhub", "hub"), 0).unwrap();
+        assert_ne!(saved(&c), before);
+        assert_eq!(c.get_opt(&kind("pod"), "daskhub", "hub-0").unwrap(), None, "scaling to 0 removes the pods");
+        let hub = ExecTarget { ns: "daskhub".into(), pod: "jupyter-alice".into(), container: None };
+        let out = c.exec(&apply, &hub, &["echo".into(), "hi".into()], &[]).unwrap().unwrap();
+        assert_eq!(out.stdout, b"hi\n");
     }
 }

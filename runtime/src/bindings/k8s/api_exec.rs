@@ -227,7 +227,9 @@ fn copy_pods(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     let options = Options::new("copy", options, &["container", "to_container"])?;
-    let src = PodPath { cluster: &from.0 .0, target: target(from.1, from.2, options.str("container")?), path: from.3.into() };
-    let dst = PodPath { cluster: &to.0 .0, target: target(to.1, to.2, options.str("to_container")?), path: to.3.into() };
+    let src =
+        PodPath { cluster: &from.0 .0, target: target(from.1, from.2, options.str("container")?), path: from.3.into() };
+    let dst =
+        PodPath { cluster: &to.0 .0, target: target(to.1, to.2, options.str("to_container")?), path: to.3.into() };
     map_of(&copy::copy(&run, &src, &dst)?)
 }

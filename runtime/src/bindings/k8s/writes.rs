@@ -21,7 +21,8 @@ fn kind_of_manifest(run: &Run, c: &Cluster, obj: &Value) -> ScriptResult<Resourc
     if !obj.is_object() {
         return Err(script_error("Invalid", "a manifest is a map with `apiVersion`, `kind` and `metadata`"));
     }
-    let (Some(kind), Some(_)) = (obj.get("kind").and_then(Value::as_str), obj.get("apiVersion").and_then(Value::as_str))
+    let (Some(kind), Some(_)) =
+        (obj.get("kind").and_then(Value::as_str), obj.get("apiVersion").and_then(Value::as_str))
     else {
         return Err(script_error("Invalid", "the manifest has no `apiVersion` or `kind`"));
     };
