@@ -180,9 +180,9 @@ argocd::wait(green, "argocd", "science-platform");
 "#;
     let (done, dir) = world_test(script).args(&["--dry-run", "--save-world", "dry.yaml"]).run();
     done.status(0);
-    let (untouched, _dir) = world_test("k8s::cluster(\"green\");").args(&["--save-world", "same.yaml"]).run();
+    let (untouched, same) = world_test("k8s::cluster(\"green\");").args(&["--save-world", "same.yaml"]).run();
     untouched.status(0);
-    pretty_assertions::assert_eq!(read(dir.path(), "dry.yaml"), read(_dir.path(), "same.yaml"));
+    pretty_assertions::assert_eq!(read(dir.path(), "dry.yaml"), read(same.path(), "same.yaml"));
 }
 
 #[test]

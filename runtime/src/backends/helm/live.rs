@@ -5,7 +5,7 @@
 //! and the API server validates every object; nothing changes) and reads
 //! the values the release has now, for the diff; a rollback runs Helm's
 //! `--dry-run`. Inline values travel to helm in a private temporary file,
-//! removed when the call ends.
+//! removed once helm has run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,14 +43,14 @@ pub(super) fn require_helm() -> Result<(), Error> {
     }
 }
 
-/// A values map written to a private file for `--values`, removed when
-/// dropped.
+/// A values map written to a private file for `--values`; removed by
+/// [`ValuesFile::remove`] once helm has read it.
 struct ValuesFile(PathBuf);
 
 impl ValuesFile {
     /// Writes the file. Helm reads it in a check as in an apply, so both
-    /// permits write it; it is hubops' own scratch, private and removed.
-    fn write(_permit: &Permit, values: &Value) -> Result<Self, Error> {
+    /// permits write it: it is hubops' own scratch, private to the user.
+    fn write(permit: &Permit, values: &Value) -> Result<Self, Error> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -66,15 +66,16 @@ impl ValuesFile {
         };
         let mut file =
             std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(unwritable)?;
-        // Removed on drop, so also when writing fails.
-        let guard = Self(path.clone());
-        file.write_all(text.as_bytes()).map_err(unwritable)?;
-        Ok(guard)
+        let written = Self(path.clone());
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            written.remove(permit);
+            return Err(unwritable(e));
+        }
+        Ok(written)
     }
-}
 
-impl Drop for ValuesFile {
-    fn drop(&mut self) {
+    /// Removes the file (it may already be gone).
+    fn remove(self, _permit: &Permit) {
         let _ = std::fs::remove_file(&self.0);
     }
 }
@@ -108,12 +109,14 @@ impl LiveHelm {
             _ => None,
         };
         let path = inline.as_ref().map(|f| f.0.display().to_string()).unwrap_or_default();
-        let mut args = cli::upgrade(target, &spec.cli(&path))?;
-        if permit.is_check() {
-            args = cli::server_dry_run(args);
+        let ran = cli::upgrade(target, &spec.cli(&path)).map_err(Error::from).and_then(|args| {
+            let args = if permit.is_check() { cli::server_dry_run(args) } else { args };
+            self.run(permit, args, spec.timeout + cli::PROCESS_MARGIN)
+        });
+        if let Some(file) = inline {
+            file.remove(permit);
         }
-        let output = self.run(permit, args, spec.timeout + cli::PROCESS_MARGIN)?;
-        drop(inline);
+        let output = ran?;
         let release = serde_json::from_str::<Release>(&output).ok();
         let current = if permit.is_check() { Some(self.current_values(permit, target).await) } else { None };
         Ok(Upgraded { release, output, current })
@@ -138,7 +141,7 @@ impl LiveHelm {
     }
 
     /// `helm rollback`, or under `Permit::Check` Helm's simulation of it.
-    pub(super) async fn rollback(
+    pub(super) fn rollback(
         &self,
         permit: &Permit,
         target: &Target,

@@ -389,9 +389,9 @@ impl Helm {
 
     /// Rolls back (under `Permit::Check`: Helm's simulation, or on a world
     /// the records computed and not written).
-    pub async fn rollback(&self, permit: &Permit, plan: &RollbackPlan) -> Result<RolledBack, Error> {
+    pub fn rollback(&self, permit: &Permit, plan: &RollbackPlan) -> Result<RolledBack, Error> {
         match self {
-            Self::Live(h) => h.rollback(permit, &plan.target, plan.revision, plan.wait, plan.timeout).await,
+            Self::Live(h) => h.rollback(permit, &plan.target, plan.revision, plan.wait, plan.timeout),
             Self::World(w) => simulated::rollback(w, permit, &plan.target, plan.revision),
         }
     }

@@ -102,7 +102,7 @@ pub(super) fn rollback(
     let timeout = options.positive_duration("timeout")?.unwrap_or(cli::DEFAULT_TIMEOUT);
     let plan = helm.prepare_rollback(ns, name, revision, wait, timeout).map_err(|e| run.fail(&e))?;
     let change = Change::new(format!("helm/{}", helm.context()), "rollback", plan.display());
-    let outcome = run.change(change, async |p: &Permit| helm.rollback(p, &plan).await)?;
+    let outcome = run.change(change, async |p: &Permit| helm.rollback(p, &plan))?;
     let planned = outcome.is_planned();
     let done = outcome.into_inner();
     let mut map = rhai::Map::new();
