@@ -1,10 +1,11 @@
 //! `helm::` - Helm releases. Reads take an open `Cluster` and decode the
 //! release Secrets natively (no helm binary; see [`cluster`]). Writes
-//! (`upgrade`, `rollback`) take a `Cluster` or a kube context name; live
-//! they run the `helm` CLI through the effects gate, and a dry run asks
-//! Helm to validate against the API server (`helm upgrade
-//! --dry-run=server`, `helm rollback --dry-run`). On a world they write the
-//! new release records themselves. `decode`, `history_of`, ... decode
+//! (`upgrade`, `rollback`) take a `Cluster` or a kube context name and
+//! hand one change to the effects gate; the family value
+//! (`backends::helm::Helm`, live or on the world) makes it: live the `helm`
+//! CLI, where a dry run asks Helm to validate against the API server
+//! (`helm upgrade --dry-run=server`, `helm rollback --dry-run`); on a world
+//! new release records. `decode`, `history_of`, ... decode
 //! records a script already holds. A missing helm binary is an error only
 //! when a live write needs it.
 //!
