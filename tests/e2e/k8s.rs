@@ -320,6 +320,21 @@ Timeout: pod daskhub/jupyter-alice not status.phase=Failed after 15m
 }
 
 #[test]
+fn a_wait_closure_may_call_bindings() {
+    // The condition is judged outside the async runtime, so a closure that
+    // reads the cluster itself blocks on it without a nested runtime.
+    prints(
+        r#"
+let blue = k8s::cluster("blue");
+let again = k8s::cluster("blue");
+print(blue.wait("pod", "daskhub", "jupyter-bob", |p| !again.exists("pod", "daskhub", "jupyter-bob"), #{ timeout: "10m" }) == ());
+print(now());
+"#,
+        "true\n2026-11-21T06:03:00Z\n",
+    );
+}
+
+#[test]
 fn errors_reach_scripts_with_their_kind() {
     prints(
         r#"

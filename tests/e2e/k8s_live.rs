@@ -246,6 +246,21 @@ blue.create(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "invalid-
 }
 
 #[test]
+fn a_wait_closure_may_call_bindings_live() {
+    let api = FakeApi::start(objects());
+    let (done, _dir) = test(
+        &api,
+        r#"
+let blue = k8s::cluster();
+let again = k8s::cluster();
+print(blue.wait("pod", "daskhub", "hub-0", |p| again.exists("ns", (), "daskhub") && p.status.phase == "Running").metadata.name);
+"#,
+    )
+    .run();
+    done.status(0).stdout("hub-0\n");
+}
+
+#[test]
 fn waits_watch_the_object() {
     let api = FakeApi::start(objects());
     api.on_next_watch(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-bob", "namespace": "daskhub", "labels": {"component": "singleuser-server"}},
