@@ -144,7 +144,7 @@ Conflict: Argo CD application `mobu` in namespace `argocd` already has an operat
 Timeout: application argocd/mobu not synced and healthy after 5m
 Synced
 Failed: the sync of Argo CD application `gafaelfawr` in namespace `argocd` failed: one or more synchronization tasks completed unsuccessfully
-Invalid: `argocd::wait` has no option `healty` (options: synced, healthy, timeout)
+Invalid: `argocd::wait` has no option `healty` (options: synced, healthy, timeout); did you mean `healthy`?
 ",
     );
 }
@@ -168,6 +168,21 @@ print(green.exists("ns", (), "nublado"));
         "{}",
         done.stderr
     );
+}
+
+#[test]
+fn a_dry_run_sync_leaves_the_saved_world_identical() {
+    let script = r#"
+let green = k8s::cluster("green");
+argocd::sync_app(green, "argocd", "science-platform", #{ prune: true });
+argocd::set_helm_parameters(green, "argocd", "science-platform", #{ "global.host": "rsp2.example" });
+argocd::wait(green, "argocd", "science-platform");
+"#;
+    let (done, dir) = world_test(script).args(&["--dry-run", "--save-world", "dry.yaml"]).run();
+    done.status(0);
+    let (untouched, same) = world_test("k8s::cluster(\"green\");").args(&["--save-world", "same.yaml"]).run();
+    untouched.status(0);
+    pretty_assertions::assert_eq!(read(dir.path(), "dry.yaml"), read(same.path(), "same.yaml"));
 }
 
 #[test]

@@ -88,8 +88,10 @@ fn a_failing_helm_is_an_error_with_its_words() {
     let (done, _dir) =
         with_fake_helm(Test::new()).env("FAKE_HELM_STATUS", "1").file("u.rhai", UPGRADE).args(&["run", "u.rhai"]).run();
     done.status(1);
+    // A refused change, as every family's: the gate's headline, helm's
+    // words as the cause.
     assert!(
-        done.stderr.contains("error: `helm` exited with status 1: Error: UPGRADE FAILED: context deadline exceeded\n"),
+        done.stderr.contains(" --output json failed\ncaused by: `helm` exited with status 1: Error: UPGRADE FAILED: context deadline exceeded\n"),
         "{}",
         done.stderr
     );
@@ -100,6 +102,17 @@ fn a_failing_helm_is_an_error_with_its_words() {
         .run();
     done.status(1);
     assert!(done.stderr.contains("Would fail upgrade helm upgrade jupyterhub"), "{}", done.stderr);
+    // Scripts see helm's kind (not `Refused`), the gate's verdict, and
+    // helm's status and stderr.
+    let caught = "try { helm::upgrade(\"green\", \"jupyterhub\", \"jupyterhub\", \"c\"); } catch (e) { print(`${e.kind} ${e.gate} ${e.status} ${e.stderr}`); }\n";
+    for (mode, gate) in [("--yes", "Refused"), ("--dry-run", "WouldFail")] {
+        let (done, _dir) = with_fake_helm(Test::new())
+            .env("FAKE_HELM_STATUS", "1")
+            .file("u.rhai", caught)
+            .args(&["run", "u.rhai", mode])
+            .run();
+        done.status(0).stdout(&format!("Failed {gate} 1 Error: UPGRADE FAILED: context deadline exceeded\n"));
+    }
 }
 
 #[test]

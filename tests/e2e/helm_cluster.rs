@@ -186,6 +186,28 @@ print(helm::release(green, "jupyterhub", "jupyterhub").revision);
 }
 
 #[test]
+fn a_dry_run_upgrade_and_rollback_leave_the_saved_world_identical() {
+    let script = r#"
+let green = k8s::cluster("green");
+helm::upgrade(green, "jupyterhub", "jupyterhub", "jupyterhub/jupyterhub", #{ reuse_values: true, set: #{ "hub.baseUrl": "/n2" } });
+helm::upgrade("green", "jupyterhub", "nublado", "lsst-sqre/nublado", #{ install: true });
+print(helm::rollback(green, "jupyterhub", "jupyterhub", 1).planned);
+"#;
+    let run = |script: &str, saved: &str| {
+        Test::new()
+            .file("world.yaml", &world())
+            .file("u.rhai", script)
+            .args(&["run", "u.rhai", "--world", "world.yaml", "--dry-run", "--save-world", saved])
+            .run()
+    };
+    let (done, dir) = run(script, "dry.yaml");
+    done.status(0).stdout("true\n");
+    let (untouched, same) = run("k8s::cluster(\"green\");", "same.yaml");
+    untouched.status(0);
+    pretty_assertions::assert_eq!(read(dir.path(), "dry.yaml"), read(same.path(), "same.yaml"));
+}
+
+#[test]
 fn rollback_and_install_on_a_world_and_their_refusals() {
     let script = r#"
 let green = k8s::cluster("green");

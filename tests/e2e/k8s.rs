@@ -320,6 +320,21 @@ Timeout: pod daskhub/jupyter-alice not status.phase=Failed after 15m
 }
 
 #[test]
+fn a_wait_closure_may_call_bindings() {
+    // The condition is judged outside the async runtime, so a closure that
+    // reads the cluster itself blocks on it without a nested runtime.
+    prints(
+        r#"
+let blue = k8s::cluster("blue");
+let again = k8s::cluster("blue");
+print(blue.wait("pod", "daskhub", "jupyter-bob", |p| !again.exists("pod", "daskhub", "jupyter-bob"), #{ timeout: "10m" }) == ());
+print(now());
+"#,
+        "true\n2026-11-21T06:03:00Z\n",
+    );
+}
+
+#[test]
 fn errors_reach_scripts_with_their_kind() {
     prints(
         r#"
@@ -345,7 +360,7 @@ NotFound: namespaces \"nowhere\" not found
 Conflict: Precondition failed: UID in precondition: not-it, UID in object meta: 00000009-world-0009
 Invalid: json patch test failed at `/spec/replicas`
 Usage: label selector `app in x`: expected a set such as `(a,b)`
-Invalid: `list` has no option `label` (options: labels, fields)
+Invalid: `list` has no option `label` (options: labels, fields); did you mean `labels`?
 Usage: `delete_all` needs `labels` or `fields`: it never deletes a whole kind
 Invalid: wait condition `is ready` is not `deleted`, `exists`, a condition such as `Ready`, or `path=value`
 false
@@ -374,6 +389,28 @@ try { blue.delete("svc", "daskhub", "nope"); } catch (e) { print(`${e.kind} (${e
     assert!(done.stderr.contains("4 changes (3 destructive, 1 would fail); nothing was changed"), "{}", done.stderr);
     let saved = read(dir.path(), "saved.yaml");
     assert!(saved.contains("jupyter-alice") && saved.contains("nublado2-alice"));
+}
+
+#[test]
+fn a_dry_run_of_every_write_on_a_world_leaves_the_saved_world_identical() {
+    let script = r#"
+let blue = k8s::cluster("blue");
+blue.apply(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "cutover", namespace: "daskhub" }, data: #{ state: "started" } });
+blue.create(#{ apiVersion: "v1", kind: "Namespace", metadata: #{ name: "restore" } });
+blue.patch("deploy", "daskhub", "hub", #{ metadata: #{ labels: #{ cutover: "yes" } } });
+blue.patch("deploy", "daskhub", "hub", [#{ op: "replace", path: "/spec/replicas", value: 2 }], #{ type: "json" });
+blue.scale("deploy", "daskhub", "hub", 0);
+blue.delete("svc", "daskhub", "proxy-public", #{ wait: true });
+blue.delete("ns", (), "nublado2-alice");
+print(blue.delete_all("pods", "daskhub", #{ labels: "component=singleuser-server" }));
+print(blue.exec("daskhub", "hub-7d9f-abcde", ["rm", "-f", "/srv/x"]).planned);
+print(blue.wait("pvc", "daskhub", "claim-alice", "deleted").metadata.name);
+"#;
+    let (done, dir) = on_world(script).args(&["--dry-run", "--save-world", "dry.yaml"]).run();
+    done.status(0).stdout("[\"jupyter-alice\", \"jupyter-bob\"]\ntrue\nclaim-alice\n");
+    let (untouched, same) = on_world("k8s::cluster(\"blue\");").args(&["--save-world", "same.yaml"]).run();
+    untouched.status(0);
+    pretty_assertions::assert_eq!(read(dir.path(), "dry.yaml"), read(same.path(), "same.yaml"));
 }
 
 #[test]

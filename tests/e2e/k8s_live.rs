@@ -166,6 +166,34 @@ fn a_dry_run_sends_every_write_with_dry_run_all_and_changes_nothing() {
 }
 
 #[test]
+fn a_dry_run_records_only_reads_and_dry_run_writes_and_runs_nothing_in_pods() {
+    let api = FakeApi::start(objects());
+    api.put_file("daskhub", "hub-0", "/srv/db", "users");
+    let before = api.objects();
+    let script = format!(
+        "{WRITES}{}",
+        r#"
+print(blue.exec("daskhub", "hub-0", ["rm", "/srv/db"]).planned);
+print(blue.copy("daskhub", "hub-0", "/srv/db", blue, "daskhub", "hub-0", "/srv/copy").planned);
+print(argocd::sync_app(blue, "argocd", "daskhub").pending);
+"#
+    );
+    let (done, _dir) = test(&api, &script).args(&["--dry-run"]).run();
+    done.status(0);
+    assert!(done.stdout.ends_with("false\ntrue\ntrue\ntrue\n"), "{}", done.stdout);
+    assert_eq!(api.objects(), before);
+    assert_eq!(api.file("daskhub", "hub-0", "/srv/db").as_deref(), Some("users"));
+    assert_eq!(api.file("daskhub", "hub-0", "/srv/copy"), None);
+    let requests = api.requests();
+    assert!(!requests.iter().any(|r| r.path.ends_with("/exec")), "a dry run ran a command: {requests:#?}");
+    let writes: Vec<&Recorded> = requests.iter().filter(|r| r.is_write()).collect();
+    assert_eq!(writes.len(), 12, "{writes:#?}");
+    for w in writes {
+        assert!(w.dry_run(), "{} {} was sent without dryRun=All", w.method, w.path);
+    }
+}
+
+#[test]
 fn refusals_carry_the_api_status() {
     let api = FakeApi::start(objects());
     api.forbid("/secrets");
@@ -215,6 +243,21 @@ blue.create(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "invalid-
         done.stderr
     );
     assert!(api.requests().into_iter().filter(Recorded::is_write).all(|r| r.dry_run()));
+}
+
+#[test]
+fn a_wait_closure_may_call_bindings_live() {
+    let api = FakeApi::start(objects());
+    let (done, _dir) = test(
+        &api,
+        r#"
+let blue = k8s::cluster();
+let again = k8s::cluster();
+print(blue.wait("pod", "daskhub", "hub-0", |p| again.exists("ns", (), "daskhub") && p.status.phase == "Running").metadata.name);
+"#,
+    )
+    .run();
+    done.status(0).stdout("hub-0\n");
 }
 
 #[test]

@@ -7,21 +7,18 @@
 //! simulated controller completes syncs as the world's `argocd:` section
 //! says (see `backends::argocd::world`).
 
-use std::time::Duration;
-
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
-use super::k8s::cluster::{check_options, from_dynamic, to_dynamic, Cluster};
+use super::k8s::cluster::{from_dynamic, to_dynamic, Cluster};
 use super::k8s::wait::{self, Until, DEFAULT_TIMEOUT};
 use super::k8s::{reads, writes};
-use super::shell::{bool_option, string_option, timeout_option};
+use super::options::Options;
 use super::{script_error, ScriptResult};
-use crate::backends::argocd::world::{self as argo_world, AppWorld, ArgoWorld, Clock};
 use crate::backends::argocd::{self as argo, Goal, KIND};
-use crate::backends::k8s::{self, PatchType, Selector};
-use crate::effects::Change;
+use crate::backends::k8s::{PatchType, Selector};
+use crate::effects::{Change, Permit};
 use crate::run::Run;
 
 #[export_module]
@@ -210,7 +207,7 @@ fn summary(app: &Value) -> ScriptResult<rhai::Map> {
 fn not_found(c: &Cluster, ns: &str, name: &str) -> Box<EvalAltResult> {
     script_error(
         "NotFound",
-        &format!("Argo CD application `{name}` not found in namespace `{ns}` of cluster `{}`", c.context),
+        &format!("Argo CD application `{name}` not found in namespace `{ns}` of cluster `{}`", c.context()),
     )
 }
 
@@ -218,23 +215,12 @@ fn get_app(run: &Run, c: &Cluster, ns: &str, name: &str) -> ScriptResult<Value> 
     reads::get_opt(run, c, KIND, ns, name)?.ok_or_else(|| not_found(c, ns, name))
 }
 
-/// On a world: what the `argocd:` section says this application's sync
-/// does, and the virtual time now.
-fn world_sync(run: &Run, c: &Cluster, ns: &str, name: &str) -> (Option<AppWorld>, Clock) {
-    let now = run.clock().now();
-    let Some(world) = run.world() else { return (None, Clock { elapsed: Duration::ZERO, now }) };
-    let world = world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
-    let declared = world.part::<ArgoWorld>(argo_world::SECTION).and_then(|a| a.app(&c.context, ns, name).cloned());
-    (declared, Clock { elapsed, now })
-}
-
 fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options(options, &["prune", "revision"], "argocd::sync_app")?;
-    let prune = bool_option(options, "prune", false)?;
-    let revision = string_option(options, "revision")?;
+    let options = Options::new("argocd::sync_app", options, &["prune", "revision"])?;
+    let prune = options.bool("prune")?.unwrap_or(false);
+    let revision = options.str("revision")?;
     let app = get_app(&run, c, ns, name)?;
     if argo::pending(&app) {
         return Err(script_error(
@@ -246,36 +232,21 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     }
     let kind = c.kind(&run, KIND)?;
     let doc = argo::sync_operation(prune, revision.as_deref());
-    let (declared, clock) = world_sync(&run, c, ns, name);
     let change = Change::new(c.system(), "sync", kind.describe(ns, name)).before_after(None, Some(doc.clone()));
-    let interrupted = |_| k8s::Error::Client { message: "interrupted".into(), source: None };
-    let app = writes::mutate(&run, change, |p, dry| match &c.live {
-        Some(live) => run.block_on(live.patch(p, &kind, ns, name, &doc, PatchType::Merge, dry)).map_err(interrupted)?,
-        None => c.world_raw(&run, |w, _| {
-            if dry {
-                return w.clone().patch(p, &kind, ns, name, &doc, PatchType::Merge);
-            }
-            w.patch(p, &kind, ns, name, &doc, PatchType::Merge)?;
-            argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock)
-        }),
-    })?;
-    summary(&app)
+    let app = run.change(change, async |p: &Permit| argo::sync(&c.0, p, &kind, (ns, name), &doc).await)?;
+    summary(&app.into_inner())
 }
 
 fn wait(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options(options, &["synced", "healthy", "timeout"], "argocd::wait")?;
-    let goal = Goal { synced: bool_option(options, "synced", true)?, healthy: bool_option(options, "healthy", true)? };
-    let timeout = timeout_option(options, DEFAULT_TIMEOUT)?;
-    let app = get_app(&run, c, ns, name)?;
-    if c.live.is_none() && app.get("operation").is_some_and(|o| !o.is_null()) {
-        // An operation set by other means (`k8s::patch`, the world file):
-        // the simulated controller picks it up, as Argo CD's would.
-        let kind = c.kind(&run, KIND)?;
-        let (declared, clock) = world_sync(&run, c, ns, name);
-        c.world(&run, |w, _| argo_world::start_sync(w, &kind, (ns, name), declared.as_ref(), &clock))?;
-    }
+    let options = Options::new("argocd::wait", options, &["synced", "healthy", "timeout"])?;
+    let goal =
+        Goal { synced: options.bool("synced")?.unwrap_or(true), healthy: options.bool("healthy")?.unwrap_or(true) };
+    let timeout = options.positive_duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
+    get_app(&run, c, ns, name)?;
+    let kind = c.kind(&run, KIND)?;
+    c.read(&run, async |k| argo::notice(k, &kind, (ns, name)))?;
     let until = Until::Check(Box::new(move |app| goal.over(app)), goal.describe());
     let found = wait::wait(ctx, &run, c, (KIND, ns, name), &until, timeout)?;
     if found.is_unit() {

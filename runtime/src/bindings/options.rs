@@ -4,9 +4,6 @@
 //! counts as absent, so a script can pass `#{ timeout: p.timeout }` with an
 //! unset parameter.
 
-// TEMPORARY (issue 10): the families move onto this reader one by one.
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use rhai::{Array, Dynamic};

@@ -50,7 +50,6 @@ impl Permit {
 
     /// A permit to check, for unit tests of backends.
     #[cfg(test)]
-    #[allow(dead_code)] // TEMPORARY (issue 10): until the backends' check tests use it
     pub(crate) fn for_tests_check() -> Self {
         Self::new(true)
     }

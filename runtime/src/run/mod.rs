@@ -8,7 +8,6 @@
 //! gate gives their closure the permit the run allows) and every wait to
 //! [`Run::wait`]. The run's mode is not something a binding can read.
 
-pub(crate) mod compat;
 mod execute;
 pub mod lock;
 pub(crate) mod resume;

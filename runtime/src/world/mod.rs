@@ -258,11 +258,6 @@ impl Shared {
         self.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// TEMPORARY (issue 10 compat): the mutex itself.
-    pub(crate) fn arc(&self) -> &Arc<Mutex<World>> {
-        &self.world
-    }
-
     /// The run's clock.
     #[must_use]
     pub fn clock(&self) -> &Clock {

@@ -2,9 +2,10 @@
 //! (`applications.argoproj.io`), with no argocd CLI and no Argo CD API
 //! server: what an Application's status says ([`summary`]), the
 //! `operation` a sync writes ([`sync_operation`]), Helm parameters on its
-//! source ([`helm_parameters`]), and when a wait is over ([`Goal`]). The
-//! Kubernetes family reads and patches the objects; the simulated Argo CD
-//! controller of worlds is in [`world`].
+//! source ([`helm_parameters`]), when a wait is over ([`Goal`]), and the
+//! sync itself ([`sync`]: a patch of the Application through the
+//! Kubernetes family, live or on the world, where the simulated Argo CD
+//! controller of [`world`] takes it up).
 //!
 //! Argo CD's controller starts an operation when `operation` is set on the
 //! Application, reports it in `status.operationState`, and clears
@@ -12,6 +13,9 @@
 //! operation to be gone.
 
 use serde_json::{json, Map, Value};
+
+use crate::backends::k8s::{self, Cluster, PatchType, ResourceKind};
+use crate::effects::Permit;
 
 pub mod world;
 
@@ -58,6 +62,35 @@ pub fn summary(app: &Value) -> Value {
             .or_else(|| app.pointer("/spec/sources").cloned())
             .unwrap_or(Value::Null),
     })
+}
+
+/// Asks Argo CD to sync Application `at` (`(namespace, name)`): sets its
+/// `operation` to `doc` ([`sync_operation`]). Live, a merge patch (under
+/// `Permit::Check` with `dryRun=All`), which Argo CD's controller acts on;
+/// on a world, the simulated controller starts the sync (under
+/// `Permit::Check`, validated on a copy: nothing starts). Returns the
+/// Application right after.
+pub async fn sync(
+    cluster: &Cluster,
+    permit: &Permit,
+    app_kind: &ResourceKind,
+    at: (&str, &str),
+    doc: &Value,
+) -> Result<Value, k8s::Error> {
+    match cluster {
+        Cluster::Live(live) => live.patch(permit, app_kind, at, doc, PatchType::Merge).await,
+        Cluster::World(world) => world::sync(world, permit, app_kind, at, doc),
+    }
+}
+
+/// Before a wait: on a world, the simulated controller picks up an
+/// operation that was set by other means (see [`world::notice`]); live,
+/// Argo CD's own controller does, and nothing is needed.
+pub fn notice(cluster: &Cluster, app_kind: &ResourceKind, at: (&str, &str)) -> Result<(), k8s::Error> {
+    match cluster {
+        Cluster::Live(_) => Ok(()),
+        Cluster::World(world) => world::notice(world, app_kind, at),
+    }
 }
 
 /// Whether an operation is set or still running.

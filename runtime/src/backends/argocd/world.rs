@@ -45,7 +45,9 @@ use serde_json::{json, Value};
 use super::INSTANCE_LABEL;
 use crate::backends::k8s::kinds::{self, ResourceKind};
 use crate::backends::k8s::world::{ClusterWorld, ObjectKey, ScheduledEvent};
-use crate::backends::k8s::{name_of, namespace_of, Error};
+use crate::backends::k8s::world_cluster::WorldCluster;
+use crate::backends::k8s::{name_of, namespace_of, Error, PatchType};
+use crate::effects::Permit;
 use crate::world::WorldPart;
 
 /// The section this module owns.
@@ -130,13 +132,51 @@ pub struct Clock {
     pub now: jiff::Timestamp,
 }
 
+/// What the `argocd:` section says a sync of this Application does, and the
+/// virtual time now.
+fn declared(cluster: &WorldCluster, (ns, name): (&str, &str)) -> (Option<AppWorld>, Clock) {
+    let shared = cluster.shared();
+    let clock = Clock { elapsed: shared.elapsed(), now: shared.now() };
+    let declared = shared.lock().part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+    (declared, clock)
+}
+
+/// `argocd::sync_app` on a world: sets the `operation` (`doc`, a merge
+/// patch) and the simulated controller starts the sync. Under
+/// `Permit::Check` the patch is validated on a copy of the cluster and no
+/// sync starts. Returns the Application as it is (would be) right after.
+pub fn sync(
+    cluster: &WorldCluster,
+    permit: &Permit,
+    app_kind: &ResourceKind,
+    at: (&str, &str),
+    doc: &Value,
+) -> Result<Value, Error> {
+    let (declared, clock) = declared(cluster, at);
+    cluster.with(|c, _| {
+        let app = c.patch(permit, app_kind, at, doc, PatchType::Merge)?;
+        if permit.is_check() {
+            return Ok(app);
+        }
+        start_sync(c, app_kind, at, declared.as_ref(), &clock)
+    })
+}
+
+/// The simulated controller noticing an `operation` set by other means
+/// (`k8s::patch`, the world file) when a wait first looks, as Argo CD's
+/// would: the world acting by itself, so no permit.
+pub fn notice(cluster: &WorldCluster, app_kind: &ResourceKind, at: (&str, &str)) -> Result<(), Error> {
+    let (declared, clock) = declared(cluster, at);
+    cluster.with(|c, _| start_sync(c, app_kind, at, declared.as_ref(), &clock).map(|_| ()))
+}
+
 /// Starts the sync that the `operation` set on Application `name` asks
 /// for: marks it running and schedules its completion. Whoever set the
 /// operation did so through the gate; this is the controller's part, which
 /// the world does by itself (like its scheduled events), so it needs no
 /// permit. An Application with no operation, or one already running, is
 /// left alone.
-pub fn start_sync(
+fn start_sync(
     cluster: &mut ClusterWorld,
     app_kind: &ResourceKind,
     (ns, name): (&str, &str),
@@ -273,7 +313,58 @@ fn schedule(cluster: &mut ClusterWorld, event: ScheduledEvent) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::backends::k8s::world_cluster;
+    use crate::clock::Clock;
+    use crate::world::{Shared, World};
+
+    const WORLD: &str = r"
+name: argo
+start: 2026-11-21T06:00:00Z
+clusters:
+  green:
+    objects:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: argocd}}
+      - {apiVersion: v1, kind: Namespace, metadata: {name: nublado}}
+      - apiVersion: argoproj.io/v1alpha1
+        kind: Application
+        metadata: {name: nublado, namespace: argocd}
+        spec: {project: default, destination: {namespace: nublado}}
+argocd:
+  green:
+    argocd/nublado:
+      desired:
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}
+";
+
+    fn green() -> WorldCluster {
+        let sections: &[(&str, crate::world::SectionLoader)] =
+            &[(world_cluster::SECTION, crate::backends::k8s::world::load_world), (SECTION, load_world)];
+        let world = World::load(WORLD, "argo.yaml", sections).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("green")).unwrap()
+    }
+
+    fn saved(c: &WorldCluster) -> String {
+        let world = c.shared().lock();
+        world.to_yaml(world.start())
+    }
+
+    #[test]
+    fn a_checked_sync_answers_with_the_operation_and_starts_nothing() {
+        let c = green();
+        let kind = c.resolve(super::super::KIND).unwrap();
+        let before = saved(&c);
+        let doc = super::super::sync_operation(true, None);
+        let app = sync(&c, &Permit::for_tests_check(), &kind, ("argocd", "nublado"), &doc).unwrap();
+        assert_eq!(app["operation"]["sync"]["prune"], json!(true));
+        assert_eq!(saved(&c), before);
+        let app = sync(&c, &Permit::for_tests(), &kind, ("argocd", "nublado"), &doc).unwrap();
+        assert_eq!(app.pointer("/status/operationState/phase"), Some(&json!("Running")));
+        assert_ne!(saved(&c), before);
+    }
 
     #[test]
     fn the_section_loads_and_round_trips() {

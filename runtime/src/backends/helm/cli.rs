@@ -1,6 +1,7 @@
 //! Helm writes through the `helm` CLI (the only complete implementation of
-//! an upgrade): the argv of `helm upgrade` and `helm rollback`. Pure
-//! functions; running them is `shell::process`'s job, behind the gate. The
+//! an upgrade): the argv of `helm upgrade` and `helm rollback`, and of
+//! their checks. Pure functions; running them is [`super::live`]'s job,
+//! with the gate's permit. The
 //! kube context is passed on every call so a run never acts on whatever
 //! context happens to be current.
 
@@ -82,10 +83,9 @@ fn escape_set(value: &str) -> String {
     value.replace('\\', r"\\").replace(',', r"\,")
 }
 
-/// The argv (program excluded) of `helm upgrade`; `dry_run` asks the API
-/// server to validate the result without changing anything
-/// (`--dry-run=server`). Output is JSON, the release as Helm stored it.
-pub fn upgrade(target: &Target, upgrade: &Upgrade, dry_run: bool) -> Result<Vec<String>, Error> {
+/// The argv (program excluded) of `helm upgrade`. Output is JSON, the
+/// release as Helm stored it. [`server_dry_run`] turns it into the check.
+pub fn upgrade(target: &Target, upgrade: &Upgrade) -> Result<Vec<String>, Error> {
     check("release name", &target.release)?;
     check("chart", &upgrade.chart)?;
     let mut args = vec!["upgrade".to_string(), target.release.clone(), upgrade.chart.clone()];
@@ -115,11 +115,18 @@ pub fn upgrade(target: &Target, upgrade: &Upgrade, dry_run: bool) -> Result<Vec<
         args.push("--wait".into());
     }
     args.extend(["--timeout".into(), timeout(upgrade.timeout)]);
-    if dry_run {
-        args.push("--dry-run=server".into());
-    }
     args.extend(["--output".into(), "json".into()]);
     Ok(args)
+}
+
+/// An upgrade's argv as its check: Helm renders the release and asks the
+/// API server to validate every object (`--dry-run=server`); nothing
+/// changes.
+#[must_use]
+pub fn server_dry_run(mut args: Vec<String>) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--output").unwrap_or(args.len());
+    args.insert(at, "--dry-run=server".into());
+    args
 }
 
 /// The argv (program excluded) of `helm get values` as JSON: the values
@@ -134,14 +141,8 @@ pub fn get_values(target: &Target) -> Result<Vec<String>, Error> {
 }
 
 /// The argv (program excluded) of `helm rollback` to `revision` (0: the
-/// previous one, as Helm reads it). `dry_run` is Helm's own simulation.
-pub fn rollback(
-    target: &Target,
-    revision: i64,
-    wait: bool,
-    limit: Option<Duration>,
-    dry_run: bool,
-) -> Result<Vec<String>, Error> {
+/// previous one, as Helm reads it). [`simulated`] turns it into the check.
+pub fn rollback(target: &Target, revision: i64, wait: bool, limit: Option<Duration>) -> Result<Vec<String>, Error> {
     check("release name", &target.release)?;
     let mut args = vec!["rollback".to_string(), target.release.clone(), revision.max(0).to_string()];
     common(target, &mut args)?;
@@ -149,10 +150,15 @@ pub fn rollback(
         args.push("--wait".into());
     }
     args.extend(["--timeout".into(), timeout(limit)]);
-    if dry_run {
-        args.push("--dry-run".into());
-    }
     Ok(args)
+}
+
+/// A rollback's argv as its check: Helm's own simulation (`--dry-run`;
+/// rollbacks have no server-side dry run).
+#[must_use]
+pub fn simulated(mut args: Vec<String>) -> Vec<String> {
+    args.push("--dry-run".into());
+    args
 }
 
 #[cfg(test)]
@@ -176,7 +182,7 @@ mod tests {
             timeout: Some(Duration::from_mins(10)),
         };
         assert_eq!(
-            upgrade(&target(), &up, true).unwrap().join(" "),
+            server_dry_run(upgrade(&target(), &up).unwrap()).join(" "),
             "upgrade jupyterhub jupyterhub/jupyterhub --kube-context green --namespace jupyterhub --version 3.3.7 \
              --values values/prod.yaml --set hub.baseUrl=/n2 --set hub.extra=a\\,b --reuse-values --wait \
              --timeout 600s --dry-run=server --output json"
@@ -186,11 +192,10 @@ mod tests {
     #[test]
     fn rollback_argv() {
         assert_eq!(
-            rollback(&target(), 3, false, None, false).unwrap().join(" "),
+            rollback(&target(), 3, false, None).unwrap().join(" "),
             "rollback jupyterhub 3 --kube-context green --namespace jupyterhub --timeout 300s"
         );
-        assert!(rollback(&target(), 0, true, None, true)
-            .unwrap()
+        assert!(simulated(rollback(&target(), 0, true, None).unwrap())
             .join(" ")
             .ends_with("--wait --timeout 300s --dry-run"));
     }
@@ -200,12 +205,12 @@ mod tests {
         let mut t = target();
         t.release = "--post-renderer=x".into();
         assert_eq!(
-            rollback(&t, 1, false, None, false).unwrap_err().to_string(),
+            rollback(&t, 1, false, None).unwrap_err().to_string(),
             "`--post-renderer=x` is not a valid release name"
         );
         let up = Upgrade { chart: "-x".into(), ..Upgrade::default() };
-        assert!(upgrade(&target(), &up, false).is_err());
+        assert!(upgrade(&target(), &up).is_err());
         let up = Upgrade { chart: "c".into(), set: vec![("a=b".into(), "c".into())], ..Upgrade::default() };
-        assert!(upgrade(&target(), &up, false).is_err());
+        assert!(upgrade(&target(), &up).is_err());
     }
 }

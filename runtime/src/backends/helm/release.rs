@@ -11,8 +11,10 @@
 use std::io::Read;
 
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::effects::Failure;
 
 /// The Secret type of Helm 3 release records.
 pub const SECRET_TYPE: &str = "helm.sh/release.v1";
@@ -90,10 +92,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "NotFound",
             _ => "Invalid",
@@ -102,7 +102,7 @@ impl Error {
 }
 
 /// One revision of a release, as Helm stored it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     /// Release name.
     pub name: String,
@@ -124,7 +124,7 @@ pub struct Release {
 }
 
 /// `info` of a release.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Info {
     /// `deployed`, `superseded`, `failed`, `pending-upgrade`, ...
     #[serde(default)]
@@ -141,7 +141,7 @@ pub struct Info {
 }
 
 /// `chart` of a release (templates and files are not read).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Chart {
     /// `Chart.yaml`.
     #[serde(default)]
@@ -152,7 +152,7 @@ pub struct Chart {
 }
 
 /// `Chart.yaml` fields hubops reports.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Chart name.
     #[serde(default)]

@@ -11,7 +11,8 @@
 //! are written as Secrets (Helm's default driver); a release a world keeps
 //! in `ConfigMap`s can be read but not upgraded.
 //!
-//! Pure functions over JSON; the Kubernetes family stores the records.
+//! Pure functions over JSON; `simulated.rs` stores the records in the
+//! world's cluster.
 
 use std::io::Write;
 
@@ -19,6 +20,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::release::{self, record_name, SECRET_TYPE};
+use crate::effects::Failure;
 
 /// Why a world upgrade or rollback cannot happen.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +48,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
         match self {
             Self::Record(e) => e.kind(),
             Self::Busy { .. } => "Conflict",

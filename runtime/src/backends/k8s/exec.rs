@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::Error;
 
-/// What a command produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a command produced (recorded in the journal for a resume).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Output {
     /// Standard output.
     pub stdout: Vec<u8>,

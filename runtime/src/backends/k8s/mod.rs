@@ -1,13 +1,22 @@
-//! Kubernetes: the live backend (kube-rs against real API servers, see
-//! [`live`]) and the simulated one (the world's `clusters:` section, see
-//! [`world`]). Both speak the API's own JSON: objects are `serde_json`
-//! values with the API's field names, so bindings hand them to scripts as
-//! they are. Kind names are resolved like kubectl does ([`kinds`]); label
-//! and field selectors and wait conditions are shared ([`select`],
-//! [`condition`]). Nothing here knows Rhai; mutating calls take a `Permit`.
+//! Kubernetes: one family value, [`Cluster`], that is either a live API
+//! server (kube-rs, see [`live`]) or one of the world's `clusters:` (see
+//! [`world`] for the section and [`world_cluster`] for the handle), chosen
+//! once from the run's target. Both speak the API's own JSON: objects are
+//! `serde_json` values with the API's field names, so bindings hand them to
+//! scripts as they are. Kind names are resolved like kubectl does
+//! ([`kinds`]); label and field selectors and wait conditions are shared
+//! ([`select`], [`condition`]).
+//!
+//! Every mutating verb takes the gate's [`Permit`](crate::effects::Permit)
+//! and reads the mode from it: under `Permit::Check` the live API server
+//! validates the request (`dryRun=All`: admission runs, nothing is stored)
+//! and a world validates it on a copy of the cluster. Nothing here knows
+//! Rhai, the run or the bindings.
 
+mod cluster;
 pub mod condition;
 pub mod config;
+pub mod copy;
 mod discovery;
 pub mod exec;
 pub mod kinds;
@@ -16,9 +25,14 @@ pub mod patch;
 mod pods;
 pub mod select;
 mod store;
+pub mod watch;
 pub mod world;
+pub mod world_cluster;
 
+pub use cluster::Cluster;
 pub use kinds::ResourceKind;
+
+use crate::effects::Failure;
 
 /// Why a Kubernetes call failed. `kind()` is what scripts see as `e.kind`.
 #[derive(Debug, thiserror::Error)]
@@ -97,10 +111,8 @@ fn list(items: &[String]) -> String {
     }
 }
 
-impl Error {
-    /// The `kind` scripts see.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
         match self {
             Self::UnknownContext { .. } | Self::Kubeconfig { .. } | Self::Usage(_) => "Usage",
             Self::Unreachable { .. } => "Unreachable",
@@ -119,6 +131,17 @@ impl Error {
         }
     }
 
+    /// The contexts that exist, for a script that asked for one that does
+    /// not.
+    fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::UnknownContext { known, .. } => vec![("contexts", serde_json::json!(known))],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Error {
     /// A `Status` failure, as the API server would send it.
     #[must_use]
     pub fn api(code: u16, reason: &str, message: impl Into<String>) -> Self {

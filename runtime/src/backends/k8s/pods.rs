@@ -38,7 +38,7 @@ impl ClusterWorld {
 
     /// The pod a command would run in, checked like the API server does:
     /// it exists, runs, and has the container asked for.
-    pub fn exec_check(&self, target: &ExecTarget) -> Result<(), Error> {
+    pub(crate) fn exec_check(&self, target: &ExecTarget) -> Result<(), Error> {
         let pod_kind = kinds::builtin(&kinds::parse("pod")).ok_or_else(|| Error::UnknownKind { kind: "pod".into() })?;
         let pod = self.get(&pod_kind, &target.ns, &target.pod)?;
         if let Some(phase) = pod.pointer("/status/phase").and_then(Value::as_str).filter(|p| *p != "Running") {
@@ -58,20 +58,25 @@ impl ClusterWorld {
         Ok(())
     }
 
-    /// Runs a command against the pod's files.
+    /// Runs a command against the pod's files. Under `Permit::Check`
+    /// nothing runs: the pod is checked as for a real exec, and `None` is
+    /// the answer.
     pub fn exec(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         target: &ExecTarget,
         cmd: &[String],
         stdin: &[u8],
-    ) -> Result<Output, Error> {
+    ) -> Result<Option<Output>, Error> {
         self.exec_check(target)?;
+        if permit.is_check() {
+            return Ok(None);
+        }
         let files = self.files.entry(format!("{}/{}", target.ns, target.pod)).or_default();
         let out = super::exec::simulate(files, cmd, stdin);
         if files.is_empty() {
             self.files.remove(&format!("{}/{}", target.ns, target.pod));
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }

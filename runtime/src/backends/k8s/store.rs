@@ -2,7 +2,14 @@
 //! the same `Status` reasons and messages (`pods "x" not found`, `already
 //! exists`), namespaces that must exist, cascading deletes (a namespace takes
 //! its objects, a `Deployment` its `ReplicaSets` and pods), load balancer
-//! addresses for `LoadBalancer` services. Dry runs work on a copy.
+//! addresses for `LoadBalancer` services.
+//!
+//! Every change hubops makes takes the gate's [`Permit`]; under
+//! `Permit::Check` it is made on a copy of the cluster, so the answer (the
+//! would-be object, or the refusal) is the one the change would get, and the
+//! world stays as it was. `upsert` and `remove` without a permit are the
+//! world's own changes (scheduled events, simulated controllers), which no
+//! binding reaches.
 
 use serde_json::{json, Value};
 
@@ -173,9 +180,19 @@ impl ClusterWorld {
         Ok((obj, name))
     }
 
+    /// Runs a change on the cluster, or under `Permit::Check` on a copy of
+    /// it: the same answer, nothing changed.
+    fn checked<T>(&mut self, permit: &Permit, change: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+        if permit.is_check() {
+            change(&mut self.clone())
+        } else {
+            change(self)
+        }
+    }
+
     /// Creates an object; 409 if it exists.
-    pub fn create(&mut self, _permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
-        self.insert_new(kind, ns, obj)
+    pub fn create(&mut self, permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.checked(permit, |w| w.insert_new(kind, ns, obj))
     }
 
     fn insert_new(&mut self, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
@@ -248,10 +265,14 @@ impl ClusterWorld {
 
     /// Creates or updates an object (the manifest is merged into what is
     /// there, as server-side apply does for the fields it names).
-    pub fn apply(&mut self, _permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
-        self.upsert(kind, ns, obj)
+    pub fn apply(&mut self, permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.checked(permit, |w| w.upsert(kind, ns, obj))
     }
 
+    /// Creates or updates an object as the world's own controllers do
+    /// (scheduled events, the simulated Argo CD controller): not a change
+    /// hubops asks for, so no permit. Changes a binding asks for go through
+    /// [`Self::apply`].
     pub(crate) fn upsert(&mut self, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
         let (obj, name) = self.prepare(kind, ns, obj)?;
         let Some(i) = self.position(kind, ns, &name) else {
@@ -268,10 +289,19 @@ impl ClusterWorld {
     /// Patches an object.
     pub fn patch(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         kind: &ResourceKind,
-        ns: &str,
-        name: &str,
+        (ns, name): (&str, &str),
+        doc: &Value,
+        how: PatchType,
+    ) -> Result<Value, Error> {
+        self.checked(permit, |w| w.patch_now(kind, (ns, name), doc, how))
+    }
+
+    fn patch_now(
+        &mut self,
+        kind: &ResourceKind,
+        (ns, name): (&str, &str),
         doc: &Value,
         how: PatchType,
     ) -> Result<Value, Error> {
@@ -297,12 +327,15 @@ impl ClusterWorld {
     /// controller caught up). Scaling to 0 removes the pods it selects.
     pub fn scale(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         kind: &ResourceKind,
-        ns: &str,
-        name: &str,
+        (ns, name): (&str, &str),
         replicas: i64,
     ) -> Result<Value, Error> {
+        self.checked(permit, |w| w.scale_now(kind, (ns, name), replicas))
+    }
+
+    fn scale_now(&mut self, kind: &ResourceKind, (ns, name): (&str, &str), replicas: i64) -> Result<Value, Error> {
         let i = self.position(kind, ns, name).ok_or_else(|| Error::not_found(kind, name))?;
         if self.objects[i].pointer("/spec/replicas").is_none()
             && !matches!(kind.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet")
@@ -334,16 +367,15 @@ impl ClusterWorld {
     /// Deletes an object and what it owns. Returns the deleted object.
     pub fn delete(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         kind: &ResourceKind,
-        ns: &str,
-        name: &str,
+        (ns, name): (&str, &str),
         options: &DeleteOptions,
     ) -> Result<Value, Error> {
-        self.remove(kind, ns, name, options)
+        self.checked(permit, |w| w.remove(kind, ns, name, options))
     }
 
-    pub(crate) fn remove(
+    pub(super) fn remove(
         &mut self,
         kind: &ResourceKind,
         ns: &str,
@@ -433,11 +465,15 @@ impl ClusterWorld {
     /// Deletes every selected object; returns their names.
     pub fn delete_all(
         &mut self,
-        _permit: &Permit,
+        permit: &Permit,
         kind: &ResourceKind,
         ns: &str,
         selector: &Selector,
     ) -> Result<Vec<String>, Error> {
+        self.checked(permit, |w| w.remove_all(kind, ns, selector))
+    }
+
+    fn remove_all(&mut self, kind: &ResourceKind, ns: &str, selector: &Selector) -> Result<Vec<String>, Error> {
         let names: Vec<(String, String)> = self
             .list(kind, ns, selector)?
             .iter()

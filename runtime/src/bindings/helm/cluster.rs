@@ -3,20 +3,17 @@
 //! family, live or on a world, and decoded natively), and upgrades and
 //! rollbacks that take the handle. Live, writes run the `helm` CLI in the
 //! cluster's context; on a world they write the new release records
-//! themselves ([`super::world`]).
+//! themselves (see `backends::helm`).
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
 use super::{to_script, ScriptResult};
-use crate::backends::helm::release::{self, Release, LABEL_SELECTOR};
-use crate::backends::helm::values;
-use crate::backends::k8s::Selector;
+use crate::backends::helm::release::{self, Release};
+use crate::backends::helm::{self as backend, Helm};
 use crate::bindings::k8s::cluster::{namespace_arg, Cluster};
-use crate::bindings::k8s::reads;
-use crate::bindings::script_error;
-use crate::bindings::shell::{bool_option, known_options};
+use crate::bindings::options::Options;
 use crate::run::Run;
 
 #[export_module]
@@ -38,7 +35,7 @@ pub(crate) mod helm_cluster {
         let run = Run::from_context(&ctx)?;
         let ns = namespace_arg(&ns)?;
         let records = super::records(&run, &cluster, &ns, None)?;
-        let list = release::releases(&records).map_err(|e| super::record_error(&cluster, &ns, &e))?;
+        let list = release::releases(&records).map_err(|e| super::record_error(&run, &cluster, &ns, e))?;
         list.iter().map(|r| to_script(&r.summary())).collect()
     }
 
@@ -76,9 +73,8 @@ pub(crate) mod helm_cluster {
         name: &str,
     ) -> Result<Array, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        super::check_name(name)?;
         let records = super::records(&run, &cluster, ns, Some(name))?;
-        let history = release::history(&records, name).map_err(|e| super::record_error(&cluster, ns, &e))?;
+        let history = release::history(&records, name).map_err(|e| super::record_error(&run, &cluster, ns, e))?;
         history.iter().map(|r| to_script(&r.summary())).collect()
     }
 
@@ -136,7 +132,7 @@ pub(crate) mod helm_cluster {
         name: &str,
         chart: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::super::upgrade_cluster(&ctx, &cluster, ns, name, chart, &rhai::Map::new())
+        super::upgrade_on_cluster(&ctx, &cluster, (ns, name), chart, &rhai::Map::new())
     }
 
     /// `helm::upgrade` on an open cluster with options: `version`, `set`,
@@ -156,7 +152,7 @@ pub(crate) mod helm_cluster {
         chart: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::super::upgrade_cluster(&ctx, &cluster, ns, name, chart, &options)
+        super::upgrade_on_cluster(&ctx, &cluster, (ns, name), chart, &options)
     }
 
     /// Rolls a release on an open cluster back to `revision` (0: the one
@@ -176,7 +172,7 @@ pub(crate) mod helm_cluster {
         name: &str,
         revision: i64,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::super::rollback_cluster(&ctx, &cluster, ns, name, revision, &rhai::Map::new())
+        super::rollback_on_cluster(&ctx, &cluster, (ns, name), revision, &rhai::Map::new())
     }
 
     /// `helm::rollback` on an open cluster with options: `wait`, `timeout`.
@@ -193,87 +189,56 @@ pub(crate) mod helm_cluster {
         revision: i64,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::super::rollback_cluster(&ctx, &cluster, ns, name, revision, &options)
+        super::rollback_on_cluster(&ctx, &cluster, (ns, name), revision, &options)
     }
 }
 
-/// A release name that can travel in a label selector.
-pub(super) fn check_name(name: &str) -> ScriptResult<()> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        return Err(script_error("Invalid", &format!("`{name}` is not a valid release name")));
-    }
-    Ok(())
+fn upgrade_on_cluster(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    at: (&str, &str),
+    chart: &str,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    super::writes::upgrade(&run, &Helm::on(&c.0, run.cancel.clone()), at, chart, options)
 }
 
-/// The release records in `ns`: every release, or release `name`. Helm's
-/// default storage is Secrets; when there are none, `ConfigMap`s (Helm's
-/// `configmap` driver) are read instead, so the usual case costs one list.
-pub(super) fn records(run: &Run, c: &Cluster, ns: &str, name: Option<&str>) -> ScriptResult<Vec<Value>> {
-    let labels = match name {
-        Some(name) => format!("{LABEL_SELECTOR},name={name}"),
-        None => LABEL_SELECTOR.to_string(),
-    };
-    let selector = Selector { labels: Some(labels), fields: None };
-    let secrets = reads::list(run, c, "secrets", ns, &selector)?;
-    if !secrets.is_empty() {
-        return Ok(secrets);
-    }
-    reads::list(run, c, "configmaps", ns, &selector)
+fn rollback_on_cluster(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    at: (&str, &str),
+    revision: i64,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    super::writes::rollback(&run, &Helm::on(&c.0, run.cancel.clone()), at, revision, options)
 }
 
 /// A record error as scripts see it; a missing release names where it was
 /// looked for.
-pub(super) fn record_error(c: &Cluster, ns: &str, e: &release::Error) -> Box<EvalAltResult> {
-    match e {
-        release::Error::NotFound { name, revision } => script_error(
-            "NotFound",
-            &format!("release `{name}` {revision}not found in namespace `{ns}` of cluster `{}`", c.context),
-        ),
-        other => super::release_error(other),
+fn record_error(run: &Run, c: &Cluster, ns: &str, e: release::Error) -> Box<EvalAltResult> {
+    run.fail(&backend::Error::record(e, ns, c.context()))
+}
+
+/// The release records in `ns`: every release, or release `name` (whose
+/// name must be one a label selector can carry).
+fn records(run: &Run, c: &Cluster, ns: &str, name: Option<&str>) -> ScriptResult<Vec<Value>> {
+    if let Some(name) = name {
+        backend::check_name(name).map_err(|e| run.fail(&e))?;
     }
+    c.read(run, async |k| backend::records(k, ns, name).await)
 }
 
 fn revision(run: &Run, c: &Cluster, ns: &str, name: &str, revision: Option<i64>) -> ScriptResult<Release> {
-    check_name(name)?;
     let records = records(run, c, ns, Some(name))?;
-    release::release(&records, name, revision).map_err(|e| record_error(c, ns, &e))
+    release::release(&records, name, revision).map_err(|e| record_error(run, c, ns, e))
 }
 
 fn values_of(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
-    known_options("helm::values", options, &["all", "revision"])?;
-    let all = bool_option(options, "all", false)?;
-    let wanted = match options.get("revision").filter(|v| !v.is_unit()) {
-        None => None,
-        Some(v) => {
-            Some(v.as_int().map_err(|t| script_error("Invalid", &format!("`revision` must be a number, not {t}")))?)
-        }
-    };
+    let options = Options::new("helm::values", options, &["all", "revision"])?;
+    let all = options.bool("all")?.unwrap_or(false);
+    let wanted = options.int("revision")?;
     to_script(&revision(&run, c, ns, name, wanted)?.values(all))
-}
-
-/// The user-supplied values of the newest revision, for a dry run's diff;
-/// `Null` (everything would be new) when there is no release yet.
-pub(super) fn current_values(run: &Run, c: &Cluster, ns: &str, name: &str) -> ScriptResult<Value> {
-    check_name(name)?;
-    let records = records(run, c, ns, Some(name))?;
-    match release::release(&records, name, None) {
-        Ok(r) => Ok(r.values(false)),
-        Err(release::Error::NotFound { .. }) => Ok(Value::Null),
-        Err(e) => Err(record_error(c, ns, &e)),
-    }
-}
-
-/// The lines of a dry run's values diff, printed as a note and returned.
-pub(super) fn values_diff(run: &Run, name: &str, current: &Value, next: &Value) -> Value {
-    let changes = values::diff(current, next);
-    let mut text = format!("values of release `{name}` that would change:");
-    if changes.is_empty() {
-        text.push_str(" none");
-    }
-    for change in &changes {
-        text.push_str(&format!("\n  {}", change.line()));
-    }
-    run.printer().note(&run.redactor().redact(&text));
-    changes.iter().map(|c| Value::String(run.redactor().redact(&c.line()))).collect()
 }

@@ -1,10 +1,11 @@
 //! `helm::` - Helm releases. Reads take an open `Cluster` and decode the
 //! release Secrets natively (no helm binary; see [`cluster`]). Writes
-//! (`upgrade`, `rollback`) take a `Cluster` or a kube context name; live
-//! they run the `helm` CLI through the effects gate, and a dry run asks
-//! Helm to validate against the API server (`helm upgrade
-//! --dry-run=server`, `helm rollback --dry-run`). On a world they write the
-//! new release records themselves. `decode`, `history_of`, ... decode
+//! (`upgrade`, `rollback`) take a `Cluster` or a kube context name and
+//! hand one change to the effects gate; the family value
+//! (`backends::helm::Helm`, live or on the world) makes it: live the `helm`
+//! CLI, where a dry run asks Helm to validate against the API server
+//! (`helm upgrade --dry-run=server`, `helm rollback --dry-run`); on a world
+//! new release records. `decode`, `history_of`, ... decode
 //! records a script already holds. A missing helm binary is an error only
 //! when a live write needs it.
 //!
@@ -12,7 +13,6 @@
 //! records its argv and exit codes; no real helm binary runs in them.
 
 mod cluster;
-mod world;
 mod writes;
 
 use rhai::plugin::*;
@@ -20,9 +20,8 @@ use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
 use super::{script_error, ScriptResult};
-use crate::backends::helm::cli::{self, Target};
-use crate::backends::helm::release;
-use writes::{rollback, rollback_cluster, upgrade, upgrade_cluster};
+use crate::backends::helm::{self as backend, release, Helm};
+use crate::run::Run;
 
 #[export_module]
 pub(crate) mod helm {
@@ -49,7 +48,7 @@ pub(crate) mod helm {
         name: &str,
         chart: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::upgrade(&ctx, context, namespace, name, chart, &rhai::Map::new())
+        super::upgrade(&ctx, context, (namespace, name), chart, &rhai::Map::new())
     }
 
     /// `helm::upgrade` with options: `version` (chart version), `set` (map
@@ -72,7 +71,7 @@ pub(crate) mod helm {
         chart: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::upgrade(&ctx, context, namespace, name, chart, &options)
+        super::upgrade(&ctx, context, (namespace, name), chart, &options)
     }
 
     /// Rolls a release back to `revision` (0: the previous one) with the
@@ -90,7 +89,7 @@ pub(crate) mod helm {
         name: &str,
         revision: i64,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::rollback(&ctx, context, namespace, name, revision, &rhai::Map::new())
+        super::rollback(&ctx, context, (namespace, name), revision, &rhai::Map::new())
     }
 
     /// `helm::rollback` with options: `wait`, `timeout` (default `"5m"`).
@@ -107,7 +106,7 @@ pub(crate) mod helm {
         revision: i64,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        super::rollback(&ctx, context, namespace, name, revision, &options)
+        super::rollback(&ctx, context, (namespace, name), revision, &options)
     }
 
     /// Decodes one Helm release record (a `helm.sh/release.v1` Secret, or a
@@ -119,9 +118,9 @@ pub(crate) mod helm {
     /// let r = helm::decode(#{ kind: "ConfigMap", metadata: #{ name: "r" }, data: #{ release: "e30=" } });
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn decode(record: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn decode(ctx: NativeCallContext, record: rhai::Map) -> Result<Dynamic, Box<EvalAltResult>> {
         let record = super::json(&Dynamic::from_map(record))?;
-        super::to_script(&release::decode(&record).map_err(|e| super::release_error(&e))?.summary())
+        super::to_script(&release::decode(&record).map_err(|e| super::release_error(&ctx, e))?.summary())
     }
 
     /// The values of a release record: user-supplied, or with `all` the
@@ -131,9 +130,9 @@ pub(crate) mod helm {
     /// let v = helm::decode_values(#{ kind: "ConfigMap", metadata: #{ name: "r" }, data: #{ release: "e30=" } }, true);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn decode_values(record: rhai::Map, all: bool) -> Result<Dynamic, Box<EvalAltResult>> {
+    pub fn decode_values(ctx: NativeCallContext, record: rhai::Map, all: bool) -> Result<Dynamic, Box<EvalAltResult>> {
         let record = super::json(&Dynamic::from_map(record))?;
-        super::to_script(&release::decode(&record).map_err(|e| super::release_error(&e))?.values(all))
+        super::to_script(&release::decode(&record).map_err(|e| super::release_error(&ctx, e))?.values(all))
     }
 
     /// Every revision of release `name` among `records`, oldest first
@@ -143,9 +142,9 @@ pub(crate) mod helm {
     /// let h = helm::history_of([], "jupyterhub");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn history_of(records: Array, name: &str) -> Result<Array, Box<EvalAltResult>> {
+    pub fn history_of(ctx: NativeCallContext, records: Array, name: &str) -> Result<Array, Box<EvalAltResult>> {
         let records = super::records(records)?;
-        let history = release::history(&records, name).map_err(|e| super::release_error(&e))?;
+        let history = release::history(&records, name).map_err(|e| super::release_error(&ctx, e))?;
         history.iter().map(|r| super::to_script(&r.summary())).collect()
     }
 
@@ -156,15 +155,13 @@ pub(crate) mod helm {
     /// let all = helm::list_of([]);
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn list_of(records: Array) -> Result<Array, Box<EvalAltResult>> {
+    pub fn list_of(ctx: NativeCallContext, records: Array) -> Result<Array, Box<EvalAltResult>> {
         let records = super::records(records)?;
-        let list = release::releases(&records).map_err(|e| super::release_error(&e))?;
+        let list = release::releases(&records).map_err(|e| super::release_error(&ctx, e))?;
         list.iter().map(|r| super::to_script(&r.summary())).collect()
     }
 }
 
-pub(super) const UPGRADE_OPTIONS: [&str; 7] =
-    ["version", "set", "values", "reuse_values", "install", "wait", "timeout"];
 /// The `helm::` module: the kube-context functions and the ones bound to a
 /// `Cluster`.
 pub(crate) fn module() -> rhai::Module {
@@ -173,9 +170,31 @@ pub(crate) fn module() -> rhai::Module {
     module
 }
 
-pub(super) const ROLLBACK_OPTIONS: [&str; 2] = ["wait", "timeout"];
-/// `helm get values` is a read; it gets less time than a write.
-pub(super) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(2);
+/// `helm::upgrade(context, ...)`: Helm in kube context `context`.
+fn upgrade(
+    ctx: &NativeCallContext,
+    context: &str,
+    at: (&str, &str),
+    chart: &str,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    let helm = Helm::open(run.target(), context, run.cancel.clone()).map_err(|e| run.fail(&e))?;
+    writes::upgrade(&run, &helm, at, chart, options)
+}
+
+/// `helm::rollback(context, ...)`: Helm in kube context `context`.
+fn rollback(
+    ctx: &NativeCallContext,
+    context: &str,
+    at: (&str, &str),
+    revision: i64,
+    options: &rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    let helm = Helm::open(run.target(), context, run.cancel.clone()).map_err(|e| run.fail(&e))?;
+    writes::rollback(&run, &helm, at, revision, options)
+}
 
 fn json(value: &Dynamic) -> ScriptResult<Value> {
     rhai::serde::from_dynamic(value).map_err(|e| script_error("Invalid", &format!("not a Kubernetes object: {e}")))
@@ -189,18 +208,10 @@ fn to_script(value: &Value) -> ScriptResult<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
 
-fn release_error(e: &release::Error) -> Box<EvalAltResult> {
-    let mut message = e.to_string();
-    if let Some(cause) = std::error::Error::source(e) {
-        message.push_str(&format!(": {cause}"));
+/// A record a script handed over that cannot be read.
+fn release_error(ctx: &NativeCallContext, e: release::Error) -> Box<EvalAltResult> {
+    match Run::from_context(ctx) {
+        Ok(run) => run.fail(&backend::Error::Record { source: e, location: None }),
+        Err(outside) => outside,
     }
-    script_error(e.kind(), &message)
-}
-
-fn target(context: &str, namespace: &str, name: &str) -> Target {
-    Target { context: context.into(), namespace: namespace.into(), release: name.into() }
-}
-
-fn invalid(e: &cli::Error) -> Box<EvalAltResult> {
-    script_error("Invalid", &e.to_string())
 }

@@ -4,9 +4,11 @@ use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
-use super::cluster::{check_options, to_dynamic, Cluster};
+use super::cluster::{to_dynamic, Cluster};
 use super::copy;
+use crate::backends::k8s::copy::PodPath;
 use crate::backends::k8s::exec::ExecTarget;
+use crate::bindings::options::Options;
 use crate::bindings::{script_error, ScriptResult};
 use crate::run::Run;
 
@@ -136,8 +138,8 @@ pub(crate) mod k8s_exec {
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        check_options(&options, &["container"], "copy_from")?;
-        let from = copy::PodPath { cluster: c, target: target(ns, pod, options.get("container")), path: path.into() };
+        let options = Options::new("copy_from", &options, &["container"])?;
+        let from = PodPath { cluster: &c.0, target: target(ns, pod, options.str("container")?), path: path.into() };
         map_of(&copy::copy_from(&run, &from, local)?)
     }
 
@@ -175,18 +177,14 @@ pub(crate) mod k8s_exec {
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        check_options(&options, &["container"], "copy_to")?;
-        let to = copy::PodPath { cluster: c, target: target(ns, pod, options.get("container")), path: path.into() };
+        let options = Options::new("copy_to", &options, &["container"])?;
+        let to = PodPath { cluster: &c.0, target: target(ns, pod, options.str("container")?), path: path.into() };
         map_of(&copy::copy_to(&run, local, &to)?)
     }
 }
 
-fn target(ns: &str, pod: &str, container: Option<&Dynamic>) -> ExecTarget {
-    ExecTarget {
-        ns: ns.into(),
-        pod: pod.into(),
-        container: container.filter(|c| !c.is_unit()).map(ToString::to_string),
-    }
+fn target(ns: &str, pod: &str, container: Option<String>) -> ExecTarget {
+    ExecTarget { ns: ns.into(), pod: pod.into(), container }
 }
 
 fn map_of(value: &Value) -> ScriptResult<rhai::Map> {
@@ -201,10 +199,10 @@ fn exec(
     options: &rhai::Map,
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
-    check_options(options, &["container", "stdin"], "exec")?;
+    let options = Options::new("exec", options, &["container", "stdin"])?;
     let words = copy::command_arg(cmd)?;
-    let stdin = options.get("stdin").filter(|v| !v.is_unit()).map(ToString::to_string).unwrap_or_default();
-    let out = copy::exec(&run, c, &target(ns, pod, options.get("container")), &words, stdin.as_bytes())?;
+    let stdin = options.get("stdin").map(ToString::to_string).unwrap_or_default();
+    let out = copy::exec(&run, c, &target(ns, pod, options.str("container")?), &words, stdin.as_bytes())?;
     let mut map = rhai::Map::new();
     if let Some(out) = out {
         map.insert("stdout".into(), String::from_utf8_lossy(&out.stdout).into_owned().into());
@@ -228,13 +226,10 @@ fn copy_pods(
     options: &rhai::Map,
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
-    check_options(options, &["container", "to_container"], "copy")?;
-    let src = copy::PodPath {
-        cluster: from.0,
-        target: target(from.1, from.2, options.get("container")),
-        path: from.3.into(),
-    };
+    let options = Options::new("copy", options, &["container", "to_container"])?;
+    let src =
+        PodPath { cluster: &from.0 .0, target: target(from.1, from.2, options.str("container")?), path: from.3.into() };
     let dst =
-        copy::PodPath { cluster: to.0, target: target(to.1, to.2, options.get("to_container")), path: to.3.into() };
+        PodPath { cluster: &to.0 .0, target: target(to.1, to.2, options.str("to_container")?), path: to.3.into() };
     map_of(&copy::copy(&run, &src, &dst)?)
 }

@@ -3,10 +3,11 @@
 use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 
-use super::cluster::{self, check_options, namespace_arg, selector, to_dynamic, Cluster};
+use super::cluster::{self, namespace_arg, selector, to_dynamic, Cluster};
 use super::reads;
 use crate::backends::k8s::LogOptions;
-use crate::bindings::{script_error, ScriptResult};
+use crate::bindings::options::Options;
+use crate::bindings::ScriptResult;
 use crate::run::Run;
 
 #[export_module]
@@ -51,7 +52,7 @@ pub(crate) mod k8s_read {
     /// ```
     #[rhai_fn(global, get = "context", pure)]
     pub fn get_context(c: &mut Cluster) -> String {
-        c.context.clone()
+        c.0.context().to_string()
     }
 
     /// The API server URL.
@@ -61,7 +62,7 @@ pub(crate) mod k8s_read {
     /// ```
     #[rhai_fn(global, get = "server", pure)]
     pub fn get_server(c: &mut Cluster) -> String {
-        c.server.clone()
+        c.0.server().to_string()
     }
 
     /// `Cluster(blue)`.
@@ -71,7 +72,7 @@ pub(crate) mod k8s_read {
     /// ```
     #[rhai_fn(global, name = "to_string", name = "to_debug", pure)]
     pub fn describe(c: &mut Cluster) -> String {
-        format!("Cluster({})", c.context)
+        format!("Cluster({})", c.0.context())
     }
 
     /// One object as a map with the API's field names; `NotFound` if it does
@@ -182,18 +183,14 @@ fn list(
     options: &rhai::Map,
 ) -> ScriptResult<rhai::Array> {
     let run = Run::from_context(ctx)?;
-    let sel = selector(options, &["labels", "fields"], "list")?;
+    let sel = selector("list", options)?;
     let items = reads::list(&run, c, kind, &namespace_arg(ns)?, &sel)?;
     Ok(items.iter().map(to_dynamic).collect())
 }
 
 fn logs(ctx: &NativeCallContext, c: &Cluster, ns: &str, pod: &str, options: &rhai::Map) -> ScriptResult<String> {
     let run = Run::from_context(ctx)?;
-    check_options(options, &["container", "tail"], "logs")?;
-    let container = options.get("container").filter(|v| !v.is_unit()).map(ToString::to_string);
-    let tail = match options.get("tail").filter(|v| !v.is_unit()) {
-        None => None,
-        Some(t) => Some(t.as_int().map_err(|_| script_error("Invalid", "`tail` is a number of lines"))?),
-    };
+    let options = Options::new("logs", options, &["container", "tail"])?;
+    let (container, tail) = (options.str("container")?, options.int("tail")?);
     reads::logs(&run, c, ns, pod, &LogOptions { container, tail })
 }

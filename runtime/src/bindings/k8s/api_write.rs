@@ -4,11 +4,12 @@ use rhai::plugin::*;
 use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
-use super::cluster::{check_options, from_dynamic, namespace_arg, scoped, selector, to_dynamic, Cluster};
+use super::cluster::{from_dynamic, namespace_arg, scoped, selector, to_dynamic, Cluster};
 use super::wait::{self, Until, DEFAULT_TIMEOUT};
 use super::writes;
 use crate::backends::k8s::{parse_manifests, DeleteOptions, PatchType};
-use crate::bindings::{duration_arg, script_error, ScriptResult};
+use crate::bindings::options::{duration, Options};
+use crate::bindings::{script_error, ScriptResult};
 use crate::run::Run;
 
 #[export_module]
@@ -152,7 +153,7 @@ pub(crate) mod k8s_write {
         options: rhai::Map,
     ) -> Result<rhai::Array, Box<EvalAltResult>> {
         let run = Run::from_context(&ctx)?;
-        let sel = selector(&options, &["labels", "fields"], "delete_all")?;
+        let sel = selector("delete_all", &options)?;
         if sel.labels.is_none() && sel.fields.is_none() {
             return Err(script_error(
                 "Usage",
@@ -233,10 +234,10 @@ fn patch(
     options: &rhai::Map,
 ) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
-    check_options(options, &["type"], "patch")?;
-    let how = match options.get("type") {
+    let options = Options::new("patch", options, &["type"])?;
+    let how = match options.str("type")? {
         None => PatchType::Merge,
-        Some(t) => PatchType::parse(&t.to_string()).map_err(|e| script_error("Invalid", &e.to_string()))?,
+        Some(t) => PatchType::parse(&t).map_err(|e| script_error("Invalid", &e.to_string()))?,
     };
     let doc: Value = if doc.is_string() {
         serde_norway::from_str(&doc.to_string())
@@ -254,28 +255,24 @@ fn delete(
     options: &rhai::Map,
 ) -> ScriptResult<bool> {
     let run = Run::from_context(ctx)?;
-    check_options(options, &["wait", "grace", "preconditions", "ignore_not_found"], "delete")?;
+    let options = Options::new("delete", options, &["wait", "grace", "preconditions", "ignore_not_found"])?;
     let resolved = c.kind(&run, kind)?;
     let ns = scoped(&resolved, &namespace_arg(ns)?, false)?;
     let mut opts = DeleteOptions::default();
-    if let Some(grace) = options.get("grace").filter(|v| !v.is_unit()) {
-        let secs = duration_arg(grace, "`grace`")?.as_secs();
-        opts.grace = Some(u32::try_from(secs).map_err(|_| script_error("Invalid", "`grace` is too long"))?);
+    if let Some(grace) = options.duration("grace")? {
+        opts.grace = Some(u32::try_from(grace.as_secs()).map_err(|_| script_error("Invalid", "`grace` is too long"))?);
     }
-    if let Some(pre) = options.get("preconditions").filter(|v| !v.is_unit()) {
-        let pre = pre
-            .read_lock::<rhai::Map>()
-            .ok_or_else(|| script_error("Invalid", "`preconditions` is a map with `uid` and/or `resourceVersion`"))?;
-        check_options(&pre, &["uid", "resourceVersion"], "delete` `preconditions")?;
+    if let Some(pre) = options.map("preconditions")? {
+        let pre = Options::new("delete` `preconditions", &pre, &["uid", "resourceVersion"])?;
         opts.uid = pre.get("uid").map(ToString::to_string);
         opts.resource_version = pre.get("resourceVersion").map(ToString::to_string);
     }
-    let ignore = options.get("ignore_not_found").is_some_and(|v| v.as_bool().unwrap_or(false));
+    let ignore = options.bool("ignore_not_found")?.unwrap_or(false);
     let wait_for = match options.get("wait") {
         None => None,
-        Some(w) if w.as_bool() == Ok(false) || w.is_unit() => None,
+        Some(w) if w.as_bool() == Ok(false) => None,
         Some(w) if w.as_bool() == Ok(true) => Some(DEFAULT_TIMEOUT),
-        Some(w) => Some(duration_arg(w, "`wait`")?),
+        Some(w) => Some(duration(w, "`wait`")?),
     };
     let deleted = writes::delete(&run, c, (&resolved, &ns, name), &opts, ignore)?;
     if let (true, Some(timeout)) = (deleted, wait_for) {
@@ -294,8 +291,7 @@ fn wait(
 ) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    check_options(options, &["timeout"], "wait")?;
-    let timeout = options.get("timeout").map_or(Ok(DEFAULT_TIMEOUT), |t| duration_arg(t, "`timeout`"))?;
+    let timeout = Options::new("wait", options, &["timeout"])?.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let until = Until::from_dynamic(condition)?;
     wait::wait(ctx, &run, c, (kind, &namespace_arg(ns)?, name), &until, timeout)
 }

@@ -1,8 +1,10 @@
 //! `k8s::` - Kubernetes clusters by kube context: reads (get, list, exists,
 //! logs), writes through the effects gate (apply, create, patch, delete,
-//! `delete_all`, scale), waits, commands in pods and verified copies. A
-//! `Cluster` is live (kubeconfig) or one of the world's `clusters:`, decided
-//! by the run's target, never by a binding. Objects cross as maps with the
+//! `delete_all`, scale), waits through the run's wait path, commands in
+//! pods and verified copies. A `Cluster` holds the family value
+//! (`backends::k8s::Cluster`): live (kubeconfig) or one of the world's
+//! `clusters:`, decided by the run's target when it is opened, never by a
+//! binding, which converts types and calls one of its verbs. Objects cross as maps with the
 //! API's own field names. The family is one Rhai module built from three
 //! exported modules (`api_read`, `api_write`, `api_exec`).
 

@@ -1,23 +1,26 @@
 //! `wait`: until an object meets a condition, with a timeout (default
-//! [`DEFAULT_TIMEOUT`]). Live, it watches the object (one `watch` request,
-//! the API server pushes each change); on a world, it advances virtual time
-//! to each scheduled change of the cluster until the condition holds or the
-//! timeout passes. In a dry run it checks once and reports "would wait".
+//! [`DEFAULT_TIMEOUT`]), through the run's one wait path (`Run::wait`:
+//! journaled, printed, on the run's clock, "would wait" in a dry run). The
+//! backend's [`Watch`](crate::backends::k8s::watch::Watch) does the looking:
+//! live it watches the object (the API server pushes each change); on a
+//! world it says when the cluster's next scheduled change is, so virtual
+//! time jumps there.
+//!
+//! Each look runs when the run calls the poll, before it blocks on the
+//! returned future: the condition may be a script closure, and a closure
+//! may call bindings, which must not be called from inside the runtime.
 
-use std::time::{Duration, Instant};
+use std::cell::RefCell;
+use std::time::Duration;
 
-use futures::StreamExt;
 use rhai::{Dynamic, FnPtr, NativeCallContext};
 use serde_json::Value;
 
-use super::cluster::{fail, scoped, to_dynamic, Cluster};
+use super::cluster::{scoped, to_dynamic, Cluster};
 use crate::backends::k8s::condition::Condition;
-use crate::backends::k8s::live::LiveCluster;
-use crate::backends::k8s::{Error, ResourceKind};
+use crate::backends::k8s::Error;
 use crate::bindings::{script_error, ScriptResult};
-use crate::journal::Event;
-use crate::output::Tone;
-use crate::run::Run;
+use crate::run::{Poll, Run, Wait, WaitError, Waited};
 
 /// How long a wait waits unless told otherwise.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_mins(5);
@@ -65,19 +68,8 @@ impl Until {
     }
 }
 
-fn current(run: &Run, c: &Cluster, kind: &ResourceKind, ns: &str, name: &str) -> ScriptResult<Option<Value>> {
-    match &c.live {
-        Some(live) => run.block_on(live.get_opt(kind, ns, name))?.map_err(|e| fail(run, &e)),
-        None => c.world(run, |w, _| match w.get(kind, ns, name) {
-            Ok(o) => Ok(Some(o)),
-            Err(Error::Api { code: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }),
-    }
-}
-
 /// Waits; returns the object as it was when the condition held (`()` once
-/// deleted).
+/// deleted). In a dry run it looks once: the object as it is now.
 pub(crate) fn wait(
     ctx: &NativeCallContext,
     run: &Run,
@@ -90,136 +82,30 @@ pub(crate) fn wait(
     let ns = scoped(&kind, ns, false)?;
     let what = kind.describe(&ns, name);
     let goal = until.describe();
-    let label = format!("{what} to be {goal}");
-    let virtual_time = run.clock().is_virtual();
-    let record = |outcome: &str, waited: Duration| {
-        run.record(&Event::Wait {
-            what: format!("k8s/{} {label}", c.context),
-            duration_ms: waited.as_millis() as u64,
-            outcome: outcome.into(),
-            virtual_time,
-        });
+    let spec = Wait::new(format!("{what} {goal}"), timeout)
+        .label(format!("for {what} to be {goal}"))
+        .journal(format!("k8s/{} {what} to be {goal}", c.context()))
+        .announce();
+    let watch = RefCell::new(c.0.watch(&kind, &ns, name));
+    let seen: RefCell<Option<Value>> = RefCell::new(None);
+    let look = |within: Duration| -> ScriptResult<Poll<Option<Value>>> {
+        let look = run.block_on(watch.borrow_mut().look(within))?.map_err(|e| run.fail(&e))?;
+        seen.replace(look.object.clone());
+        if until.met(ctx, look.object.as_ref())? {
+            return Ok(Poll::Done(look.object));
+        }
+        Ok(Poll::Pending { progress: None, retry: look.again })
     };
-    let found = |obj: Option<Value>| Ok(obj.map_or(Dynamic::UNIT, |o| to_dynamic(&o)));
-    let now = current(run, c, &kind, &ns, name)?;
-    if until.met(ctx, now.as_ref())? {
-        record("done", Duration::ZERO);
-        return found(now);
-    }
-    if run.dry_run() {
-        record("would_wait", Duration::ZERO);
-        run.printer().status(
-            Tone::Plan,
-            "Would wait",
-            &format!("for {label} (timeout {})", crate::duration::format(timeout)),
-        );
-        return found(now);
-    }
-    run.printer().status(
-        Tone::Progress,
-        "Waiting",
-        &format!("for {label} (timeout {})", crate::duration::format(timeout)),
-    );
-    let target = Target { kind: &kind, ns: &ns, name };
-    let outcome = match &c.live {
-        None => wait_world(ctx, run, c, &target, until, timeout)?,
-        Some(live) => wait_live(ctx, run, live, &target, until, timeout)?,
-    };
-    match outcome {
-        Waited::Met(obj, waited) => {
-            record("done", waited);
-            let note = if virtual_time { " (virtual time)" } else { "" };
-            run.printer().status(
-                Tone::Progress,
-                "Waited",
-                &format!("{} for {label}{note}", crate::duration::format(waited)),
-            );
-            found(obj)
+    let found = |obj: Option<Value>| obj.map_or(Dynamic::UNIT, |o| to_dynamic(&o));
+    match run.wait(&spec, |within| std::future::ready(look(within))) {
+        Ok(Waited::Done { value, .. }) => Ok(found(value)),
+        Ok(Waited::WouldWait { .. }) => Ok(found(seen.take())),
+        Err(WaitError::Failed(e)) => Err(e),
+        Err(WaitError::Timeout { .. }) => {
+            let after = crate::duration::format(timeout);
+            Err(run.fail(&Error::Timeout { what, condition: goal, after }))
         }
-        Waited::TimedOut(waited) => {
-            record("timeout", waited);
-            Err(fail(run, &Error::Timeout { what, condition: goal, after: crate::duration::format(timeout) }))
-        }
+        Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
+        Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
     }
-}
-
-struct Target<'a> {
-    kind: &'a ResourceKind,
-    ns: &'a str,
-    name: &'a str,
-}
-
-enum Waited {
-    Met(Option<Value>, Duration),
-    TimedOut(Duration),
-}
-
-/// Advances virtual time from one scheduled change of the cluster to the
-/// next until the condition holds or the timeout passes.
-fn wait_world(
-    ctx: &NativeCallContext,
-    run: &Run,
-    c: &Cluster,
-    t: &Target<'_>,
-    until: &Until,
-    timeout: Duration,
-) -> ScriptResult<Waited> {
-    let mut waited = Duration::ZERO;
-    loop {
-        let next = c.world(run, |w, _| Ok(w.next_event()))?;
-        let elapsed = Duration::try_from(run.clock().now().duration_since(world_start(run))).unwrap_or_default();
-        let step = match next {
-            Some(at) if at.saturating_sub(elapsed) <= timeout.saturating_sub(waited) => at.saturating_sub(elapsed),
-            _ => {
-                sleep(run, timeout.saturating_sub(waited))?;
-                return Ok(Waited::TimedOut(timeout));
-            }
-        };
-        sleep(run, step)?;
-        waited += step;
-        let obj = current(run, c, t.kind, t.ns, t.name)?;
-        if until.met(ctx, obj.as_ref())? {
-            return Ok(Waited::Met(obj, waited));
-        }
-    }
-}
-
-/// Watches the object (the API server pushes each change) until the
-/// condition holds or the timeout passes.
-fn wait_live(
-    ctx: &NativeCallContext,
-    run: &Run,
-    live: &LiveCluster,
-    t: &Target<'_>,
-    until: &Until,
-    timeout: Duration,
-) -> ScriptResult<Waited> {
-    let started = Instant::now();
-    let mut stream = live.watch(t.kind, t.ns, t.name);
-    loop {
-        let remaining = timeout.saturating_sub(started.elapsed());
-        let next = run.block_on(async { tokio::time::timeout(remaining, stream.next()).await })?;
-        match next {
-            Err(_) => return Ok(Waited::TimedOut(started.elapsed())),
-            Ok(None) => {
-                let what = t.kind.describe(t.ns, t.name);
-                return Err(fail(run, &Error::Client { message: format!("the watch of {what} ended"), source: None }));
-            }
-            Ok(Some(Err(e))) => return Err(fail(run, &e)),
-            Ok(Some(Ok(obj))) => {
-                if until.met(ctx, obj.as_ref())? {
-                    return Ok(Waited::Met(obj, started.elapsed()));
-                }
-            }
-        }
-    }
-}
-
-fn world_start(run: &Run) -> jiff::Timestamp {
-    run.world()
-        .map_or_else(|| run.clock().now(), |w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner).start())
-}
-
-fn sleep(run: &Run, d: Duration) -> ScriptResult<()> {
-    run.clock().sleep(d, &run.cancel, |_| {}).map_err(|_| script_error("Interrupted", "interrupted"))
 }

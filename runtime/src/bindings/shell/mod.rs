@@ -22,13 +22,8 @@ use crate::backends::shell::{Exit, Shell};
 use crate::effects::{Change, GateError, Outcome, Permit};
 use crate::run::Run;
 
-mod compat;
 mod rsync;
 mod ssh;
-
-// TEMPORARY (issue 10): for the Helm and Argo CD bindings until they move
-// onto `bindings::options` and one-closure changes.
-pub(crate) use compat::{bool_option, gated, known_options, string_option, timeout_option};
 
 #[export_module]
 pub(crate) mod sh {

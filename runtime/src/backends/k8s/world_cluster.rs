@@ -1,0 +1,327 @@
+//! One of the world's `clusters:` as a handle, the simulated half of
+//! [`Cluster`](super::Cluster): the shared world, the context and the server
+//! it answers as. Every call settles the changes scheduled up to now on the
+//! run's clock, then reads or changes the cluster's part of the world
+//! ([`super::store`], [`super::pods`]). An `unreachable: true` cluster
+//! answers every call with `Unreachable`, as a dead API server would.
+//!
+//! Changes take the gate's [`Permit`]; under `Permit::Check` the cluster
+//! validates them on a copy (see `store.rs`), so a dry run leaves the world
+//! as it was.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::exec::{ExecTarget, Output};
+use super::world::{ClusterWorld, K8sWorld};
+use super::{DeleteOptions, Error, LogOptions, PatchType, ResourceKind, Selector};
+use crate::effects::Permit;
+use crate::world::Shared;
+
+/// The world section the Kubernetes family owns.
+pub const SECTION: &str = "clusters";
+
+/// A simulated cluster: one context of the world's `clusters:`.
+#[derive(Debug, Clone)]
+pub struct WorldCluster {
+    world: Shared,
+    context: String,
+    server: String,
+}
+
+impl WorldCluster {
+    /// Opens a context (`None`: the one marked `current: true`, or the only
+    /// one).
+    pub fn open(world: &Shared, context: Option<&str>) -> Result<Self, Error> {
+        let guard = world.lock();
+        let part = guard.part::<K8sWorld>(SECTION);
+        let known: Vec<String> = part.map(|p| p.clusters.keys().cloned().collect()).unwrap_or_default();
+        let name = match context {
+            Some(c) => c.to_string(),
+            None => part
+                .and_then(K8sWorld::current)
+                .map(String::from)
+                .ok_or_else(|| Error::Kubeconfig { message: "the world marks no cluster `current: true`".into() })?,
+        };
+        let Some(cluster) = part.and_then(|p| p.clusters.get(&name)) else {
+            return Err(Error::UnknownContext { context: name, known });
+        };
+        let server = cluster.server.clone().unwrap_or_else(|| format!("https://{name}.world.example"));
+        if cluster.unreachable {
+            return Err(Error::Unreachable { context: name, server, source: None });
+        }
+        drop(guard);
+        Ok(Self { world: world.clone(), context: name, server })
+    }
+
+    /// The context name.
+    #[must_use]
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// The API server URL it answers as.
+    #[must_use]
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The world it is part of (for families built on it: Argo CD, Helm).
+    #[must_use]
+    pub fn shared(&self) -> &Shared {
+        &self.world
+    }
+
+    /// Runs `f` on this cluster's part of the world (and the section, for
+    /// what is kept across clusters), after the scheduled changes due by
+    /// now have happened.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut ClusterWorld, &mut K8sWorld) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let elapsed = self.world.elapsed();
+        let mut world = self.world.lock();
+        let missing = || Error::UnknownContext { context: self.context.clone(), known: Vec::new() };
+        let part = world.part_mut::<K8sWorld>(SECTION).ok_or_else(missing)?;
+        part.settle(elapsed);
+        // Taken out so that `f` can see both the cluster and the section.
+        let mut cluster = part.clusters.remove(&self.context).ok_or_else(missing)?;
+        let out = if cluster.unreachable {
+            Err(Error::Unreachable { context: self.context.clone(), server: self.server.clone(), source: None })
+        } else {
+            f(&mut cluster, part)
+        };
+        part.clusters.insert(self.context.clone(), cluster);
+        out
+    }
+
+    /// Resolves a kind name: built-in kinds, CRDs in the world, kinds of the
+    /// objects it holds.
+    pub fn resolve(&self, text: &str) -> Result<ResourceKind, Error> {
+        self.with(|c, _| c.resolve(text))
+    }
+
+    /// The kind of a manifest.
+    pub fn kind_of_object(&self, obj: &Value) -> Result<ResourceKind, Error> {
+        self.with(|c, _| c.kind_of_object(obj))
+    }
+
+    /// One object, or `None` when it does not exist.
+    pub fn get_opt(&self, kind: &ResourceKind, ns: &str, name: &str) -> Result<Option<Value>, Error> {
+        self.with(|c, _| match c.get(kind, ns, name) {
+            Ok(obj) => Ok(Some(obj)),
+            Err(Error::Api { code: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Selected objects of a kind in a namespace (`""`: all namespaces).
+    pub fn list(&self, kind: &ResourceKind, ns: &str, selector: &Selector) -> Result<Vec<Value>, Error> {
+        self.with(|c, _| c.list(kind, ns, selector))
+    }
+
+    /// A container's log.
+    pub fn logs(&self, ns: &str, pod: &str, options: &LogOptions) -> Result<String, Error> {
+        self.with(|c, _| c.logs(ns, pod, options))
+    }
+
+    /// Server-side apply, as the world does it (a merge).
+    pub fn apply(&self, permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.with(|c, _| c.apply(permit, kind, ns, obj))
+    }
+
+    /// Creates an object.
+    pub fn create(&self, permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
+        self.with(|c, _| c.create(permit, kind, ns, obj))
+    }
+
+    /// Patches an object.
+    pub fn patch(
+        &self,
+        permit: &Permit,
+        kind: &ResourceKind,
+        at: (&str, &str),
+        doc: &Value,
+        how: PatchType,
+    ) -> Result<Value, Error> {
+        self.with(|c, _| c.patch(permit, kind, at, doc, how))
+    }
+
+    /// Sets the replicas of a scalable object.
+    pub fn scale(&self, permit: &Permit, kind: &ResourceKind, at: (&str, &str), replicas: i64) -> Result<Value, Error> {
+        self.with(|c, _| c.scale(permit, kind, at, replicas))
+    }
+
+    /// Deletes an object and what it owns; returns it.
+    pub fn delete(
+        &self,
+        permit: &Permit,
+        kind: &ResourceKind,
+        at: (&str, &str),
+        options: &DeleteOptions,
+    ) -> Result<Value, Error> {
+        self.with(|c, _| c.delete(permit, kind, at, options))
+    }
+
+    /// Deletes every selected object; returns their names.
+    pub fn delete_all(
+        &self,
+        permit: &Permit,
+        kind: &ResourceKind,
+        ns: &str,
+        selector: &Selector,
+    ) -> Result<Vec<String>, Error> {
+        self.with(|c, _| c.delete_all(permit, kind, ns, selector))
+    }
+
+    /// Runs a command against a pod's files (`None` under `Permit::Check`:
+    /// the pod was checked, nothing ran).
+    pub fn exec(
+        &self,
+        permit: &Permit,
+        target: &ExecTarget,
+        cmd: &[String],
+        stdin: &[u8],
+    ) -> Result<Option<Output>, Error> {
+        self.with(|c, _| c.exec(permit, target, cmd, stdin))
+    }
+
+    /// Whether a pod holds a file: what a copy's check can know.
+    pub(crate) fn has_file(&self, target: &ExecTarget, path: &str) -> Result<bool, Error> {
+        self.with(|c, _| {
+            c.exec_check(target)?;
+            let key = format!("{}/{}", target.ns, target.pod);
+            Ok(c.files.get(&key).is_some_and(|f| f.contains_key(path)))
+        })
+    }
+
+    /// A file copied out of a pod earlier in the run (`copy_from` on a world
+    /// writes to the run's scratch space, never to disk).
+    pub(crate) fn scratch(&self, local: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.with(|_, part| Ok(part.local.get(local).cloned()))
+    }
+
+    /// Keeps a file copied out of a pod in the run's scratch space.
+    pub(crate) fn keep(&self, permit: &Permit, local: &str, bytes: &[u8]) -> Result<(), Error> {
+        if permit.is_check() {
+            return Ok(());
+        }
+        self.with(|_, part| {
+            part.local.insert(local.to_string(), bytes.to_vec());
+            Ok(())
+        })
+    }
+
+    /// How long until this cluster's next scheduled change, on the run's
+    /// clock; `None` when nothing more is scheduled.
+    pub fn next_change(&self) -> Result<Option<Duration>, Error> {
+        let elapsed = self.world.elapsed();
+        self.with(|c, _| Ok(c.next_event().map(|at| at.saturating_sub(elapsed))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::backends::k8s::kinds;
+    use crate::clock::Clock;
+    use crate::world::World;
+
+    const WORLD: &str = r"
+name: check
+start: 2026-11-21T06:00:00Z
+clusters:
+  blue:
+    objects:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: daskhub}}
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: hub, namespace: daskhub}
+        spec: {replicas: 1, selector: {matchLabels: {component: hub}}}
+      - apiVersion: v1
+        kind: Pod
+        metadata: {name: hub-0, namespace: daskhub, labels: {component: hub}}
+        status: {phase: Running}
+      - apiVersion: v1
+        kind: Pod
+        metadata: {name: jupyter-alice, namespace: daskhub, labels: {component: singleuser-server}}
+        status: {phase: Running}
+    files:
+      daskhub/hub-0: {/srv/db: data}
+";
+
+    fn cluster() -> WorldCluster {
+        let world = World::load(WORLD, "check.yaml", &[(SECTION, super::super::world::load_world)]).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("blue")).unwrap()
+    }
+
+    fn kind(text: &str) -> ResourceKind {
+        kinds::builtin(&kinds::parse(text)).unwrap()
+    }
+
+    fn saved(c: &WorldCluster) -> String {
+        let world = c.shared().lock();
+        world.to_yaml(world.start())
+    }
+
+    /// Every verb under `Permit::Check`: the answer the change would get,
+    /// and the world exactly as it was.
+    #[test]
+    fn every_write_under_a_check_permit_answers_and_changes_nothing() {
+        let c = cluster();
+        let before = saved(&c);
+        let check = Permit::for_tests_check();
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cutover", "namespace": "daskhub"}, "data": {"state": "started"}});
+        assert_eq!(c.apply(&check, &kind("cm"), "daskhub", &cm).unwrap()["data"]["state"], "started");
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "restore"}});
+        assert_eq!(c.create(&check, &kind("ns"), "", &ns).unwrap()["metadata"]["name"], "restore");
+        let patched = c
+            .patch(
+                &check,
+                &kind("deploy"),
+                ("daskhub", "hub"),
+                &json!({"metadata": {"labels": {"x": "y"}}}),
+                PatchType::Merge,
+            )
+            .unwrap();
+        assert_eq!(patched["metadata"]["labels"]["x"], "y");
+        assert_eq!(c.scale(&check, &kind("deploy"), ("daskhub", "hub"), 0).unwrap()["spec"]["replicas"], 0);
+        let gone = c.delete(&check, &kind("ns"), ("", "daskhub"), &DeleteOptions::default()).unwrap();
+        assert_eq!(gone["metadata"]["name"], "daskhub");
+        let labels = Selector { labels: Some("component=singleuser-server".into()), fields: None };
+        assert_eq!(c.delete_all(&check, &kind("pods"), "daskhub", &labels).unwrap(), ["jupyter-alice"]);
+        let hub = ExecTarget { ns: "daskhub".into(), pod: "hub-0".into(), container: None };
+        assert_eq!(c.exec(&check, &hub, &["rm".into(), "/srv/db".into()], &[]).unwrap(), None);
+        c.keep(&check, "local.db", b"x").unwrap();
+        assert_eq!(c.scratch("local.db").unwrap(), None);
+        // Refusals are the ones the change would get.
+        let err = c.create(
+            &check,
+            &kind("ns"),
+            "",
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "daskhub"}}),
+        );
+        assert_eq!(err.unwrap_err().to_string(), "namespaces \"daskhub\" already exists");
+        assert_eq!(saved(&c), before);
+        assert!(c.has_file(&hub, "/srv/db").unwrap());
+    }
+
+    #[test]
+    fn the_same_writes_under_an_apply_permit_change_the_world() {
+        let c = cluster();
+        let before = saved(&c);
+        let apply = Permit::for_tests();
+        c.scale(&apply, &kind("deploy"), ("daskhub", "hub"), 0).unwrap();
+        assert_ne!(saved(&c), before);
+        assert_eq!(c.get_opt(&kind("pod"), "daskhub", "hub-0").unwrap(), None, "scaling to 0 removes the pods");
+        let hub = ExecTarget { ns: "daskhub".into(), pod: "jupyter-alice".into(), container: None };
+        let out = c.exec(&apply, &hub, &["echo".into(), "hi".into()], &[]).unwrap().unwrap();
+        assert_eq!(out.stdout, b"hi\n");
+    }
+}
