@@ -8,8 +8,6 @@ use std::fmt;
 
 use rhai::{EvalAltResult, ParseError, Position};
 
-use crate::error::Status;
-
 /// A located error in a script.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
@@ -316,5 +314,29 @@ mod tests {
     fn keeps_names_capitalised() {
         assert_eq!(lowercase_first("Expecting ';'."), "expecting ';'");
         assert_eq!(lowercase_first("EOF reached"), "EOF reached");
+    }
+}
+
+/// How a command ended, as the process exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: the command did what it was asked.
+    Success,
+    /// 1: the runbook failed, refused, or a check found problems.
+    Failed,
+    /// 2: usage, configuration or internal error.
+    Usage,
+    /// 130: interrupted by Ctrl-C.
+    Interrupted,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(status: Status) -> Self {
+        Self::from(match status {
+            Status::Success => 0,
+            Status::Failed => 1,
+            Status::Usage => 2,
+            Status::Interrupted => 130,
+        })
     }
 }

@@ -9,29 +9,7 @@ use std::path::PathBuf;
 use crate::diagnostics::Diagnostic;
 use crate::params::ParamProblems;
 
-/// How a command ended, as the process exit code says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// 0: the command did what it was asked.
-    Success,
-    /// 1: the runbook failed, refused, or a check found problems.
-    Failed,
-    /// 2: usage, configuration or internal error.
-    Usage,
-    /// 130: interrupted by Ctrl-C.
-    Interrupted,
-}
-
-impl From<Status> for std::process::ExitCode {
-    fn from(status: Status) -> Self {
-        Self::from(match status {
-            Status::Success => 0,
-            Status::Failed => 1,
-            Status::Usage => 2,
-            Status::Interrupted => 130,
-        })
-    }
-}
+pub use crate::diagnostics::Status;
 
 /// An error that ends a command.
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,7 @@ mod params;
 mod redact;
 mod resolver;
 pub mod run;
+mod script;
 mod state;
 mod suggestion;
 pub mod world;

@@ -23,7 +23,7 @@
 //! 4. `bindings/<family>.rs`: an `#[export_module]` of thin verbs: read the
 //!    options with `bindings::options::Options`, open the family value from
 //!    `run.target()`, hand each mutation to `run.change(change, async |p| ..)`
-//!    and each wait to `run.wait(..)`, convert errors with `bindings::error`.
+//!    and each wait to `run.wait(..)`, convert errors with `run.fail` (the one converter is `script`).
 //!    Every function has a `///` doc with a runbook example.
 //! 5. Tests: the world behaviour (unit), the live backend against a real local
 //!    server, a dry run that sends no mutating request, a rehearsal.

@@ -11,7 +11,6 @@ mod aws;
 mod core;
 mod dns;
 mod ec2;
-pub(crate) mod error;
 mod helm;
 mod http;
 mod k8s;
@@ -23,13 +22,12 @@ mod yaml;
 
 pub(crate) use reference::reference_markdown;
 
-use rhai::{Dynamic, EvalAltResult, Module, Position};
+use rhai::Module;
 
 use crate::run::Run;
 use crate::world::SectionLoader;
 
-/// What a binding returns to Rhai.
-pub type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
+pub use crate::script::{error_map, script_error, ScriptResult};
 
 /// A binding family added from outside the crate (tests use this to register
 /// a mutating test binding; sites could add their own).
@@ -84,21 +82,6 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("aws", crate::backends::aws::world::load_world),
         (crate::backends::argocd::world::SECTION, crate::backends::argocd::world::load_world),
     ]
-}
-
-/// An error map with `kind` and `message`.
-#[must_use]
-pub fn error_map(kind: &str, message: &str) -> rhai::Map {
-    let mut map = rhai::Map::new();
-    map.insert("kind".into(), kind.into());
-    map.insert("message".into(), message.into());
-    map
-}
-
-/// A script error with `kind` and `message`; the engine fills in the position.
-#[must_use]
-pub fn script_error(kind: &str, message: &str) -> Box<EvalAltResult> {
-    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from_map(error_map(kind, message)), Position::NONE))
 }
 
 /// The run of a binding call (re-exported for extension families).

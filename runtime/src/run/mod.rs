@@ -1,14 +1,13 @@
 //! One run of a runbook: the state every binding reaches through the engine
 //! (journal, gate, clock, cancellation, redaction, the target), the step
-//! book-keeping, the one path every wait takes ([`wait`]), and the sequence
-//! that runs a script start to end (`execute`).
+//! book-keeping, the one path every wait takes ([`wait`]), resume and locks.
+//! The sequence that runs a script start to end is `commands::run`.
 //!
 //! Bindings reach real or simulated systems only through the family values
 //! they make from [`Run::target`], hand every change to [`Run::change`] (the
 //! gate gives their closure the permit the run allows) and every wait to
 //! [`Run::wait`]. The run's mode is not something a binding can read.
 
-mod execute;
 pub mod lock;
 pub(crate) mod resume;
 mod steps;
@@ -24,16 +23,15 @@ use serde::Serialize;
 pub use crate::cancel::Cancel;
 pub use crate::clock::Clock;
 pub use crate::redact::Redactor;
-pub(crate) use execute::{execute, RunRequest};
 pub(crate) use steps::Steps;
 pub use wait::{Poll, Wait, WaitError, Waited};
 
 use crate::backends::Target;
-use crate::bindings::{error as script, script_error, ScriptResult};
 use crate::effects::{Answer, Change, Failure, Gate, GateContext, GateError, Outcome, Permit};
 use crate::journal::{Event, Journal};
 use crate::output::Printer;
 use crate::params::Values;
+use crate::script::{self, script_error, ScriptResult};
 
 /// The state of one run, shared by every binding call (and every `parallel`
 /// worker) through the engine's tag.
@@ -384,7 +382,7 @@ impl Run {
             Answer::Yes | Answer::YesByFlag | Answer::WouldAsk => Ok(true),
             Answer::No => Err(script_error("Declined", &format!("the operator answered no: {question}"))),
             Answer::NoTerminal => {
-                let mut map = crate::bindings::error_map(
+                let mut map = crate::script::error_map(
                     "Usage",
                     &format!("`confirm` needs an answer but there is no terminal to ask on: {question}"),
                 );

@@ -10,10 +10,10 @@
 use std::time::Duration;
 
 use super::Run;
-use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Failure, Mode};
 use crate::journal::Event;
 use crate::output::Tone;
+use crate::script::{script_error, ScriptResult};
 
 /// What a binding waits for.
 #[derive(Debug, Clone)]

@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use super::exec::{ExecTarget, Output};
 use super::live::LiveCluster;
-use super::watch::Watch;
 use super::world_cluster::WorldCluster;
 use super::{kinds, DeleteOptions, Error, LogOptions, PatchType, ResourceKind, Selector};
 use crate::backends::Target;
@@ -210,11 +209,5 @@ impl Cluster {
             Self::Live(c) => c.exec(permit, target, cmd, stdin).await,
             Self::World(c) => c.exec(permit, target, cmd, stdin),
         }
-    }
-
-    /// Follows one object for a wait (see [`Watch`]).
-    #[must_use]
-    pub fn watch(&self, kind: &ResourceKind, ns: &str, name: &str) -> Watch<'_> {
-        Watch::new(self, kind, ns, name)
     }
 }

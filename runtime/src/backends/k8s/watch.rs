@@ -43,7 +43,9 @@ impl std::fmt::Debug for Watch<'_> {
 }
 
 impl<'a> Watch<'a> {
-    pub(super) fn new(cluster: &'a Cluster, kind: &ResourceKind, ns: &str, name: &str) -> Self {
+    /// Follows one object of `cluster` for a wait.
+    #[must_use]
+    pub fn new(cluster: &'a Cluster, kind: &ResourceKind, ns: &str, name: &str) -> Self {
         Self { cluster, kind: kind.clone(), ns: ns.into(), name: name.into(), looked: false, stream: None, last: None }
     }
 

@@ -35,8 +35,6 @@ struct Inner {
 #[export_module]
 pub(crate) mod aws {
     pub type Account = super::Account;
-    pub type Ec2 = super::super::ec2::Ec2;
-    pub type Route53 = super::super::route53::Route53;
 
     /// Opens the default AWS account: credentials and region from the
     /// environment and `~/.aws` (or `HUBOPS_AWS_ENDPOINT` for an emulator).
@@ -82,26 +80,6 @@ pub(crate) mod aws {
     #[rhai_fn(global, get = "region", pure)]
     pub fn region(account: &mut Account) -> String {
         account.backend().region().to_string()
-    }
-
-    /// The account's EC2 (volumes and snapshots).
-    ///
-    /// ```rhai
-    /// let ec2 = aws::account(#{ profile: "prod" }).ec2();
-    /// ```
-    #[rhai_fn(global)]
-    pub fn ec2(account: Account) -> Ec2 {
-        super::super::ec2::Ec2(account)
-    }
-
-    /// The account's Route53 (hosted zones and records).
-    ///
-    /// ```rhai
-    /// let zone = aws::account(#{ profile: "prod" }).route53().zone("cal-adapt.org");
-    /// ```
-    #[rhai_fn(global)]
-    pub fn route53(account: Account) -> Route53 {
-        super::super::route53::Route53(account)
     }
 
     /// `Account(prod, us-west-2)`.

@@ -33,6 +33,16 @@ pub(super) const WAIT_MODIFY: Duration = Duration::from_hours(6);
 pub(crate) mod ec2 {
     pub type Ec2 = super::Ec2;
 
+    /// The account's EC2 (volumes and snapshots).
+    ///
+    /// ```rhai
+    /// let ec2 = aws::account(#{ profile: "prod" }).ec2();
+    /// ```
+    #[rhai_fn(global)]
+    pub fn ec2(account: super::Account) -> Ec2 {
+        super::Ec2(account)
+    }
+
     /// All volumes of the account's region.
     ///
     /// ```rhai

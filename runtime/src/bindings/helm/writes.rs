@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::{json, to_script};
 use crate::backends::helm::{cli, values, Helm, UpgradeSpec, Values};
 use crate::bindings::options::Options;
-use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Change, Permit};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 const UPGRADE_OPTIONS: [&str; 7] = ["version", "set", "values", "reuse_values", "install", "wait", "timeout"];
 const ROLLBACK_OPTIONS: [&str; 2] = ["wait", "timeout"];

@@ -9,8 +9,8 @@ use super::copy;
 use crate::backends::k8s::copy::PodPath;
 use crate::backends::k8s::exec::ExecTarget;
 use crate::bindings::options::Options;
-use crate::bindings::{script_error, ScriptResult};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 #[export_module]
 pub(crate) mod k8s_exec {

@@ -9,8 +9,8 @@ use super::wait::{self, Until, DEFAULT_TIMEOUT};
 use super::writes;
 use crate::backends::k8s::{parse_manifests, DeleteOptions, PatchType};
 use crate::bindings::options::{duration, Options};
-use crate::bindings::{script_error, ScriptResult};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 #[export_module]
 pub(crate) mod k8s_write {

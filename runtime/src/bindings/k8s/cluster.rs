@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::backends::k8s::{self, ResourceKind, Selector};
 use crate::bindings::options::Options;
-use crate::bindings::{script_error, ScriptResult};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 pub(crate) use crate::backends::k8s::world_cluster::SECTION;
 

@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::cluster::Cluster;
 use crate::backends::k8s::copy::{self, Copied, PodPath};
 use crate::backends::k8s::exec::{ExecTarget, Output};
-use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Change, Permit};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 /// `exec`: `None` when only planned (dry run).
 pub(crate) fn exec(

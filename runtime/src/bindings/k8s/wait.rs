@@ -19,8 +19,8 @@ use serde_json::Value;
 use super::cluster::{scoped, to_dynamic, Cluster};
 use crate::backends::k8s::condition::Condition;
 use crate::backends::k8s::Error;
-use crate::bindings::{script_error, ScriptResult};
 use crate::run::{Poll, Run, Wait, WaitError, Waited};
+use crate::script::{script_error, ScriptResult};
 
 /// How long a wait waits unless told otherwise.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_mins(5);
@@ -86,7 +86,7 @@ pub(crate) fn wait(
         .label(format!("for {what} to be {goal}"))
         .journal(format!("k8s/{} {what} to be {goal}", c.context()))
         .announce();
-    let watch = RefCell::new(c.0.watch(&kind, &ns, name));
+    let watch = RefCell::new(crate::backends::k8s::watch::Watch::new(&c.0, &kind, &ns, name));
     let seen: RefCell<Option<Value>> = RefCell::new(None);
     let look = |within: Duration| -> ScriptResult<Poll<Option<Value>>> {
         let look = run.block_on(watch.borrow_mut().look(within))?.map_err(|e| run.fail(&e))?;

@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::cluster::{scoped, Cluster};
 use crate::backends::k8s::{name_of, namespace_of, DeleteOptions, PatchType, ResourceKind, Selector};
-use crate::bindings::{error, script_error, ScriptResult};
+use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Change, Outcome, Permit};
 use crate::run::Run;
+use crate::script as error;
 
 /// The kind of a manifest, on this cluster.
 fn kind_of_manifest(run: &Run, c: &Cluster, obj: &Value) -> ScriptResult<ResourceKind> {

@@ -38,6 +38,16 @@ pub(crate) mod route53 {
     pub type Route53 = super::Route53;
     pub type Zone = super::Zone;
 
+    /// The account's Route53 (hosted zones and records).
+    ///
+    /// ```rhai
+    /// let zone = aws::account(#{ profile: "prod" }).route53().zone("cal-adapt.org");
+    /// ```
+    #[rhai_fn(global)]
+    pub fn route53(account: super::Account) -> Route53 {
+        super::Route53(account)
+    }
+
     /// The hosted zone named `name`. If a public and a private zone share
     /// the name, this fails (`kind: "Invalid"`, `candidates`) and the
     /// two-argument form picks one with `visibility`.

@@ -15,12 +15,13 @@ use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
 use super::options::Options;
-use super::{error as script, script_error, ScriptResult};
+use super::{script_error, ScriptResult};
 use crate::backends::shell::process::{self, Invocation, Output};
 use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::backends::shell::{Exit, Shell};
 use crate::effects::{Change, GateError, Outcome, Permit};
 use crate::run::Run;
+use crate::script;
 
 mod rsync;
 mod ssh;

@@ -10,10 +10,10 @@ use super::{command, login_option, shell, timeout, LOGIN_OPTIONS};
 use crate::backends::shell::rsync::{self as rsync_args, Report, Transfer};
 use crate::backends::shell::ssh::{self as ssh_args, Login};
 use crate::bindings::options::Options;
-use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Change, Permit};
 use crate::output::Tone;
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 /// `sh::rsync`'s timeout when none is given: a first copy of home
 /// directories takes hours.

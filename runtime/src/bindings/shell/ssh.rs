@@ -6,9 +6,9 @@ use rhai::{Array, Dynamic, NativeCallContext};
 use super::{argv, command, exit, login_option, ran, shell, timeout, RUN_TIMEOUT};
 use crate::backends::shell::ssh::{Remote, Session};
 use crate::bindings::options::Options;
-use crate::bindings::{script_error, ScriptResult};
 use crate::effects::{Change, Permit};
 use crate::run::Run;
+use crate::script::{script_error, ScriptResult};
 
 const SSH_OPTIONS: [&str; 5] = ["identity", "user", "port", "timeout", "check"];
 

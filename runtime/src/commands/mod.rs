@@ -11,8 +11,10 @@ use crate::engine::{self, Build};
 use crate::error::Status;
 use crate::output::{Printer, Tone};
 use crate::params::{show_plain, Declaration, Supplied};
-use crate::run::{execute as execute_run, RunRequest};
+mod run;
+
 use crate::Error;
+use run::{execute as execute_run, RunRequest};
 
 pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
     let catalog = Catalog::new(config.path.clone());

@@ -1,6 +1,7 @@
-//! A run from start to end: check parameters, load the world, open the
-//! journal, build the engine, run the script on its own thread, roll back if
-//! asked, print the plan, close the journal. Every problem found before the
+//! `hubops run`, start to end: check parameters, load the world, claim the
+//! run it resumes, open the journal, take the locks, build the engine, run
+//! the script on its own thread, roll back if asked, print the plan, close
+//! the journal. The run's state (what bindings reach) is `crate::run`. Every problem found before the
 //! first step (parameters, world, syntax) ends the command with exit 2 and
 //! nothing started.
 
@@ -10,7 +11,6 @@ use std::time::Instant;
 
 use rhai::Dynamic;
 
-use super::{Clock, Run, Steps};
 use crate::backends;
 use crate::bindings::Extension;
 use crate::catalog::{Catalog, Runbook};
@@ -23,6 +23,7 @@ use crate::error::Status;
 use crate::journal::{self, Event, Journal};
 use crate::output::{Printer, Tone};
 use crate::params::{self, Supplied};
+use crate::run::{self as run_state, lock, resume, Clock, Limits, Run, Steps};
 use crate::world::{self, World};
 use crate::Error;
 
@@ -64,9 +65,9 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let loaded = load_world(&req)?;
     let resumed = match &req.resume {
         Some(run) => {
-            let path = super::resume::locate(run)?;
+            let path = resume::locate(run)?;
             let id = (!std::path::Path::new(run).is_file()).then_some(run.as_str());
-            let r = super::resume::load(&path, id)?;
+            let r = resume::load(&path, id)?;
             if let Some(line) = r.torn {
                 printer.warn(&format!(
                     "line {line} of the journal `{}` was cut short (the run died while writing it) and is ignored",
@@ -111,12 +112,12 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     let id = run_id(&runbook.name);
     let journal_path = req.journal.clone().unwrap_or_else(|| journal::default_dir().join(format!("{id}.jsonl")));
     if let Some(r) = &resumed {
-        super::resume::claim(r, &id, &crate::state::absolute(&journal_path))?;
+        resume::claim(r, &id, &crate::state::absolute(&journal_path))?;
     }
     let echo: Option<journal::Echo> =
         printer.json().then(|| Box::new(move |line: &str| printer.stdout_line(line)) as journal::Echo);
     let journal = Journal::open(&journal_path, echo, redactor.clone())?;
-    let locks = super::lock::Locks::new(super::lock::Holder::this(&id));
+    let locks = lock::Locks::new(lock::Holder::this(&id));
     // The world files this run reads and writes: a second run on them waits
     // for none, it is refused.
     if let Some(w) = &loaded {
@@ -159,7 +160,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         runtime,
         resumed,
         locks,
-        limits: super::Limits::new(req.max_virtual_time, clock_start),
+        limits: Limits::new(req.max_virtual_time, clock_start),
         save_world: save_each_change.then(|| save_world.clone()).flatten(),
     });
 
@@ -193,7 +194,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         lineage: run.resumed.as_ref().map(|r| r.lineage.clone()),
         resumed_journal: run.resumed.as_ref().map(|r| r.journal.display().to_string()),
         world_digest,
-        operator: Some(super::lock::operator()),
+        operator: Some(lock::operator()),
     })?;
     for target in run.locks.held() {
         run.record(&Event::Lock { target, action: "acquired".into(), holder: None });
@@ -297,7 +298,7 @@ fn load_world(req: &RunRequest<'_>) -> Result<Option<Loaded>, Error> {
     let mut sections = crate::bindings::world_sections();
     sections.extend(req.extensions.iter().filter_map(|e| e.world_section));
     let world = World::load(&text, &origin, &sections)?;
-    Ok(Some(Loaded { world, digest: super::digest(text.as_bytes()), path }))
+    Ok(Some(Loaded { world, digest: run_state::digest(text.as_bytes()), path }))
 }
 
 /// After a failure: run the rollbacks of completed steps (newest first) when

@@ -1,4 +1,5 @@
-//! Errors as scripts see them: one converter from a backend's typed error
+//! Errors as scripts see them: the error map (`kind`, `message`, ...) every
+//! binding and the run build, and one converter from a backend's typed error
 //! ([`Failure`]) or the gate's verdict ([`GateError`]) to the script's error
 //! map, so every family's `catch (e)` reads the same fields:
 //!
@@ -8,13 +9,32 @@
 //! - `message`, `causes` (the chain of sources), `hint` where one helps, and
 //!   the family's own fields (`code`, `contexts`, ...).
 //!
-//! Every text is redacted before it reaches the script.
+//! Every text is redacted before it reaches the script. Below the bindings
+//! and the run, which both build on it; it imports only the gate's words and
+//! redaction.
 
 use rhai::{Dynamic, EvalAltResult, Position};
 
-use super::{error_map, script_error};
 use crate::effects::{Failure, GateError};
 use crate::redact::Redactor;
+
+/// What a binding returns to Rhai.
+pub type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// An error map with `kind` and `message`.
+#[must_use]
+pub fn error_map(kind: &str, message: &str) -> rhai::Map {
+    let mut map = rhai::Map::new();
+    map.insert("kind".into(), kind.into());
+    map.insert("message".into(), message.into());
+    map
+}
+
+/// A script error with `kind` and `message`; the engine fills in the position.
+#[must_use]
+pub fn script_error(kind: &str, message: &str) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(Dynamic::from_map(error_map(kind, message)), Position::NONE))
+}
 
 /// A backend error as a script error.
 pub(crate) fn failure<E: Failure + ?Sized>(redactor: &Redactor, err: &E) -> Box<EvalAltResult> {
