@@ -15,6 +15,7 @@ mod cli;
 mod core;
 mod dns;
 mod gate;
+mod gate_rules;
 mod helm;
 mod helm_cluster;
 mod http;

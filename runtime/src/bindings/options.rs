@@ -120,8 +120,12 @@ impl<'a> Options<'a> {
 /// A duration argument: `"15m"` or a number of seconds, at most a year.
 /// `what` names it in errors, as in ``the duration of `sleep` ``.
 pub(crate) fn duration(value: &Dynamic, what: &str) -> ScriptResult<Duration> {
-    let too_long =
-        || script_error("Invalid", &format!("{what} is longer than 366 days, the longest duration hubops accepts"));
+    let too_long = || {
+        script_error(
+            "Invalid",
+            &format!("{what} `{value}` is longer than 366 days, the longest duration hubops accepts"),
+        )
+    };
     if let Ok(secs) = value.as_int() {
         let secs = u64::try_from(secs).map_err(|_| script_error("Invalid", &format!("{what} must not be negative")))?;
         let d = Duration::from_secs(secs);
