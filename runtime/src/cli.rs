@@ -137,6 +137,9 @@ pub(crate) struct RunArgs {
     /// The most virtual time a rehearsal or dry run may take before it is stopped as a runaway
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration, env = "HUBOPS_MAX_VIRTUAL_TIME")]
     pub(crate) max_virtual_time: std::time::Duration,
+    /// Take a cluster's lock (Lease) another run holds, after asking (for a run that died on another machine)
+    #[arg(long, env = "HUBOPS_BREAK_LOCK")]
+    pub(crate) break_lock: bool,
     /// Print help, with the runbook's parameters when a runbook is named
     #[arg(short = 'h', long = "help")]
     pub(crate) help: bool,
@@ -251,6 +254,7 @@ fn run_config(args: RunArgs) -> config::Command {
         },
         resume: args.resume,
         max_virtual_time: args.max_virtual_time,
+        break_lock: args.break_lock,
     }))
 }
 

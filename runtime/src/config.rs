@@ -97,6 +97,8 @@ pub struct RunConfig {
     pub resume: Option<String>,
     /// `--max-virtual-time`: the most time a run's virtual clock may move.
     pub max_virtual_time: std::time::Duration,
+    /// `--break-lock`: take a remote lock another run holds (asked first).
+    pub break_lock: bool,
 }
 
 /// `hubops eject`.

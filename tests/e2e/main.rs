@@ -22,6 +22,7 @@ mod http;
 mod k8s;
 mod k8s_live;
 mod k8s_pods;
+mod leases;
 mod moto;
 mod safety;
 mod shell;

@@ -18,7 +18,7 @@ use super::options::Options;
 use super::{script_error, ScriptResult};
 use crate::backends::argocd::{self as argo, Goal, KIND};
 use crate::backends::k8s::{PatchType, Selector};
-use crate::effects::{Change, Permit};
+use crate::effects::Permit;
 use crate::run::Run;
 
 #[export_module]
@@ -232,7 +232,7 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     }
     let kind = c.kind(&run, KIND)?;
     let doc = argo::sync_operation(prune, revision.as_deref());
-    let change = Change::new(c.system(), "sync", kind.describe(ns, name)).before_after(None, Some(doc.clone()));
+    let change = c.change("sync", kind.describe(ns, name), ns).before_after(None, Some(doc.clone()));
     let app = run.change(change, async |p: &Permit| argo::sync(&c.0, p, &kind, (ns, name), &doc).await)?;
     summary(&app.into_inner())
 }

@@ -137,6 +137,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         on_failure: args.on_failure,
         resume: args.resume,
         max_virtual_time: args.max_virtual_time,
+        break_lock: args.break_lock,
         printer,
         catalog,
         extensions,

@@ -40,6 +40,7 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) on_failure: OnFailure,
     pub(crate) resume: Option<String>,
     pub(crate) max_virtual_time: std::time::Duration,
+    pub(crate) break_lock: bool,
     pub(crate) printer: Printer,
     pub(crate) catalog: &'a Catalog,
     pub(crate) extensions: &'a [Extension],
@@ -160,9 +161,13 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         runtime,
         resumed,
         locks,
+        remotes: lock::Remotes::default(),
+        break_lock: req.break_lock,
+        me: std::sync::OnceLock::new(),
         limits: Limits::new(req.max_virtual_time, clock_start),
         save_world: save_each_change.then(|| save_world.clone()).flatten(),
     });
+    let _ = run.me.set(Arc::downgrade(&run));
 
     let (resolver, sources) = engine::resolver(runbook.folder(), req.catalog.search_path().to_vec());
     let engine = engine::build(Build { resolver, extensions: req.extensions, run: Some(run.clone()), optimize: true });
@@ -244,6 +249,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     if req.dry_run {
         printer.plan(&run.gate.plan());
     }
+    run.release_remotes();
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
     let saved = match (&req.save_world, run.target()) {
         (Some(path), backends::Target::World(_)) => Some(run.save_world_to(path)),

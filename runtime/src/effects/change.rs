@@ -72,6 +72,10 @@ pub struct Change {
     pub after: Option<Value>,
     /// Whether it destroys something (asks for confirmation unless `--yes`).
     pub destructive: bool,
+    /// Where in the system it works (a Kubernetes namespace): a live run
+    /// holds the system's remote lock there (a Lease) before the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Change {
@@ -85,7 +89,15 @@ impl Change {
             before: None,
             after: None,
             destructive: false,
+            scope: None,
         }
+    }
+
+    /// Where in the system the change works (a namespace).
+    #[must_use]
+    pub fn scoped(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
     }
 
     /// Marks the change destructive.

@@ -235,6 +235,14 @@ impl Gate {
         Ok(answer)
     }
 
+    /// Runs `op` on hubops' own coordination objects (a run's Lease), which
+    /// are no part of the plan and are never replayed: with a permit to
+    /// apply in a run that applies, not at all in a dry run (dry runs take
+    /// local locks only).
+    pub(crate) fn coordinate<T>(&self, op: impl FnOnce(&Permit) -> T) -> Option<T> {
+        (self.mode == Mode::Apply).then(|| op(&Permit::new(false)))
+    }
+
     /// How many changes were made (not planned).
     pub(crate) fn applied_count(&self) -> usize {
         self.applied.load(Ordering::SeqCst)
@@ -265,5 +273,6 @@ fn redact_change(redactor: &Redactor, change: Change) -> Change {
         before: change.before.map(|v| redactor.redact_value(&v)),
         after: change.after.map(|v| redactor.redact_value(&v)),
         destructive: change.destructive,
+        scope: change.scope,
     }
 }

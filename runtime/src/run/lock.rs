@@ -154,3 +154,64 @@ mod tests {
         assert!(second.take("world /tmp/site.yaml").unwrap(), "released when the holder ends");
     }
 }
+
+/// What taking a remote lock found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// Taken (or already ours).
+    Taken,
+    /// Another run held it but stopped renewing it: taken over.
+    TakenOver(String),
+    /// Another run holds it, alive; broken on request.
+    Broken(String),
+    /// Another run holds it.
+    HeldBy(String),
+}
+
+/// A lock a system holds for a run (a Kubernetes Lease in a namespace), made
+/// by the family that knows the system. Every call gets the gate's permit:
+/// it writes to the system, though never as part of the plan.
+pub(crate) trait RemoteLock: Send + Sync + std::fmt::Debug {
+    /// Takes the lock in `scope` for `holder`; `force` breaks another run's.
+    fn take<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a Holder,
+        force: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Remote, String>> + Send + 'a>>;
+
+    /// Renews it; `Ok(false)` when it is no longer ours.
+    fn renew<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a Holder,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, String>> + Send + 'a>>;
+
+    /// Releases it.
+    fn release<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a Holder,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The remote locks of a run: who can make them per system, and which are held.
+#[derive(Debug, Default)]
+pub(crate) struct Remotes {
+    pub(crate) makers: Mutex<BTreeMap<String, std::sync::Arc<dyn RemoteLock>>>,
+    /// (system, scope) held now.
+    pub(crate) held: Mutex<std::collections::BTreeSet<(String, String)>>,
+    /// Set when the run ends, so the renewing thread stops.
+    pub(crate) done: std::sync::atomic::AtomicBool,
+    pub(crate) renewing: std::sync::atomic::AtomicBool,
+}
+
+impl Locks {
+    /// The holder record of this run.
+    pub(crate) fn holder(&self) -> &Holder {
+        &self.holder
+    }
+}

@@ -20,6 +20,7 @@ pub mod copy;
 mod discovery;
 pub mod exec;
 pub mod kinds;
+pub mod lease;
 pub mod live;
 pub mod patch;
 mod pods;

@@ -30,8 +30,14 @@ impl std::fmt::Debug for Cluster {
 /// kubeconfig, checking that the API server answers.
 pub(crate) fn open(run: &Run, context: Option<&str>) -> ScriptResult<Cluster> {
     run.check_cancelled()?;
-    let cluster = run.block_on(k8s::Cluster::open(run.target(), context))?.map_err(|e| run.fail(&e))?;
-    Ok(Cluster(Arc::new(cluster)))
+    let cluster = Arc::new(run.block_on(k8s::Cluster::open(run.target(), context))?.map_err(|e| run.fail(&e))?);
+    let system = format!("k8s/{}", cluster.context());
+    // A resumed run must work on the cluster the run it continues worked on.
+    run.note_target(&system, cluster.server())?;
+    if matches!(*cluster, k8s::Cluster::Live(_)) {
+        run.register_remote_lock(&system, Arc::new(KubeLease(cluster.clone())));
+    }
+    Ok(Cluster(cluster))
 }
 
 impl Cluster {
@@ -43,6 +49,14 @@ impl Cluster {
     /// The gate's system name for changes on this cluster.
     pub(crate) fn system(&self) -> String {
         format!("k8s/{}", self.context())
+    }
+
+    /// A change on this cluster, working in `ns` (a cluster-scoped one, `""`,
+    /// works in the context's default namespace): the run holds this
+    /// cluster's Lease there first.
+    pub(crate) fn change(&self, verb: &str, target: String, ns: &str) -> crate::effects::Change {
+        let scope = if ns.is_empty() { self.0.default_namespace() } else { ns };
+        crate::effects::Change::new(self.system(), verb, target).scoped(scope)
     }
 
     /// Resolves a kind name on this cluster.
@@ -125,4 +139,55 @@ pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
 pub(crate) fn from_dynamic(value: &Dynamic, what: &str) -> ScriptResult<Value> {
     rhai::serde::from_dynamic::<Value>(value)
         .map_err(|e| script_error("Invalid", &format!("{what} cannot be sent to Kubernetes: {e}")))
+}
+
+/// A live cluster's run lock: the Lease `hubops-lock` in the namespace a
+/// change works in (see `backends::k8s::lease`).
+#[derive(Debug)]
+struct KubeLease(Arc<k8s::Cluster>);
+
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send + 'a>>;
+
+impl crate::run::lock::RemoteLock for KubeLease {
+    fn take<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a crate::run::lock::Holder,
+        force: bool,
+    ) -> Boxed<'a, crate::run::lock::Remote> {
+        use crate::backends::k8s::lease::{acquire, Taken};
+        use crate::run::lock::Remote;
+        Box::pin(async move {
+            let taken = acquire(&self.0, permit, scope, (&holder.run, &holder.operator), force).await;
+            Ok(match taken.map_err(|e| e.to_string())? {
+                Taken::Acquired => Remote::Taken,
+                Taken::TakenOver(h) => Remote::TakenOver(h.describe()),
+                Taken::Broken(h) => Remote::Broken(h.describe()),
+                Taken::HeldBy(h) => Remote::HeldBy(h.describe()),
+            })
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a crate::run::lock::Holder,
+    ) -> Boxed<'a, bool> {
+        Box::pin(async move {
+            crate::backends::k8s::lease::renew(&self.0, permit, scope, &holder.run).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        permit: &'a crate::effects::Permit,
+        scope: &'a str,
+        holder: &'a crate::run::lock::Holder,
+    ) -> Boxed<'a, ()> {
+        Box::pin(async move {
+            crate::backends::k8s::lease::release(&self.0, permit, scope, &holder.run).await.map_err(|e| e.to_string())
+        })
+    }
 }

@@ -21,7 +21,7 @@ pub(crate) fn exec(
     cmd: &[String],
     stdin: &[u8],
 ) -> ScriptResult<Option<Output>> {
-    let change = Change::new(c.system(), "exec", format!("pod {}/{}: {}", t.ns, t.pod, cmd.join(" ")));
+    let change = c.change("exec", format!("pod {}/{}: {}", t.ns, t.pod, cmd.join(" ")), &t.ns);
     Ok(run.change(change, async |p: &Permit| c.0.exec(p, t, cmd, stdin).await)?.into_inner())
 }
 
@@ -34,7 +34,7 @@ fn copied(out: Option<Copied>) -> Value {
 /// Pod to pod, across clusters; nothing is written locally.
 pub(crate) fn copy(run: &Run, from: &PodPath<'_>, to: &PodPath<'_>) -> ScriptResult<Value> {
     let system = format!("k8s/{}", to.cluster.context());
-    let change = Change::new(system, "copy", format!("{} -> {}", from.describe(), to.describe()));
+    let change = Change::new(system, "copy", format!("{} -> {}", from.describe(), to.describe())).scoped(&to.target.ns);
     Ok(copied(run.change(change, async |p: &Permit| copy::copy(p, from, to).await)?.into_inner()))
 }
 
@@ -49,7 +49,7 @@ pub(crate) fn copy_from(run: &Run, from: &PodPath<'_>, local: &str) -> ScriptRes
 pub(crate) fn copy_to(run: &Run, local: &str, to: &PodPath<'_>) -> ScriptResult<Value> {
     let bytes = copy::read_local(to.cluster, local).map_err(|e| run.fail(&e))?;
     let system = format!("k8s/{}", to.cluster.context());
-    let change = Change::new(system, "copy", format!("{local} -> {}", to.describe()));
+    let change = Change::new(system, "copy", format!("{local} -> {}", to.describe())).scoped(&to.target.ns);
     Ok(copied(run.change(change, async |p: &Permit| copy::copy_to(p, &bytes, to).await)?.into_inner()))
 }
 

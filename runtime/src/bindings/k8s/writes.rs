@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::cluster::{scoped, Cluster};
 use crate::backends::k8s::{name_of, namespace_of, DeleteOptions, PatchType, ResourceKind, Selector};
 use crate::bindings::{script_error, ScriptResult};
-use crate::effects::{Change, Outcome, Permit};
+use crate::effects::{Outcome, Permit};
 use crate::run::Run;
 use crate::script as error;
 
@@ -44,7 +44,7 @@ pub(crate) fn apply_one(run: &Run, c: &Cluster, obj: &Value, create: bool) -> Sc
     };
     let name = name_of(obj).unwrap_or_default();
     let verb = if create { "create" } else { "apply" };
-    let change = Change::new(c.system(), verb, kind.describe(&ns, name)).before_after(None, Some(shown(&kind, obj)));
+    let change = c.change(verb, kind.describe(&ns, name), &ns).before_after(None, Some(shown(&kind, obj)));
     let outcome = if create {
         run.change(change, async |p: &Permit| c.0.create(p, &kind, &ns, obj).await)?
     } else {
@@ -79,7 +79,7 @@ pub(crate) fn patch(
 ) -> ScriptResult<Value> {
     let kind = c.kind(run, kind)?;
     let ns = scoped(&kind, ns, false)?;
-    let change = Change::new(c.system(), "patch", kind.describe(&ns, name)).before_after(None, Some(doc.clone()));
+    let change = c.change("patch", kind.describe(&ns, name), &ns).before_after(None, Some(doc.clone()));
     let outcome = run.change(change, async |p: &Permit| c.0.patch(p, &kind, (&ns, name), doc, how).await)?;
     Ok(outcome.into_inner())
 }
@@ -96,7 +96,7 @@ pub(crate) fn scale(
     if replicas < 0 {
         return Err(script_error("Invalid", "replicas must not be negative"));
     }
-    let change = Change::new(c.system(), "scale", kind.describe(&ns, name)).before_after(None, Some(replicas.into()));
+    let change = c.change("scale", kind.describe(&ns, name), &ns).before_after(None, Some(replicas.into()));
     let outcome = run.change(change, async |p: &Permit| c.0.scale(p, &kind, (&ns, name), replicas).await)?;
     Ok(outcome.into_inner())
 }
@@ -113,7 +113,7 @@ pub(crate) fn delete(
     if ignore_not_found && c.read(run, async |k| k.get_opt(kind, ns, name).await)?.is_none() {
         return Ok(false);
     }
-    let mut change = Change::new(c.system(), "delete", kind.describe(ns, name));
+    let mut change = c.change("delete", kind.describe(ns, name), ns);
     if kind.delete_is_destructive() {
         change = change.destructive();
     }
@@ -143,7 +143,7 @@ pub(crate) fn delete_all(
     if let Some(fields) = &selector.fields {
         what.push_str(&format!(" --field-selector {fields}"));
     }
-    let mut change = Change::new(c.system(), "delete all", what);
+    let mut change = c.change("delete all", what, &ns);
     if kind.delete_is_destructive() {
         change = change.destructive();
     }
