@@ -128,6 +128,10 @@ pub enum Event {
         /// Why it failed (`failed` only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The run's clock at the end, RFC 3339 (a resume on a world goes on
+        /// from the latest of these: time passed even if the world was not saved).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
     },
     /// A change passed the effects gate.
     Change {

@@ -13,6 +13,7 @@ mod cae;
 mod cae_live;
 mod cli;
 mod core;
+mod crash_resume;
 mod dns;
 mod gate;
 mod gate_rules;

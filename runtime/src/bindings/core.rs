@@ -239,6 +239,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
             duration_ms: 0,
             result: result.clone(),
             error: None,
+            at: Some(run.clock().now().to_string()),
         });
         lock(&run.steps).complete(name, rollback);
         return result.map_or(Ok(Dynamic::UNIT), rhai::serde::to_dynamic);
@@ -264,6 +265,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
                 duration_ms,
                 result: json,
                 error: None,
+                at: Some(run.clock().now().to_string()),
             });
             lock(&run.steps).complete(name, rollback);
             crate::crash::point("step-end", index);
@@ -278,6 +280,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
                 duration_ms,
                 result: None,
                 error,
+                at: Some(run.clock().now().to_string()),
             });
             Err(err)
         }

@@ -104,8 +104,12 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     };
     // A dry run changes nothing, so waiting for changes to settle is
     // pointless: its time is virtual too, and retry loops end at once.
+    // A resumed rehearsal goes on at the latest time the run it continues
+    // reached: the time its finished steps took passed, even if the world
+    // file was last saved before them.
+    let resumed_clock = resumed.as_ref().and_then(|r| r.last_clock);
     let clock = Arc::new(match &loaded {
-        Some(w) => Clock::starting_at(w.world.start()),
+        Some(w) => Clock::starting_at(resumed_clock.map_or(w.world.start(), |t| t.max(w.world.start()))),
         None if req.dry_run => Clock::starting_at(jiff::Timestamp::now()),
         None => Clock::Live,
     });

@@ -251,7 +251,11 @@ impl Run {
     /// Writes the world as it is now to `path` (atomically) and journals its digest.
     pub(crate) fn save_world_to(&self, path: &std::path::Path) -> Result<std::path::PathBuf, crate::Error> {
         let Target::World(world) = &self.target else { return Ok(path.to_path_buf()) };
-        let yaml = world.lock().to_yaml(self.clock.now());
+        let yaml = {
+            let mut world = world.lock();
+            world.settle(self.clock.now());
+            world.to_yaml(self.clock.now())
+        };
         let yaml = self.redact_world(&yaml);
         crate::state::write_atomic(path, yaml.as_bytes())
             .map_err(|source| crate::Error::Write { path: path.to_path_buf(), source })?;

@@ -53,6 +53,8 @@ pub(crate) struct Resumed {
     pub(crate) targets: BTreeMap<String, String>,
     /// A last line cut short and dropped.
     pub(crate) torn: Option<usize>,
+    /// The latest time on the run clock the earlier runs recorded.
+    pub(crate) last_clock: Option<jiff::Timestamp>,
 }
 
 /// Why a run cannot be resumed.
@@ -218,6 +220,15 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
     }
     let is_world = target == "world";
     let world_lost = is_world && saved.is_none() && made_changes && !dry_run;
+    let last_clock = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RunStart { clock, .. } | Event::StepStart { at: clock, .. } => Some(clock.as_str()),
+            Event::StepEnd { at: Some(at), .. } => Some(at.as_str()),
+            _ => None,
+        })
+        .filter_map(|t| t.parse::<jiff::Timestamp>().ok())
+        .max();
     Ok(Resumed {
         from: run_id.clone(),
         journal: crate::state::absolute(path),
@@ -233,6 +244,7 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
         world_lost,
         targets,
         torn,
+        last_clock,
     })
 }
 

@@ -50,6 +50,13 @@ pub trait WorldPart: fmt::Debug + Send + AsAny {
         let _ = elapsed;
         self.snapshot()
     }
+    /// Brings what changes by itself over virtual time up to `now`
+    /// (`elapsed` since the world's start), before the world is saved: a
+    /// saved world is the site as it is at that instant, whichever parts
+    /// the run happened to look at last.
+    fn settle(&mut self, elapsed: std::time::Duration, now: Timestamp) {
+        let _ = (elapsed, now);
+    }
 }
 
 /// Parses a family's section of a world file.
@@ -216,6 +223,14 @@ impl World {
     /// A family's part, mutably.
     pub fn part_mut<T: WorldPart>(&mut self, section: &str) -> Option<&mut T> {
         self.parts.get_mut(section).and_then(|p| p.as_mut().as_any_mut().downcast_mut())
+    }
+
+    /// Brings every part up to `now` (see [`WorldPart::settle`]).
+    pub fn settle(&mut self, now: Timestamp) {
+        let elapsed = std::time::Duration::try_from(now.duration_since(self.start)).unwrap_or_default();
+        for part in self.parts.values_mut() {
+            part.settle(elapsed, now);
+        }
     }
 
     /// The world as a world file, with `start` moved to `now` so that a saved

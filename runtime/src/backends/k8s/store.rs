@@ -22,15 +22,30 @@ use crate::effects::Permit;
 
 impl ClusterWorld {
     /// Fills in what the API server would have: namespaces on namespaced
-    /// objects, uids and resourceVersions.
+    /// objects, uids and resourceVersions. A saved world keeps the
+    /// resourceVersions it had (a resumed rehearsal must see the objects as
+    /// they were), and new ones continue after the highest.
     pub(crate) fn normalize(&mut self) {
         let mut objects = std::mem::take(&mut self.objects);
+        self.revision = objects
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/resourceVersion").and_then(Value::as_str)?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+            .max(self.revision);
         for obj in &mut objects {
             let namespaced = self.kind_of_object(obj).map_or(true, |k| k.namespaced);
             if namespaced && namespace_of(obj).is_none() {
                 set(obj, "/metadata/namespace", json!("default"));
             }
-            self.stamp(obj);
+            if obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_none()
+            {
+                self.stamp(obj);
+            }
         }
         self.objects = objects;
     }

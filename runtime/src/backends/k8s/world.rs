@@ -107,6 +107,9 @@ impl WorldPart for K8sWorld {
     fn snapshot(&self) -> Value {
         self.snapshot_after(Duration::ZERO)
     }
+    fn settle(&mut self, elapsed: Duration, _now: jiff::Timestamp) {
+        K8sWorld::settle(self, elapsed);
+    }
     fn snapshot_after(&self, elapsed: Duration) -> Value {
         // The saved world starts where the run left it: changes still to
         // come move that much earlier, and those already due have happened.

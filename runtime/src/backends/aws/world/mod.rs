@@ -169,6 +169,12 @@ impl WorldPart for AwsWorld {
     fn snapshot(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
+
+    fn settle(&mut self, _elapsed: Duration, now: Timestamp) {
+        for account in self.accounts.values_mut() {
+            account.advance(now);
+        }
+    }
 }
 
 /// Loads the `aws:` section.
