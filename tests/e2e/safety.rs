@@ -497,3 +497,51 @@ fn save_world_round_trips_and_is_checked_before_the_run() {
     done.status(2);
     assert!(done.stderr.contains("world `cae.yaml` not found"), "{}", done.stderr);
 }
+
+#[test]
+fn secrets_in_cluster_objects_and_http_requests_never_reach_output_or_the_saved_world() {
+    let encoded = SECRET.replace('/', "%2F").replace('+', "%2B");
+    let world = format!("name: w\nstart: 2026-11-21T06:00:00Z\nclusters:\n  blue:\n    objects:\n      - {{ apiVersion: v1, kind: Namespace, metadata: {{ name: hub }} }}\nhttp:\n  endpoints:\n    - url: \"https://api.example.org/x?token={encoded}\"\n      method: POST\n      answers: [{{ status: 200, json: {{ ok: true }} }}]\n");
+    let script = r#"let p = params(#{ token: #{ secret: true } });
+let blue = k8s::cluster("blue");
+step("config", || blue.apply(#{ apiVersion: "v1", kind: "ConfigMap", metadata: #{ name: "c", namespace: "hub", annotations: #{ note: `t=${p.token}` } }, data: #{ token: p.token } }));
+step("secret", || blue.apply(#{ apiVersion: "v1", kind: "Secret", metadata: #{ name: "s", namespace: "hub" }, stringData: #{ token: p.token } }));
+let q = p.token;
+q.replace("/", "%2F");
+q.replace("+", "%2B");
+step("post", || http::post(`https://api.example.org/x?token=${q}`, #{ bearer: p.token, body: #{ t: p.token }, headers: #{ "X-Token": p.token } }).status);
+"#;
+    for mode in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec![
+            "run",
+            "s.rhai",
+            "--world",
+            "w.yaml",
+            "--save-world",
+            "after.yaml",
+            "--journal",
+            "j.jsonl",
+            "--yes",
+            "-vv",
+        ];
+        let set = format!("token={SECRET}");
+        args.extend_from_slice(&["--set", &set]);
+        args.extend_from_slice(mode);
+        let (done, dir) = Test::testkit().file("s.rhai", script).file("w.yaml", &world).args(&args).run();
+        done.status(0);
+        for (what, out) in [
+            ("stdout", done.stdout.clone()),
+            ("stderr", done.stderr.clone()),
+            ("journal", read(dir.path(), "j.jsonl")),
+            ("world", read(dir.path(), "after.yaml")),
+        ] {
+            for form in [SECRET, encoded.as_str(), "hunter2-Sup3r"] {
+                assert!(!out.contains(form), "{mode:?}: the {what} shows `{form}`:\n{out}");
+            }
+        }
+        if mode.is_empty() {
+            let saved = read(dir.path(), "after.yaml");
+            assert!(saved.contains("kind: ConfigMap") && saved.contains("received:"), "the changes were made: {saved}");
+        }
+    }
+}
