@@ -41,6 +41,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The file exists and is something else than a journal.
+    #[error("`{}` exists and is not a hubops journal; name another file with --journal", path.display())]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+    },
     /// Another run is writing this journal now.
     #[error("the journal `{}` is being written by another run", path.display())]
     Busy {
@@ -304,6 +310,14 @@ impl Journal {
         let err = |source| Error::Create { path: path.to_path_buf(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::state::create_dir_all(dir).map_err(err)?;
+        }
+        // Appending to a file that is not a journal would spoil it.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0) {
+            let head = std::fs::read(path).map_err(err)?;
+            let first = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+            if serde_json::from_str::<Event>(&first).is_err() {
+                return Err(Error::NotAJournal { path: path.to_path_buf() });
+            }
         }
         let file = crate::state::append(path).map_err(err)?;
         match file.try_lock() {

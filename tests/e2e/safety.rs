@@ -545,3 +545,16 @@ step("post", || http::post(`https://api.example.org/x?token=${q}`, #{ bearer: p.
         }
     }
 }
+
+#[test]
+fn a_journal_path_that_holds_something_else_is_refused_and_kept() {
+    let (done, dir) = Test::testkit()
+        .file("r.rhai", "step(\"one\", || testkit::set(\"a\", \"1\"));\n")
+        .file("notes.txt", "my notes\n")
+        .args(&["run", "r.rhai", "--journal", "notes.txt"])
+        .run();
+    done.status(2);
+    assert!(done.stderr.contains("`notes.txt` exists and is not a hubops journal"), "{}", done.stderr);
+    assert_eq!(read(dir.path(), "notes.txt"), "my notes\n");
+    assert!(!dir.path().join("store/a").exists());
+}
