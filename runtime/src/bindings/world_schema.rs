@@ -113,6 +113,9 @@ fn type_name(schema: &Value, defs: &serde_json::Map<String, Value>) -> String {
         let name = r.rsplit('/').next().unwrap_or(r);
         return if defs.contains_key(name) { format!("[{name}](#{})", name.to_lowercase()) } else { name.into() };
     }
+    if let Some([one]) = schema.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+        return type_name(one, defs);
+    }
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
         let kinds: Vec<String> =
             any.iter().filter(|s| s.get("type") != Some(&Value::from("null"))).map(|s| type_name(s, defs)).collect();

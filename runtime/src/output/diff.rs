@@ -167,7 +167,8 @@ mod tests {
         let lines = yaml(&json!(many));
         assert_eq!(lines.len(), 13);
         assert_eq!(lines[12], "... (8 more lines)");
-        assert_eq!(yaml(&json!("yes")), ["'yes'"]);
+        assert_eq!(yaml(&json!("true")), ["'true'"]);
+        assert_eq!(yaml(&json!("web")), ["web"]);
         assert_eq!(yaml(&json!(3)), ["3"]);
     }
 }
