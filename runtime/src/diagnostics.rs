@@ -258,7 +258,13 @@ fn innermost_source(err: &EvalAltResult) -> Option<String> {
 /// An error raised by a binding or `fail`: a map with `kind` and `message`.
 fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
     let Some(map) = value.read_lock::<rhai::Map>() else {
-        return Diagnostic::new(lowercase_first(&value.to_string()), "Thrown", Status::Failed);
+        let text = value.to_string();
+        let message = if text.trim().is_empty() || value.is_unit() {
+            "the script threw an empty value (`throw` with no message)".to_string()
+        } else {
+            lowercase_first(&text)
+        };
+        return Diagnostic::new(message, "Thrown", Status::Failed);
     };
     let get = |key: &str| map.get(key).map(ToString::to_string).filter(|s| !s.is_empty());
     let kind = get("kind").unwrap_or_else(|| "Thrown".into());
@@ -267,7 +273,11 @@ fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
         "Interrupted" => Status::Interrupted,
         _ => Status::Failed,
     };
-    let message = get("message").unwrap_or_else(|| value.to_string());
+    // Never an empty headline: say what kind of error came, and that it
+    // said nothing.
+    let message = get("message")
+        .or_else(|| Some(value.to_string()).filter(|s| !s.trim().is_empty() && s != "\"\""))
+        .unwrap_or_else(|| format!("a `{kind}` error with no message"));
     let mut diag = Diagnostic::new(message, &kind, status);
     if let Some(causes) = map.get("causes").and_then(|c| c.read_lock::<rhai::Array>().map(|a| a.clone())) {
         diag.causes = causes.iter().map(ToString::to_string).collect();

@@ -21,7 +21,7 @@ fn with_profile(moto: &Moto, config: &str) -> Test {
         .env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-const LIST: &str = "print(aws::account(#{ profile: \"site\" }).ec2().snapshots().len());\n";
+const LIST: &str = "print(aws::account(#{ profile: \"site\" }).ec2().volumes().len());\n";
 
 #[test]
 fn a_credential_process_profile_resolves() {
@@ -56,10 +56,14 @@ fn an_assume_role_profile_asks_sts_for_the_role() {
     .run();
     done.status(0).stdout("0\n");
     let actions: Vec<String> = moto.requests().into_iter().map(|r| r.action).collect();
-    assert_eq!(actions, ["AssumeRole", "DescribeSnapshots"]);
+    assert_eq!(actions, ["AssumeRole", "DescribeVolumes"]);
     let recorded = moto.recorded_text();
     assert!(recorded.contains("Credential=AKIABASE000000000001/"), "STS is asked with the source profile's key");
-    assert!(recorded.contains("hub-admin") && recorded.contains("hubops-test"), "{recorded}");
+    let first: serde_json::Value = serde_json::from_str(recorded.lines().next().unwrap()).unwrap();
+    let body = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, first["body"].as_str().unwrap()).unwrap();
+    let body = String::from_utf8(body).unwrap();
+    assert!(body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fhub-admin"), "{body}");
+    assert!(body.contains("RoleSessionName=hubops-test"), "{body}");
 }
 
 #[test]
@@ -76,7 +80,7 @@ fn a_web_identity_profile_exchanges_its_token() {
     .run();
     done.status(0).stdout("0\n");
     let actions: Vec<String> = moto.requests().into_iter().map(|r| r.action).collect();
-    assert_eq!(actions, ["AssumeRoleWithWebIdentity", "DescribeSnapshots"]);
+    assert_eq!(actions, ["AssumeRoleWithWebIdentity", "DescribeVolumes"]);
 }
 
 const SSO_CONFIG: &str = "[profile site]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = HubAdmin\nregion = us-west-2\n\n[sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n";
@@ -104,7 +108,7 @@ fn an_sso_profile_uses_the_cached_login_and_the_portals_credentials() {
         .run();
     done.status(0).stdout("0\n");
     let asked: Vec<String> = portal.seen().into_iter().map(|s| s.path).collect();
-    assert_eq!(asked, ["/federation/credentials?account_id=123456789012&role_name=HubAdmin"]);
+    assert_eq!(asked, ["/federation/credentials?role_name=HubAdmin&account_id=123456789012"]);
     assert!(moto.recorded_text().contains("Credential=ASIASSO0000000000001/"));
 }
 
@@ -118,8 +122,12 @@ fn an_sso_profile_without_a_login_says_to_log_in() {
         .args(&["run", "l.rhai"])
         .run();
     done.status(1);
-    assert!(done.stderr.contains("error: "), "{}", done.stderr);
-    assert!(done.stderr.contains("aws sso login"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("error: DescribeVolumes: no AWS credentials: an error occurred while loading an access token: failed to load the cached SSO token"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("\nhint: log in to IAM Identity Center first: `aws sso login --profile NAME`\n"), "{}", done.stderr);
 }
 
 fn sha1_hex(text: &str) -> String {

@@ -77,7 +77,7 @@ fn hub_health_runs_live_against_a_real_http_server() {
         ])
         .run();
     done.status(0);
-    assert!(done.stdout.ends_with("2 users, 1 with running servers: ana\n"), "{}", done.stdout);
+    assert!(done.stdout.ends_with("2 users, 1 with a running server: ana\n"), "{}", done.stdout);
     let journal = std::fs::read_to_string(done.dir.join("j.jsonl")).unwrap();
     assert!(!journal.contains("secret-token"));
     assert_eq!(journal.matches("\"outcome\":\"done\"").count(), 2, "two real retries");
@@ -289,10 +289,10 @@ mod more {
         );
         let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--journal", "j.jsonl"]).run();
         done.status(1).stdout(
-            "Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` is longer than 366 days, the longest duration hubops accepts\n",
+            "Invalid: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` `1e300` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` `2e19` is longer than 366 days, the longest duration hubops accepts\n",
         );
         assert!(
-            done.stderr.contains("error: `timeout` is longer than 366 days, the longest duration hubops accepts"),
+            done.stderr.contains("error: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts"),
             "{}",
             done.stderr
         );

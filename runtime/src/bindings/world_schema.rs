@@ -56,6 +56,28 @@ struct WorldFile {
 pub(crate) fn schema() -> Value {
     let generator = schemars::generate::SchemaSettings::draft07().into_generator();
     let mut schema = generator.into_root_schema_for::<WorldFile>().to_value();
+    // A world leaves a section out by not writing it, not with `null`; and
+    // `anyOf [T, null]` would hide the exact error inside T.
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for prop in props.values_mut() {
+            let inner = match prop.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) {
+                Some([one, null]) if null.get("type") == Some(&Value::from("null")) => Some(one.clone()),
+                _ => None,
+            };
+            if let Some(mut inner) = inner {
+                if let (Value::Object(inner), Some(about)) = (&mut inner, prop.get("description")) {
+                    inner.insert("description".into(), about.clone());
+                }
+                *prop = inner;
+            } else if let Some(Value::Array(types)) = prop.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types[0].clone();
+                    prop["type"] = only;
+                }
+            }
+        }
+    }
     if let Value::Object(map) = &mut schema {
         map.insert("$id".into(), "https://hubops.invalid/world.schema.json".into());
     }
