@@ -13,12 +13,67 @@ use crate::signature::Signature;
 /// Words Rhai reserves: none can name a parameter, a map key or a
 /// variable (a test checks each against the engine).
 pub(crate) const RESERVED_WORDS: [&str; 61] = [
-    "Fn", "as", "async", "await", "break", "call", "case", "catch", "const", "continue", "curry", "debug",
-    "default", "do", "else", "eval", "export", "false", "fn", "for", "go", "goto", "if", "import", "in", "is",
-    "is_def_fn", "is_def_var", "is_shared", "let", "loop", "match", "module", "new", "nil", "null", "package",
-    "print", "private", "protected", "public", "return", "shared", "spawn", "static", "super", "switch",
-    "sync", "this", "thread", "throw", "true", "try", "type_of", "until", "use", "var", "void", "while",
-    "with", "yield",
+    "Fn",
+    "as",
+    "async",
+    "await",
+    "break",
+    "call",
+    "case",
+    "catch",
+    "const",
+    "continue",
+    "curry",
+    "debug",
+    "default",
+    "do",
+    "else",
+    "eval",
+    "export",
+    "false",
+    "fn",
+    "for",
+    "go",
+    "goto",
+    "if",
+    "import",
+    "in",
+    "is",
+    "is_def_fn",
+    "is_def_var",
+    "is_shared",
+    "let",
+    "loop",
+    "match",
+    "module",
+    "new",
+    "nil",
+    "null",
+    "package",
+    "print",
+    "private",
+    "protected",
+    "public",
+    "return",
+    "shared",
+    "spawn",
+    "static",
+    "super",
+    "switch",
+    "sync",
+    "this",
+    "thread",
+    "throw",
+    "true",
+    "try",
+    "type_of",
+    "until",
+    "use",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
 ];
 
 /// A located error in a script.
@@ -307,8 +362,8 @@ fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
                 _ => f.name.clone(),
             })
             .collect();
-        d.hint = crate::suggestion::closest(name, names.iter().map(String::as_str))
-            .map(|s| format!("did you mean `{s}`?"));
+        d.hint =
+            crate::suggestion::closest(name, names.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
         if d.hint.is_none() {
             d.hint = Some("`hubops docs` lists every function".into());
         }

@@ -80,35 +80,36 @@ impl Signature {
 /// Every function the engine knows: its global functions, Rhai's own
 /// packages (when `standard`), and the functions of every static module.
 pub(crate) fn of_engine(engine: &Engine, standard: bool) -> Vec<Signature> {
-    engine.collect_fn_metadata(
-        None,
-        |info| {
-            let meta = info.metadata;
-            let module = (!info.namespace.is_empty()).then(|| info.namespace.to_string());
-            let params = if meta.params_info.is_empty() {
-                (0..meta.num_params).map(|_| Param { name: "_".into(), ty: "any".into() }).collect()
-            } else {
-                meta.params_info.iter().map(|p| param(p)).collect()
-            };
-            Some(Signature {
-                global: module.is_none() || meta.namespace == FnNamespace::Global,
-                module,
-                name: meta.name.to_string(),
-                params,
-                returns: rhai_type(&meta.return_type),
-                doc: meta.comments.iter().map(ToString::to_string).collect(),
-                standard: false,
-            })
-        },
-        standard,
-    )
-    .into_iter()
-    .zip(standard_flags(engine, standard))
-    .map(|(mut s, standard)| {
-        s.standard = standard;
-        s
-    })
-    .collect()
+    engine
+        .collect_fn_metadata(
+            None,
+            |info| {
+                let meta = info.metadata;
+                let module = (!info.namespace.is_empty()).then(|| info.namespace.to_string());
+                let params = if meta.params_info.is_empty() {
+                    (0..meta.num_params).map(|_| Param { name: "_".into(), ty: "any".into() }).collect()
+                } else {
+                    meta.params_info.iter().map(|p| param(p)).collect()
+                };
+                Some(Signature {
+                    global: module.is_none() || meta.namespace == FnNamespace::Global,
+                    module,
+                    name: meta.name.to_string(),
+                    params,
+                    returns: rhai_type(&meta.return_type),
+                    doc: meta.comments.iter().map(ToString::to_string).collect(),
+                    standard: false,
+                })
+            },
+            standard,
+        )
+        .into_iter()
+        .zip(standard_flags(engine, standard))
+        .map(|(mut s, standard)| {
+            s.standard = standard;
+            s
+        })
+        .collect()
 }
 
 /// Which of [`of_engine`]'s functions come from Rhai's own packages, in

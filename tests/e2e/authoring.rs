@@ -164,8 +164,11 @@ fn the_world_schema_validates_every_bundled_world_and_rejects_a_malformed_one() 
 fn the_world_reference_names_every_section() {
     let (done, _dir) = Test::new().args(&["docs", "--format", "world"]).run();
     done.status(0);
-    for needle in ["- `hosts` ([HostsWorld](#hostsworld))", "- `clusters` (map of [ClusterWorld](#clusterworld))", "## `Endpoint`"]
-    {
+    for needle in [
+        "- `hosts` ([HostsWorld](#hostsworld))",
+        "- `clusters` (map of [ClusterWorld](#clusterworld))",
+        "## `Endpoint`",
+    ] {
         assert!(done.stdout.contains(needle), "missing {needle:?} in\n{}", done.stdout);
     }
 }
@@ -183,7 +186,11 @@ fn new_writes_a_runbook_that_rehearses_as_written() {
             .env_remove("HUBOPS_WORLD")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, _, stderr) = again(&["check", "x.rhai"]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -195,7 +202,10 @@ fn new_writes_a_runbook_that_rehearses_as_written() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("\n     scale      deployment jupyterhub/proxy\n                ~ 1 -> 2\n"), "{stderr}");
     let (code, _, stderr) = again(&["new", "x"]);
-    assert_eq!((code, stderr.as_str()), (Some(2), "error: `x.rhai` already exists\nhint: pass --force to overwrite it\n"));
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(2), "error: `x.rhai` already exists\nhint: pass --force to overwrite it\n")
+    );
     let (code, _, stderr) = again(&["new", "a b"]);
     assert_eq!(
         (code, stderr.as_str()),
@@ -220,8 +230,10 @@ fn eject_writes_worlds_and_single_modules() {
 
 #[test]
 fn a_reserved_word_as_a_parameter_gets_a_hint() {
-    let (done, _dir) =
-        Test::new().file("r.rhai", "let p = params(#{ new: #{ default_value: 1 } });\n").args(&["check", "r.rhai"]).run();
+    let (done, _dir) = Test::new()
+        .file("r.rhai", "let p = params(#{ new: #{ default_value: 1 } });\n")
+        .args(&["check", "r.rhai"])
+        .run();
     done.status(1).stderr(
         "error: syntax error: 'new' is a reserved keyword\n --> r.rhai:1:19\n  |\n1 | let p = params(#{ new: #{ default_value: 1 } });\n  |                   ^\nhint: `new` is reserved in Rhai and cannot name a parameter, map key or variable: call it something else, such as `new_value` (`hubops docs` lists the reserved words)\nerror: 1 problem found\n",
     );
@@ -281,7 +293,8 @@ step("upgrade the hub", || c.apply(d));
         .run();
     done.status(0);
     let plan = done.stderr.split("\nPlan:\n").nth(1).unwrap_or_default();
-    let plan: String = plan.lines().take_while(|l| !l.ends_with("nothing was changed")).map(|l| format!("{l}\n")).collect();
+    let plan: String =
+        plan.lines().take_while(|l| !l.ends_with("nothing was changed")).map(|l| format!("{l}\n")).collect();
     // The annotation's line is 156 characters: folded to its first 80.
     let folded = format!("note: x{}... (156 characters)", "y".repeat(73));
     pretty_assertions::assert_eq!(
@@ -328,8 +341,7 @@ fn without_a_terminal_a_long_wait_prints_a_line_per_state_not_per_look() {
     let (done, _dir) =
         Test::new().file("w.yaml", world).file("s.rhai", script).args(&["run", "s.rhai", "--world", "w.yaml"]).run();
     done.status(0);
-    let waits: Vec<&str> =
-        done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Wait")).collect();
+    let waits: Vec<&str> = done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Wait")).collect();
     // 47 minutes, looked at every 15 s of virtual time: one line while
     // pending, one when done.
     assert_eq!(

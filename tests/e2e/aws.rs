@@ -415,8 +415,7 @@ fn the_migration_runs_on_a_world_in_virtual_time_and_saves_it() {
     );
     // Without a terminal a wait gets a line when its state changes, not one
     // per look: the snapshot stays `pending` from 0% to 100%.
-    let waiting: Vec<&str> =
-        done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Waiting snapshot")).collect();
+    let waiting: Vec<&str> = done.stderr.lines().map(str::trim).filter(|l| l.starts_with("Waiting snapshot")).collect();
     assert_eq!(waiting, ["Waiting snapshot `snap-00000000000000003` completed: 0%"], "{}", done.stderr);
     let saved = read(dir.path(), "after.yaml");
     let world: serde_json::Value = serde_norway::from_str(&saved).expect("saved world is YAML");

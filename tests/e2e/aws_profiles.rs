@@ -60,7 +60,8 @@ fn an_assume_role_profile_asks_sts_for_the_role() {
     let recorded = moto.recorded_text();
     assert!(recorded.contains("Credential=AKIABASE000000000001/"), "STS is asked with the source profile's key");
     let first: serde_json::Value = serde_json::from_str(recorded.lines().next().unwrap()).unwrap();
-    let body = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, first["body"].as_str().unwrap()).unwrap();
+    let body =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, first["body"].as_str().unwrap()).unwrap();
     let body = String::from_utf8(body).unwrap();
     assert!(body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fhub-admin"), "{body}");
     assert!(body.contains("RoleSessionName=hubops-test"), "{body}");
@@ -127,7 +128,11 @@ fn an_sso_profile_without_a_login_says_to_log_in() {
         "{}",
         done.stderr
     );
-    assert!(done.stderr.contains("\nhint: log in to IAM Identity Center first: `aws sso login --profile NAME`\n"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("\nhint: log in to IAM Identity Center first: `aws sso login --profile NAME`\n"),
+        "{}",
+        done.stderr
+    );
 }
 
 fn sha1_hex(text: &str) -> String {

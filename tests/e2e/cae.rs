@@ -132,11 +132,7 @@ fn cutover_waits_for_active_users_and_refuses_naming_them() {
         .args(&["run", "cae-blue-green", "--rehearse", "--set", "stage=cutover", "--set", "force=true", "--yes"])
         .run();
     done.status(0);
-    assert!(
-        done.stderr.contains("warning: going on with 2 active users (force): alice and bob"),
-        "{}",
-        done.stderr
-    );
+    assert!(done.stderr.contains("warning: going on with 2 active users (force): alice and bob"), "{}", done.stderr);
 }
 
 #[test]

@@ -292,7 +292,8 @@ mod more {
             "Invalid: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` `1e300` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` `2e19` is longer than 366 days, the longest duration hubops accepts\n",
         );
         assert!(
-            done.stderr.contains("error: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts"),
+            done.stderr
+                .contains("error: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts"),
             "{}",
             done.stderr
         );

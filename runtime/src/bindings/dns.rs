@@ -296,4 +296,3 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
         Err(WaitError::Failed(never)) => match never {},
     }
 }
-

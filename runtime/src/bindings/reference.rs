@@ -42,10 +42,8 @@ pub(crate) fn reference_markdown(engine: &rhai::Engine) -> Result<String, Error>
 
 fn render(out: &mut String, functions: &[&Signature]) {
     // The family's own functions first, then each handle's methods.
-    let mut functions: Vec<(String, String, &Signature)> = functions
-        .iter()
-        .map(|f| (f.receiver().unwrap_or_default().to_string(), f.display(), *f))
-        .collect();
+    let mut functions: Vec<(String, String, &Signature)> =
+        functions.iter().map(|f| (f.receiver().unwrap_or_default().to_string(), f.display(), *f)).collect();
     functions.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     functions.dedup_by(|a, b| a.1 == b.1);
     let mut receiver = String::new();

@@ -89,7 +89,8 @@ pub(crate) fn problems(ast: &AST, engine: &[Signature], known: &Known) -> Vec<Pr
                 let name = call.name.to_string();
                 let is_ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_');
                 if is_ident && call.op_token.is_none() && !name.starts_with("anon$") {
-                    let how = if call.namespace.is_empty() { Call::Plain } else { Call::In(call.namespace.to_string()) };
+                    let how =
+                        if call.namespace.is_empty() { Call::Plain } else { Call::In(call.namespace.to_string()) };
                     calls.push((how, name, call.args.len(), *pos));
                 }
             }

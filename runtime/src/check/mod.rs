@@ -18,7 +18,6 @@ use crate::engine::{self, Build};
 use crate::params::{self, Declaration};
 use crate::Error;
 
-
 /// Compiles a runbook for reading (optimisation off) and returns its
 /// parameter declaration; syntax or declaration problems are errors.
 pub(crate) fn declaration(

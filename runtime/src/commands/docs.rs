@@ -41,7 +41,8 @@ pub(super) fn docs(
     crate::state::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     for (name, text) in &files {
         let path = dir.join(name);
-        crate::state::write_file(&path, text.as_bytes(), true).map_err(|source| Error::Write { path: path.clone(), source })?;
+        crate::state::write_file(&path, text.as_bytes(), true)
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
         printer.status(Tone::Progress, "Wrote", &path.display().to_string());
     }
     Ok(())

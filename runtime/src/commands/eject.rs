@@ -69,11 +69,11 @@ pub(super) fn eject(args: &EjectConfig, catalog: &Catalog, printer: Printer) -> 
         }
         if with_world {
             let runbook = catalog.resolve(&args.runbook)?;
-            let world = runbook.default_world().ok_or_else(|| crate::world::Error::NoDefault {
-                runbook: args.runbook.clone(),
-            })?;
-            let text = catalog::bundled_world(&world)
-                .ok_or_else(|| crate::world::Error::NotFound { name: world.clone() })?;
+            let world = runbook
+                .default_world()
+                .ok_or_else(|| crate::world::Error::NoDefault { runbook: args.runbook.clone() })?;
+            let text =
+                catalog::bundled_world(&world).ok_or_else(|| crate::world::Error::NotFound { name: world.clone() })?;
             files.push((folder.join(format!("{world}.yaml")), text.to_string()));
         }
     }

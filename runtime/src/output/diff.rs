@@ -63,12 +63,9 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Field>) {
                 out.push(Field { path: format!("{path}[{i}]"), op: "added", before: None, after: Some(av.clone()) });
             }
         }
-        (b, a) if b != a => out.push(Field {
-            path: path.to_string(),
-            op: "changed",
-            before: Some(b.clone()),
-            after: Some(a.clone()),
-        }),
+        (b, a) if b != a => {
+            out.push(Field { path: path.to_string(), op: "changed", before: Some(b.clone()), after: Some(a.clone()) })
+        }
         _ => {}
     }
 }

@@ -107,7 +107,10 @@ fn field_lines(fields: &[Field]) -> Vec<String> {
         }
         let lines = value.map(diff::yaml).unwrap_or_default();
         // A map or list goes below its path, even when it fits on one line.
-        let block = value.is_some_and(|v| matches!(v, serde_json::Value::Object(m) if !m.is_empty()) || matches!(v, serde_json::Value::Array(a) if !a.is_empty()));
+        let block = value.is_some_and(|v| {
+            matches!(v, serde_json::Value::Object(m) if !m.is_empty())
+                || matches!(v, serde_json::Value::Array(a) if !a.is_empty())
+        });
         match lines.as_slice() {
             [one] if !block => out.push(format!("{head}{one}")),
             many => {
