@@ -8,7 +8,10 @@ use std::path::Path;
 // the gate's rule is about what hubops does when it runs.
 #[allow(clippy::disallowed_methods)]
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // At run time, not `env!`: a compiled build script is reused by a
+    // target folder shared between checkouts, and must read this one's files.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = Path::new(&manifest).join("..");
     let mut out = String::new();
     for (dir, ext, name) in
         [("scripts", "rhai", "RUNBOOKS"), ("stdlib", "rhai", "MODULES"), ("worlds", "yaml", "WORLDS")]

@@ -222,6 +222,21 @@ pub(crate) fn bundled_module(name: &str) -> Option<&'static str> {
     embedded::MODULES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
+/// The text of the bundled world `name`.
+pub(crate) fn bundled_world(name: &str) -> Option<&'static str> {
+    embedded::WORLDS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// The names of the bundled modules.
+pub(crate) fn bundled_modules() -> impl Iterator<Item = &'static str> {
+    embedded::MODULES.iter().map(|(n, _)| *n)
+}
+
+/// The names and texts of the bundled worlds.
+pub(crate) fn bundled_worlds() -> impl Iterator<Item = (&'static str, &'static str)> {
+    embedded::WORLDS.iter().copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

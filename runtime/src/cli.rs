@@ -66,28 +66,60 @@ pub(crate) enum Command {
         /// What to print
         #[arg(long, value_enum, default_value_t = DocsFormat::Markdown)]
         format: DocsFormat,
+        /// Write into this folder instead of printing (`definitions`: one `.d.rhai` file per module)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
+    /// Write a new runbook and a world to rehearse it on: NAME.rhai and NAME.yaml
+    New {
+        /// The runbook's name (letters, digits, `-` and `_`)
+        name: String,
+        /// Overwrite existing files
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script: `hubops completions bash > /etc/bash_completion.d/hubops`
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `hubops man > hubops.1`
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum DocsFormat {
     /// A Markdown reference
     Markdown,
-    /// Rhai definition files for editors (`.d.rhai`), concatenated
+    /// Rhai definition files for editors (`.d.rhai`): with --out DIR one per module, else concatenated
     Definitions,
     /// The engine's function metadata as JSON
     Json,
+    /// The reference of the world file format, in Markdown
+    World,
+    /// The JSON Schema of world files, for editors (YAML language server)
+    WorldSchema,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct EjectArgs {
-    /// Bundled runbook name
+    /// Bundled runbook name (or world, or module, with --world / --module)
     pub(crate) runbook: String,
-    /// Where to write it: a file, a folder, or `-` for stdout (default: ./NAME.rhai)
+    /// Where to write it: a file, a folder, or `-` for stdout (default: ./NAME.rhai, ./NAME.yaml)
     pub(crate) dest: Option<PathBuf>,
     /// Also write the stdlib modules it imports, next to it
     #[arg(long)]
     pub(crate) with_modules: bool,
+    /// Also write the runbook's default world, next to it
+    #[arg(long, conflicts_with_all = ["world", "module"])]
+    pub(crate) with_world: bool,
+    /// NAME is a bundled world (`hubops eject --world cae`)
+    #[arg(long, conflicts_with = "module")]
+    pub(crate) world: bool,
+    /// NAME is a bundled stdlib module (`hubops eject --module jupyterhub`)
+    #[arg(long)]
+    pub(crate) module: bool,
     /// Overwrite existing files
     #[arg(long)]
     pub(crate) force: bool,
@@ -107,6 +139,9 @@ pub(crate) struct RunArgs {
     /// Check every change against the real systems and print the plan; change nothing
     #[arg(long, env = "HUBOPS_DRY_RUN")]
     pub(crate) dry_run: bool,
+    /// Also write the dry run's plan as JSON to this file (for review tools and tickets)
+    #[arg(long, value_name = "FILE", env = "HUBOPS_PLAN_OUT", requires = "dry_run")]
+    pub(crate) plan_out: Option<PathBuf>,
     /// Run against the simulated site in this world file instead of live systems
     #[arg(long, value_name = "FILE", env = "HUBOPS_WORLD", conflicts_with = "rehearse")]
     pub(crate) world: Option<PathBuf>,
@@ -177,6 +212,24 @@ impl Cli {
         Ok(<Self as Parser>::try_parse_from(args)?)
     }
 
+    /// The completion script for `shell`.
+    fn completions(shell: clap_complete::Shell) -> String {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Self::command(), "hubops", &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The manual page, in roff.
+    fn man() -> Result<String, crate::Error> {
+        use clap::CommandFactory;
+        let mut out = Vec::new();
+        clap_mangen::Man::new(Self::command())
+            .render(&mut out)
+            .map_err(|e| crate::Error::Internal(format!("cannot render the manual page: {e}")))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     /// The help text of `hubops run`, as clap renders it.
     fn run_help() -> String {
         use clap::CommandFactory;
@@ -215,14 +268,26 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Config, 
         Command::Eject(e) => config::Command::Eject(config::EjectConfig {
             runbook: e.runbook,
             dest: e.dest,
-            with_modules: e.with_modules,
+            what: match (e.world, e.module) {
+                (true, _) => config::Ejected::World,
+                (_, true) => config::Ejected::Module,
+                _ => config::Ejected::Runbook { with_modules: e.with_modules, with_world: e.with_world },
+            },
             force: e.force,
         }),
-        Command::Docs { format } => config::Command::Docs(match format {
-            DocsFormat::Markdown => config::DocsFormat::Markdown,
-            DocsFormat::Definitions => config::DocsFormat::Definitions,
-            DocsFormat::Json => config::DocsFormat::Json,
-        }),
+        Command::Docs { format, out } => config::Command::Docs {
+            format: match format {
+                DocsFormat::Markdown => config::DocsFormat::Markdown,
+                DocsFormat::Definitions => config::DocsFormat::Definitions,
+                DocsFormat::Json => config::DocsFormat::Json,
+                DocsFormat::World => config::DocsFormat::World,
+                DocsFormat::WorldSchema => config::DocsFormat::WorldSchema,
+            },
+            out,
+        },
+        Command::New { name, force } => config::Command::New { name, force },
+        Command::Completions { shell } => config::Command::Print(Cli::completions(shell)),
+        Command::Man => config::Command::Print(Cli::man()?),
         Command::Run(run) => run_config(*run),
     };
     Ok(Config { ui, path: cli.global.path, command })
@@ -243,6 +308,7 @@ fn run_config(args: RunArgs) -> config::Command {
         sets: args.set,
         params_file: args.params_file,
         dry_run: args.dry_run,
+        plan_out: args.plan_out,
         target,
         save_world: args.save_world,
         kubeconfig: args.kubeconfig,

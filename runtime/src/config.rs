@@ -38,10 +38,14 @@ pub enum OnFailure {
 pub enum DocsFormat {
     /// A Markdown reference.
     Markdown,
-    /// Rhai definition files for editors (`.d.rhai`), concatenated.
+    /// Rhai definition files for editors (`.d.rhai`).
     Definitions,
     /// The engine's function metadata as JSON.
     Json,
+    /// The world file format's reference, in Markdown.
+    World,
+    /// The world file format's JSON Schema.
+    WorldSchema,
 }
 
 /// How output looks.
@@ -81,6 +85,8 @@ pub struct RunConfig {
     pub params_file: Option<PathBuf>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--plan-out FILE`: the dry run's plan as JSON.
+    pub plan_out: Option<PathBuf>,
     /// Live, a world, or the runbook's own world.
     pub target: Target,
     /// `--save-world FILE`.
@@ -101,15 +107,31 @@ pub struct RunConfig {
     pub break_lock: bool,
 }
 
+/// What `hubops eject` writes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ejected {
+    /// A bundled runbook.
+    Runbook {
+        /// Also the stdlib modules it imports.
+        with_modules: bool,
+        /// Also its default world.
+        with_world: bool,
+    },
+    /// A bundled world.
+    World,
+    /// A bundled stdlib module.
+    Module,
+}
+
 /// `hubops eject`.
 #[derive(Debug, Clone)]
 pub struct EjectConfig {
-    /// Bundled runbook name.
+    /// Bundled runbook (world, module) name.
     pub runbook: String,
     /// A file, a folder, or `-`.
     pub dest: Option<PathBuf>,
-    /// Also the stdlib modules it imports.
-    pub with_modules: bool,
+    /// What it is, and what comes with it.
+    pub what: Ejected,
     /// Overwrite existing files.
     pub force: bool,
 }
@@ -138,7 +160,22 @@ pub enum Command {
         text: String,
     },
     /// `hubops docs`.
-    Docs(DocsFormat),
+    Docs {
+        /// What to print.
+        format: DocsFormat,
+        /// `--out DIR`: write files there instead.
+        out: Option<PathBuf>,
+    },
+    /// `hubops new NAME`.
+    New {
+        /// The runbook's name.
+        name: String,
+        /// Overwrite existing files.
+        force: bool,
+    },
+    /// Text clap rendered for the command line itself (`completions`,
+    /// `man`), printed as it is.
+    Print(String),
 }
 
 /// A whole invocation.

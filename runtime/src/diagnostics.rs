@@ -8,6 +8,74 @@ use std::fmt;
 
 use rhai::{EvalAltResult, ParseError, Position};
 
+use crate::signature::Signature;
+
+/// Words Rhai reserves: none can name a parameter, a map key or a
+/// variable (a test checks each against the engine).
+pub(crate) const RESERVED_WORDS: [&str; 61] = [
+    "Fn",
+    "as",
+    "async",
+    "await",
+    "break",
+    "call",
+    "case",
+    "catch",
+    "const",
+    "continue",
+    "curry",
+    "debug",
+    "default",
+    "do",
+    "else",
+    "eval",
+    "export",
+    "false",
+    "fn",
+    "for",
+    "go",
+    "goto",
+    "if",
+    "import",
+    "in",
+    "is",
+    "is_def_fn",
+    "is_def_var",
+    "is_shared",
+    "let",
+    "loop",
+    "match",
+    "module",
+    "new",
+    "nil",
+    "null",
+    "package",
+    "print",
+    "private",
+    "protected",
+    "public",
+    "return",
+    "shared",
+    "spawn",
+    "static",
+    "super",
+    "switch",
+    "sync",
+    "this",
+    "thread",
+    "throw",
+    "true",
+    "try",
+    "type_of",
+    "until",
+    "use",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+];
+
 /// A located error in a script.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
@@ -50,8 +118,8 @@ impl std::error::Error for Diagnostic {}
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sources {
     texts: BTreeMap<String, String>,
-    /// Function names the engine knows, for "did you mean".
-    pub(crate) functions: Vec<String>,
+    /// The functions the engine knows, for "did you mean" and "it takes".
+    pub(crate) functions: Vec<Signature>,
 }
 
 impl Sources {
@@ -87,6 +155,17 @@ impl Diagnostic {
         };
         let mut diag = Self::new(message, "Syntax", Status::Usage);
         diag.location = sources.locate(source, err.position());
+        // `#{ new: .. }`, `let fn = ..`: the word where the parser stopped.
+        let word: Option<String> = diag.location.as_ref().and_then(|l| {
+            let rest: String = l.text.as_deref()?.chars().skip(l.col.saturating_sub(1)).collect();
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            RESERVED_WORDS.contains(&word.as_str()).then_some(word)
+        });
+        if let Some(word) = word {
+            diag.hint = Some(format!(
+                "`{word}` is reserved in Rhai and cannot name a parameter, map key or variable: call it something else, such as `{word}_value` (`hubops docs` lists the reserved words)"
+            ));
+        }
         diag
     }
 
@@ -234,7 +313,13 @@ fn innermost_source(err: &EvalAltResult) -> Option<String> {
 /// An error raised by a binding or `fail`: a map with `kind` and `message`.
 fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
     let Some(map) = value.read_lock::<rhai::Map>() else {
-        return Diagnostic::new(lowercase_first(&value.to_string()), "Thrown", Status::Failed);
+        let text = value.to_string();
+        let message = if text.trim().is_empty() || value.is_unit() {
+            "the script threw an empty value (`throw` with no message)".to_string()
+        } else {
+            lowercase_first(&text)
+        };
+        return Diagnostic::new(message, "Thrown", Status::Failed);
     };
     let get = |key: &str| map.get(key).map(ToString::to_string).filter(|s| !s.is_empty());
     let kind = get("kind").unwrap_or_else(|| "Thrown".into());
@@ -243,7 +328,11 @@ fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
         "Interrupted" => Status::Interrupted,
         _ => Status::Failed,
     };
-    let message = get("message").unwrap_or_else(|| value.to_string());
+    // Never an empty headline: say what kind of error came, and that it
+    // said nothing.
+    let message = get("message")
+        .or_else(|| Some(value.to_string()).filter(|s| !s.trim().is_empty() && s != "\"\""))
+        .unwrap_or_else(|| format!("a `{kind}` error with no message"));
     let mut diag = Diagnostic::new(message, &kind, status);
     if let Some(causes) = map.get("causes").and_then(|c| c.read_lock::<rhai::Array>().map(|a| a.clone())) {
         diag.causes = causes.iter().map(ToString::to_string).collect();
@@ -255,23 +344,42 @@ fn from_error_value(value: &rhai::Dynamic) -> Diagnostic {
 fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
     let name = signature.split(" (").next().unwrap_or(signature).trim();
     let args = signature.strip_prefix(name).unwrap_or("").trim();
-    let known: Vec<&String> = sources.functions.iter().filter(|f| fn_name(f) == name).collect();
+    // `route53::swap` names a module's function; `swap` any global one, a
+    // method call's included.
+    let matches = |f: &&Signature| match name.rsplit_once("::") {
+        Some((module, fn_name)) => f.module.as_deref() == Some(module) && f.name == fn_name,
+        None => f.global && f.name == name,
+    };
+    let known: Vec<&Signature> = sources.functions.iter().filter(matches).collect();
     if known.is_empty() {
         let mut d = Diagnostic::new(format!("unknown function `{name}`"), "Script", Status::Failed);
-        let names: Vec<&str> = sources.functions.iter().map(|f| fn_name(f)).collect();
-        d.hint = crate::suggestion::closest(name, names.into_iter()).map(|s| format!("did you mean `{s}`?"));
+        let names: Vec<String> = sources
+            .functions
+            .iter()
+            .filter(|f| f.callable())
+            .map(|f| match (&f.module, f.global) {
+                (Some(m), false) => format!("{m}::{}", f.name),
+                _ => f.name.clone(),
+            })
+            .collect();
+        d.hint =
+            crate::suggestion::closest(name, names.iter().map(String::as_str)).map(|s| format!("did you mean `{s}`?"));
         if d.hint.is_none() {
             d.hint = Some("`hubops docs` lists every function".into());
         }
         d
     } else {
         let mut d = Diagnostic::new(
-            format!("function `{name}` cannot be called with {}", if args.is_empty() { "no arguments" } else { args }),
+            format!(
+                "function `{name}` cannot be called with {}",
+                if args.is_empty() || args == "()" { "no arguments".to_string() } else { rhai_args(args) }
+            ),
             "Script",
             Status::Failed,
         );
         // Shadowed built-ins appear twice; return types add nothing here.
-        let mut sigs: Vec<&str> = known.iter().map(|s| s.split(" ->").next().unwrap_or(s).trim()).collect();
+        let mut sigs: Vec<String> =
+            known.iter().map(|s| s.display().split(" ->").next().unwrap_or_default().to_string()).collect();
         sigs.sort_unstable();
         sigs.dedup();
         d.hint = Some(format!("it takes: {}", sigs.join("; ")));
@@ -279,9 +387,11 @@ fn not_found(sources: &Sources, signature: &str) -> Diagnostic {
     }
 }
 
-/// The function name of a signature such as `k8s::get(kind: &str) -> Map`.
-fn fn_name(signature: &str) -> &str {
-    signature.split('(').next().unwrap_or(signature).trim()
+/// `(i64, &str)` as Rhai says it: `(int, string)`.
+fn rhai_args(args: &str) -> String {
+    let inner = args.trim().trim_start_matches('(').trim_end_matches(')');
+    let types: Vec<String> = inner.split(',').map(crate::signature::rhai_type).collect();
+    format!("({})", types.join(", "))
 }
 
 fn lowercase_first(text: &str) -> String {
@@ -307,6 +417,26 @@ mod tests {
         assert_eq!(
             d.render(false),
             "error: unknown function `oops`\n --> x.rhai:2:9\n  |\n2 | let b = oops(a);\n  |         ^"
+        );
+    }
+
+    #[test]
+    fn reserved_words_are_the_engines() {
+        let engine = rhai::Engine::new();
+        for word in RESERVED_WORDS {
+            assert!(engine.compile(format!("#{{ {word}: 1 }}")).is_err(), "`{word}` is not reserved");
+        }
+        assert!(engine.compile("#{ exit: 1, begin: 2, old: 3 }").is_ok());
+    }
+
+    #[test]
+    fn a_reserved_parameter_name_gets_a_hint() {
+        let text = "let p = params(#{ new: #{} });\n";
+        let err = rhai::Engine::new().compile(text).unwrap_err();
+        let d = Diagnostic::from_parse(&Sources::of("x.rhai", text), "x.rhai", &err);
+        assert_eq!(
+            d.render(false),
+            "error: syntax error: 'new' is a reserved keyword\n --> x.rhai:1:19\n  |\n1 | let p = params(#{ new: #{} });\n  |                   ^\nhint: `new` is reserved in Rhai and cannot name a parameter, map key or variable: call it something else, such as `new_value` (`hubops docs` lists the reserved words)"
         );
     }
 

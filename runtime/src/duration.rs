@@ -69,9 +69,26 @@ pub(crate) fn format(d: Duration) -> String {
     out
 }
 
+/// Wall-clock time as a person reads it after a run: `12 ms`, `4.2 s`,
+/// `3m5s` (whole seconds past a minute).
+pub(crate) fn format_wall(d: Duration) -> String {
+    match d.as_millis() {
+        ms @ 0..1000 => format!("{ms} ms"),
+        ms @ 1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format(Duration::from_secs(d.as_secs())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_time_reads_as_a_person_says_it() {
+        assert_eq!(format_wall(Duration::from_millis(12)), "12 ms");
+        assert_eq!(format_wall(Duration::from_millis(4_240)), "4.2 s");
+        assert_eq!(format_wall(Duration::from_millis(185_900)), "3m5s");
+    }
 
     #[test]
     fn parses_what_operators_write() {

@@ -78,11 +78,6 @@ pub(crate) fn build(b: Build<'_>) -> Engine {
     engine
 }
 
-/// Every function signature the engine knows (for "did you mean" and `check`).
-pub(crate) fn signatures(engine: &Engine) -> Vec<String> {
-    engine.gen_fn_signatures(true)
-}
-
 /// A resolver with a fresh source table.
 pub(crate) fn resolver(
     script_dir: Option<std::path::PathBuf>,

@@ -25,6 +25,24 @@ pub enum Error {
         /// The closest known name, if one is close.
         suggestion: Option<String>,
     },
+    /// No bundled world or module by that name (`eject --world`, `--module`).
+    #[error("no bundled {what} `{name}`")]
+    UnknownBundled {
+        /// `world` or `module`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+        /// The bundled names.
+        known: Vec<String>,
+    },
+    /// A name that cannot name a runbook (`hubops new`).
+    #[error("`{name}` cannot name a runbook: {why}")]
+    BadName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A file could not be read.
     #[error("cannot read `{}`", path.display())]
     Read {
@@ -98,6 +116,10 @@ impl Error {
             Self::UnknownRunbook { .. } => {
                 Some("`hubops list` shows the bundled runbooks and those on the search path".into())
             }
+            Self::UnknownBundled { name, known, .. } => Some(
+                crate::suggestion::closest(name, known.iter().map(String::as_str))
+                    .map_or_else(|| format!("bundled: {}", known.join(", ")), |s| format!("did you mean `{s}`?")),
+            ),
             Self::Params(p) => Some(format!("`hubops show {}` lists the parameters of this runbook", p.runbook)),
             Self::Exists { .. } => Some("pass --force to overwrite it".into()),
             Self::World(e) => e.hint(),

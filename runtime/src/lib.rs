@@ -30,6 +30,7 @@ mod redact;
 mod resolver;
 pub mod run;
 mod script;
+mod signature;
 mod state;
 mod suggestion;
 pub mod world;

@@ -27,9 +27,9 @@ fn unknown_function_names_it_with_position_and_cause() {
 fn wrong_arguments_list_the_signatures() {
     let (done, _dir) = Test::new().file("w.rhai", "sleep(1, 2);\n").args(&["run", "w.rhai"]).run();
     done.status(1);
-    assert!(done.stderr.contains("error: function `sleep` cannot be called with (i64, i64)"), "{}", done.stderr);
+    assert!(done.stderr.contains("error: function `sleep` cannot be called with (int, int)"), "{}", done.stderr);
     assert!(
-        done.stderr.contains("hint: it takes: sleep(duration: string); sleep(seconds: f64); sleep(seconds: i64)"),
+        done.stderr.contains("hint: it takes: sleep(duration: string); sleep(seconds: float); sleep(seconds: int)"),
         "{}",
         done.stderr
     );

@@ -10,7 +10,7 @@ fn hub_health_rehearses_on_its_world_in_virtual_time() {
     let started = std::time::Instant::now();
     let (done, _dir) = Test::new().args(&["run", "hub-health", "--rehearse", "--journal", "j.jsonl"]).run();
     done.status(0).stdout(
-        "https://hub.example.org is healthy (checked at 2026-11-21T06:02:00Z)\n3 users, 2 with running servers: alice, bob\n",
+        "https://hub.example.org is healthy (checked at 2026-11-21T06:02:00Z)\n3 users, 2 with a running server: alice and bob\n",
     );
     // Eight 15-second retries happened in virtual time.
     assert!(started.elapsed() < std::time::Duration::from_mins(1));

@@ -23,7 +23,7 @@ fn dry_run_changes_nothing_and_plans_every_change() {
     assert_eq!(read(&dir.path().join("store"), "old"), "keep me");
     assert!(!dir.path().join("store/a").exists() && !dir.path().join("store/b").exists());
     assert!(
-        done.stderr.contains("\nPlan:\n  testkit\n     set        key a\n                -> 1\n     set        key b\n                -> 2\n   ! delete     key old\n                keep me -> (gone)\n3 changes (1 destructive); nothing was changed\n"),
+        done.stderr.contains("\nPlan:\n  testkit\n     set        key a\n                + '1'\n     set        key b\n                + '2'\n   ! delete     key old\n                - keep me\n3 changes (1 destructive); nothing was changed\n"),
         "{}",
         done.stderr
     );

@@ -77,7 +77,7 @@ fn hub_health_runs_live_against_a_real_http_server() {
         ])
         .run();
     done.status(0);
-    assert!(done.stdout.ends_with("2 users, 1 with running servers: ana\n"), "{}", done.stdout);
+    assert!(done.stdout.ends_with("2 users, 1 with a running server: ana\n"), "{}", done.stdout);
     let journal = std::fs::read_to_string(done.dir.join("j.jsonl")).unwrap();
     assert!(!journal.contains("secret-token"));
     assert_eq!(journal.matches("\"outcome\":\"done\"").count(), 2, "two real retries");

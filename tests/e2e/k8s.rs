@@ -434,9 +434,13 @@ fn destructive_deletes_need_confirmation() {
 fn the_reference_covers_every_k8s_function_with_an_example() {
     let (done, _dir) = Test::new().args(&["docs"]).run();
     done.status(0);
-    let sections: Vec<&str> = done.stdout.split("\n### ").filter(|s| s.starts_with("`k8s::")).collect();
-    let names: std::collections::BTreeSet<&str> =
-        sections.iter().map(|s| s.trim_start_matches("`k8s::").split('(').next().unwrap_or_default()).collect();
+    // Functions read `k8s::cluster(..)`, methods of a cluster `cluster.get(..)`.
+    let sections: Vec<&str> =
+        done.stdout.split("\n### ").filter(|s| s.starts_with("`k8s::") || s.starts_with("`cluster.")).collect();
+    let names: std::collections::BTreeSet<&str> = sections
+        .iter()
+        .map(|s| s.trim_start_matches("`k8s::").trim_start_matches("`cluster.").split('(').next().unwrap_or_default())
+        .collect();
     for name in [
         "cluster",
         "get",

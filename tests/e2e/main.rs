@@ -8,7 +8,9 @@
 #![allow(clippy::disallowed_methods)]
 
 mod argocd;
+mod authoring;
 mod aws;
+mod aws_profiles;
 mod cae;
 mod cae_live;
 mod cli;

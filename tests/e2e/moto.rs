@@ -107,6 +107,11 @@ impl Moto {
             .collect()
     }
 
+    /// The recorder's own lines since [`Moto::record`] (headers included).
+    pub(crate) fn recorded_text(&self) -> String {
+        std::fs::read_to_string(self.recording.path().join("requests.jsonl")).unwrap_or_default()
+    }
+
     /// A hosted zone; returns its id.
     pub(crate) fn zone(&self, name: &str, private: bool) -> String {
         let vpc = if private {

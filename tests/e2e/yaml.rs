@@ -53,7 +53,7 @@ fn dry_run_shows_the_diff_and_writes_nothing() {
         done.stderr
     );
     assert!(
-        done.stderr.contains("     set        jupyterhub.hub.baseUrl in values.yaml\n                /nb -> /n2\n"),
+        done.stderr.contains("     set        jupyterhub.hub.baseUrl in values.yaml\n                ~ /nb -> /n2\n"),
         "{}",
         done.stderr
     );

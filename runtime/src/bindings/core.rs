@@ -132,6 +132,52 @@ pub(crate) mod core {
         Ok(Run::from_context(&ctx)?.clock().now().to_string())
     }
 
+    /// A count with its noun, plural when it is not one: `plural(1, "user")`
+    /// is `1 user`, `plural(3, "user")` is `3 users`. Nouns whose plural is
+    /// not `-s` take it as a third argument.
+    ///
+    /// ```rhai
+    /// log::info(`${plural(active.len(), "user")} still active`);
+    /// ```
+    pub fn plural(n: i64, noun: &str) -> String {
+        let many = if noun.ends_with('s') || noun.ends_with('x') || noun.ends_with("sh") || noun.ends_with("ch") {
+            format!("{noun}es")
+        } else {
+            format!("{noun}s")
+        };
+        format!("{n} {}", if n == 1 { noun.to_string() } else { many })
+    }
+
+    /// [`plural`] with the plural given: `plural(2, "index", "indices")`.
+    ///
+    /// ```rhai
+    /// print(plural(pvcs.len(), "claim", "claims"));
+    /// ```
+    #[rhai_fn(name = "plural")]
+    pub fn plural_as(n: i64, one: &str, many: &str) -> String {
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+
+    /// A list as a person writes it: `names(["alice", "bob", "carol"])` is
+    /// `alice, bob and carol`; more than ten end with `and N more`.
+    ///
+    /// ```rhai
+    /// fail(`still logged in: ${names(active.map(|a| a.user))}`);
+    /// ```
+    pub fn names(items: Array) -> String {
+        const SHOWN: usize = 10;
+        let all: Vec<String> = items
+            .iter()
+            .map(|d| d.clone().into_immutable_string().map_or_else(|_| d.to_string(), |s| s.to_string()))
+            .collect();
+        match all.len() {
+            0 => "none".into(),
+            1 => all[0].clone(),
+            n if n > SHOWN => format!("{} and {} more", all[..SHOWN].join(", "), n - SHOWN),
+            n => format!("{} and {}", all[..n - 1].join(", "), all[n - 1]),
+        }
+    }
+
     /// A duration in whole seconds: `seconds("15m") == 900`.
     ///
     /// ```rhai

@@ -253,14 +253,9 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
         } else {
             let progress = format!("{agreeing}/{} servers agree", seen.len());
             // Which servers disagree, and for how long they may be cached
-            // (`-v`), whenever that changes. The wait path has no place for
-            // per-look details yet, so they come just before its line.
-            if disagreeing(&seen) != disagreeing(&last) {
-                for s in seen.iter().filter(|s| !s.agree) {
-                    run.printer().detail(&run.redactor().redact(&s.describe()));
-                }
-            }
-            Poll::pending(progress, every)
+            // (`-v`; the wait shows them when they change).
+            let details = seen.iter().filter(|s| !s.agree).map(|s| run.redactor().redact(&s.describe())).collect();
+            Poll::pending(progress, every).details(details)
         };
         last = seen;
         Ok::<_, std::convert::Infallible>(poll)
@@ -300,9 +295,4 @@ fn wait_for(ctx: &NativeCallContext, name: &str, expected: &Dynamic, options: &r
         Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
         Err(WaitError::Failed(never)) => match never {},
     }
-}
-
-/// What the servers that disagree answered, to tell whether it changed.
-fn disagreeing(seen: &[Seen]) -> Vec<String> {
-    seen.iter().filter(|s| !s.agree).map(Seen::describe).collect()
 }

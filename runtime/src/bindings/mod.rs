@@ -18,9 +18,11 @@ pub(crate) mod options;
 mod reference;
 mod route53;
 mod shell;
+mod world_schema;
 mod yaml;
 
 pub(crate) use reference::reference_markdown;
+pub(crate) use world_schema::{reference_markdown as world_reference, schema as world_schema};
 
 use rhai::Module;
 

@@ -1,16 +1,16 @@
 //! One function per command: turn the parsed command line into the library's
 //! calls and print what the command produces. Runs go through `run::execute`.
 
-use std::path::PathBuf;
-
 use crate::bindings::Extension;
 use crate::catalog::{self, Catalog};
 use crate::check::{check, declaration};
-use crate::config::{Command, Config, DocsFormat, EjectConfig, RunConfig};
-use crate::engine::{self, Build};
+use crate::config::{Command, Config, RunConfig};
 use crate::error::Status;
-use crate::output::{Printer, Tone};
+use crate::output::Printer;
 use crate::params::{show_plain, Declaration, Supplied};
+mod docs;
+mod eject;
+mod new;
 mod run;
 
 use crate::Error;
@@ -30,9 +30,14 @@ pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer
             Ok(Status::Success)
         }
         Command::Check(scripts) => check(&scripts, &catalog, extensions, printer).map(|()| Status::Success),
-        Command::Eject(args) => eject(&args, &catalog, printer).map(|()| Status::Success),
-        Command::Docs(format) => {
-            docs(format, extensions, printer)?;
+        Command::Eject(args) => eject::eject(&args, &catalog, printer).map(|()| Status::Success),
+        Command::Docs { format, out } => {
+            docs::docs(format, out.as_deref(), extensions, printer)?;
+            Ok(Status::Success)
+        }
+        Command::New { name, force } => new::new(&name, force, printer).map(|()| Status::Success),
+        Command::Print(text) => {
+            printer.result(text.trim_end());
             Ok(Status::Success)
         }
         Command::RunHelp { runbook, asked, text } => {
@@ -129,6 +134,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         runbook,
         supplied: Supplied { sets: args.sets, file, world: None },
         dry_run: args.dry_run,
+        plan_out: args.plan_out,
         target: args.target,
         save_world: args.save_world,
         yes: args.yes,
@@ -142,73 +148,4 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         catalog,
         extensions,
     })
-}
-
-fn eject(args: &EjectConfig, catalog: &Catalog, printer: Printer) -> Result<(), Error> {
-    let text = catalog::bundled_runbook(&args.runbook).ok_or_else(|| Error::UnknownRunbook {
-        name: args.runbook.clone(),
-        suggestion: crate::suggestion::closest(&args.runbook, catalog.list().iter().map(|r| r.name.as_str())),
-    })?;
-    if args.dest.as_deref() == Some(std::path::Path::new("-")) {
-        printer.result(text.trim_end());
-        return Ok(());
-    }
-    let dest = match &args.dest {
-        None => PathBuf::from(format!("{}.rhai", args.runbook)),
-        // An existing folder, or one named with a trailing slash (made here).
-        Some(d) if d.is_dir() || d.to_string_lossy().ends_with(std::path::MAIN_SEPARATOR) => {
-            crate::state::create_dir_all(d).map_err(|source| Error::Write { path: d.clone(), source })?;
-            d.join(format!("{}.rhai", args.runbook))
-        }
-        Some(d) => d.clone(),
-    };
-    let mut files = vec![(dest.clone(), text.to_string())];
-    if args.with_modules {
-        let folder = dest.parent().map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-        let mut pending: Vec<String> = imported_names(text);
-        let mut seen = Vec::new();
-        while let Some(name) = pending.pop() {
-            if seen.contains(&name) {
-                continue;
-            }
-            if let Some(module) = catalog::bundled_module(&name) {
-                pending.extend(imported_names(module));
-                files.push((folder.join(format!("{name}.rhai")), module.to_string()));
-            }
-            seen.push(name);
-        }
-    }
-    for (path, _) in &files {
-        if path.exists() && !args.force {
-            return Err(Error::Exists { path: path.clone() });
-        }
-    }
-    for (path, content) in files {
-        crate::state::write_file(&path, content.as_bytes(), args.force)
-            .map_err(|source| Error::Write { path: path.clone(), source })?;
-        printer.status(Tone::Progress, "Wrote", &path.display().to_string());
-    }
-    Ok(())
-}
-
-/// The module names a script imports with a literal path.
-fn imported_names(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("import"))
-        .filter_map(|rest| rest.trim_start().strip_prefix('"'))
-        .filter_map(|rest| rest.split('"').next())
-        .map(|s| s.trim_end_matches(".rhai").to_string())
-        .collect()
-}
-
-fn docs(format: DocsFormat, extensions: &[Extension], printer: Printer) -> Result<(), Error> {
-    let (resolver, _) = engine::resolver(None, Vec::new());
-    let engine = engine::build(Build { resolver, extensions, run: None, optimize: true });
-    let text = match format {
-        DocsFormat::Json => engine.gen_fn_metadata_to_json(false).map_err(|e| Error::Internal(e.to_string()))?,
-        DocsFormat::Definitions => engine.definitions().single_file(),
-        DocsFormat::Markdown => crate::bindings::reference_markdown(&engine)?,
-    };
-    printer.result(text.trim_end());
-    Ok(())
 }

@@ -32,6 +32,7 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) runbook: Runbook,
     pub(crate) supplied: Supplied,
     pub(crate) dry_run: bool,
+    pub(crate) plan_out: Option<PathBuf>,
     pub(crate) target: Target,
     pub(crate) save_world: Option<PathBuf>,
     pub(crate) yes: bool,
@@ -179,7 +180,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     {
         let mut s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         s.add(&source_name, &runbook.text);
-        s.functions = engine::signatures(&engine);
+        s.functions = crate::signature::of_engine(&engine, true);
     }
     let mut ast = engine.compile(&runbook.text).map_err(|e| {
         let s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -251,7 +252,18 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         }
     }
     if req.dry_run {
-        printer.plan(&run.gate.plan());
+        let plan = run.gate.plan();
+        printer.plan(&plan);
+        if let Some(path) = &req.plan_out {
+            let mut json = crate::output::plan_json(&plan);
+            json["run_id"] = run.id().into();
+            json["runbook"] = runbook.name.clone().into();
+            let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
+            match crate::state::write_atomic(path, text.as_bytes()) {
+                Ok(()) => printer.status(Tone::Progress, "Wrote", &format!("the plan to {}", path.display())),
+                Err(e) => printer.warn(&format!("cannot write the plan to `{}`: {e}", path.display())),
+            }
+        }
     }
     run.release_remotes();
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
@@ -284,11 +296,14 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     }
     match failure {
         None => {
-            printer.status(
-                Tone::Progress,
-                "Finished",
-                &format!("{} in {}", runbook.name, crate::duration::format(started.elapsed())),
-            );
+            let here = crate::duration::format_wall(started.elapsed());
+            let virtual_time = run.limits.virtual_elapsed(run.clock());
+            let took = if run.clock().is_virtual() && !virtual_time.is_zero() {
+                format!("{} of virtual time, {here} here", crate::duration::format(virtual_time))
+            } else {
+                here
+            };
+            printer.status(Tone::Progress, "Finished", &format!("{} in {took}", runbook.name));
             Ok(Status::Success)
         }
         Some(diag) => Err(Error::Script(Box::new(diag))),

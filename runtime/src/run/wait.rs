@@ -79,6 +79,11 @@ pub enum Poll<T> {
     Pending {
         /// A short status for progress lines (`42%`, `1/2 servers agree`).
         progress: Option<String>,
+        /// The part of `progress` whose change is news to a log (`pending`
+        /// for a snapshot at 42%); `None`: all of it.
+        state: Option<String>,
+        /// Lines shown with `-v` when they change (which servers disagree).
+        details: Vec<String>,
         /// When to look again; `None` when the look itself waited (a watch).
         retry: Option<Duration>,
     },
@@ -87,7 +92,32 @@ pub enum Poll<T> {
 impl<T> Poll<T> {
     /// Not yet; look again after `retry`.
     pub fn pending(progress: impl Into<Option<String>>, retry: Duration) -> Self {
-        Self::Pending { progress: progress.into(), retry: Some(retry) }
+        Self::Pending { progress: progress.into(), state: None, details: Vec::new(), retry: Some(retry) }
+    }
+
+    /// Not yet, and the look waited itself (a watch) when `retry` is `None`.
+    pub fn waiting(progress: impl Into<Option<String>>, retry: Option<Duration>) -> Self {
+        Self::Pending { progress: progress.into(), state: None, details: Vec::new(), retry }
+    }
+
+    /// Which part of the progress is news when it changes: a log gets a
+    /// line when the state changes (or every 30 s), not when a percentage
+    /// moves.
+    #[must_use]
+    pub fn state(mut self, new: impl Into<String>) -> Self {
+        if let Self::Pending { state, .. } = &mut self {
+            *state = Some(new.into());
+        }
+        self
+    }
+
+    /// Lines for `-v`, shown when they change.
+    #[must_use]
+    pub fn details(mut self, lines: Vec<String>) -> Self {
+        if let Self::Pending { details, .. } = &mut self {
+            *details = lines;
+        }
+        self
     }
 }
 
@@ -153,7 +183,7 @@ impl Run {
         let virtual_time = self.clock.is_virtual();
         let start = self.clock.now();
         let since = || Duration::try_from(self.clock.now().duration_since(start)).unwrap_or_default();
-        let mut shown: Option<String> = None;
+        let mut line: Option<crate::output::WaitLine> = None;
         let mut announced = false;
         loop {
             let remaining = wait.timeout.saturating_sub(since());
@@ -164,6 +194,8 @@ impl Run {
             let waited = since();
             match status {
                 Poll::Done(value) => {
+                    // The wait's own line goes before its `Waited` line.
+                    drop(line.take());
                     self.record_wait(wait, waited, "done");
                     if !waited.is_zero() {
                         let note = if virtual_time { " (virtual time)" } else { "" };
@@ -175,12 +207,16 @@ impl Run {
                     }
                     return Ok(Waited::Done { value, waited });
                 }
-                Poll::Pending { progress, retry } => {
+                Poll::Pending { progress, state, details, retry } => {
                     if self.gate.mode() == Mode::DryRun {
+                        for d in &details {
+                            self.printer.detail(d);
+                        }
                         self.would_wait(wait, progress.as_deref());
                         return Ok(Waited::WouldWait { progress });
                     }
                     if waited >= wait.timeout {
+                        drop(line.take());
                         self.record_wait(wait, waited, "timeout");
                         return Err(WaitError::Timeout { waited, progress });
                     }
@@ -192,12 +228,12 @@ impl Run {
                         );
                         announced = true;
                     }
-                    if progress.is_some() && progress != shown {
-                        if let Some(p) = &progress {
-                            self.printer.status(Tone::Progress, "Waiting", &format!("{}: {p}", wait.what));
-                        }
-                        shown = progress;
-                    }
+                    line.get_or_insert_with(|| self.printer.wait_line(&wait.what, wait.timeout)).update(
+                        progress.as_deref(),
+                        state.as_deref(),
+                        &details,
+                        waited,
+                    );
                     // `None`: the look waited itself (a watch). One that came
                     // back at once did not, and must not spin.
                     let waited_itself = if virtual_time {

@@ -56,7 +56,7 @@ pub const SECTION: &str = "argocd";
 pub const DEFAULT_SYNC_TIME: Duration = Duration::from_secs(10);
 
 /// What a sync of one Application does.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppWorld {
     /// Manifests the sync applies.

@@ -31,6 +31,16 @@ pub enum Error {
         /// Why, from the SDK's error and its causes.
         detail: String,
     },
+    /// The request could not be signed: the profile's credentials did not
+    /// load (no SSO login, a `credential_process` that failed, a role that
+    /// could not be assumed).
+    #[error("{operation}: no AWS credentials: {detail}")]
+    Credentials {
+        /// The API operation.
+        operation: &'static str,
+        /// Why, from the credential provider's error and its causes.
+        detail: String,
+    },
     /// Credentials or region could not be set up.
     #[error("AWS account `{account}`: {message}")]
     Config {
@@ -113,6 +123,13 @@ impl Error {
             };
         }
         match err {
+            // The SDK loads credentials when it first signs a request, so a
+            // profile that yields none fails as a dispatch failure.
+            SdkError::DispatchFailure(_) if describe(&err).contains("while loading credentials") => {
+                let detail = describe(&err);
+                let detail = detail.split_once("while loading credentials: ").map_or(detail.as_str(), |(_, d)| d);
+                Self::Credentials { operation, detail: detail.to_string() }
+            }
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
                 Self::Unreachable { operation, detail: describe(&err) }
             }
@@ -143,6 +160,7 @@ impl Failure for Error {
         match self {
             Self::Api { code, .. } => kind_of_code(code),
             Self::Unreachable { .. } => "Unreachable",
+            Self::Credentials { .. } => "Forbidden",
             Self::Config { .. } | Self::Invalid(_) | Self::Ambiguous { .. } | Self::WrongRegion { .. } => "Invalid",
             Self::NotFound { .. } | Self::NoRecord { .. } | Self::NoWorldSection { .. } => "NotFound",
             Self::Conflict(_) => "Conflict",
@@ -166,6 +184,12 @@ impl Failure for Error {
             Self::Ambiguous { .. } => {
                 Some("pick one: `zone(name, #{ visibility: \"private\" })` or `#{ visibility: \"public\" }`".into())
             }
+            Self::Credentials { detail, .. } if detail.contains("SSO") => {
+                Some("log in to IAM Identity Center first: `aws sso login --profile NAME`".into())
+            }
+            Self::Credentials { .. } => Some(
+                "check the profile's credentials: `aws sts get-caller-identity --profile NAME` (static keys, `sso_session`, `credential_process`, `role_arn` with `source_profile`, or `web_identity_token_file`)".into(),
+            ),
             _ => None,
         }
     }

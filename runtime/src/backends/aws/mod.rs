@@ -43,7 +43,7 @@ pub const TOKEN_TAG: &str = "hubops:token";
 pub const RUN_TAG: &str = "hubops:run";
 
 /// An EBS volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Volume {
     /// `vol-...`.
@@ -75,7 +75,7 @@ pub struct Volume {
 }
 
 /// An EBS snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// `snap-...`.
@@ -97,7 +97,7 @@ pub struct Snapshot {
 }
 
 /// The state of a volume modification (`ModifyVolume`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Modification {
     /// The volume.
     pub volume: String,
@@ -173,7 +173,7 @@ pub struct VolumeChange {
 }
 
 /// A hosted zone.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Zone {
     /// The id without `/hostedzone/`.
     pub id: String,
@@ -184,7 +184,7 @@ pub struct Zone {
 }
 
 /// An alias target (an ELB, a `CloudFront` distribution, another record).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alias {
     /// The target's DNS name.
@@ -197,7 +197,7 @@ pub struct Alias {
 }
 
 /// A record set (simple routing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Fully qualified, with the trailing dot.
@@ -235,7 +235,7 @@ impl Record {
 }
 
 /// A record change and when it settles.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeInfo {
     /// The change id.
     pub id: String,

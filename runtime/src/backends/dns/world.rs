@@ -33,7 +33,7 @@ use crate::world::{Shared, WorldPart};
 pub type Lookup<'a> = &'a dyn Fn(&str, &str, Timestamp) -> Option<(u32, Vec<String>)>;
 
 /// The `dns:` section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsWorld {
     /// Zones by name, with their authoritative servers.
@@ -42,7 +42,7 @@ pub struct DnsWorld {
 }
 
 /// A zone as DNS serves it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsZone {
     /// The authoritative servers.
@@ -50,7 +50,7 @@ pub struct DnsZone {
 }
 
 /// An authoritative server and how late changes reach it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     /// Its host name.

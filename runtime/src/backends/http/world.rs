@@ -16,7 +16,7 @@ use crate::world::{Shared, WorldPart};
 
 /// The `http:` section of a world: endpoints and their answers over time,
 /// and the requests that changed something (so a rehearsal can be checked).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpWorld {
     /// The simulated endpoints.
@@ -28,7 +28,7 @@ pub struct HttpWorld {
 }
 
 /// A request that was sent to the world.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Received {
     /// The method.
@@ -41,7 +41,7 @@ pub struct Received {
 }
 
 /// One simulated URL.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// The exact URL (query string included).
@@ -58,7 +58,7 @@ pub struct Endpoint {
 }
 
 /// An answer of a simulated endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     /// From when (since the world's start) this answer is given: `0s`, `3m`.

@@ -74,7 +74,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// The API server answered with a `Status` failure.
-    #[error("{message}")]
+    #[error("{}", api_message(*code, reason, message))]
     Api {
         /// HTTP status code.
         code: u16,
@@ -102,6 +102,16 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+/// The Status message, or, when the server sent none (a 404 with an empty
+/// body), what answered and how.
+fn api_message(code: u16, reason: &str, message: &str) -> String {
+    if !message.trim().is_empty() {
+        return message.to_string();
+    }
+    let reason = if reason.is_empty() { "no reason" } else { reason };
+    format!("the API server answered {code} ({reason}) with an empty body")
 }
 
 fn list(items: &[String]) -> String {
@@ -241,4 +251,13 @@ pub fn parse_manifests(text: &str) -> Result<Vec<serde_json::Value>, Error> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_empty_status_still_says_what_answered() {
+        let e = super::Error::Api { code: 404, reason: "NotFound".into(), message: String::new() };
+        assert_eq!(e.to_string(), "the API server answered 404 (NotFound) with an empty body");
+    }
 }

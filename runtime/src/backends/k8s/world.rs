@@ -41,7 +41,7 @@ pub struct K8sWorld {
 }
 
 /// One simulated cluster.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterWorld {
     /// The API server URL, for messages.
@@ -71,7 +71,7 @@ pub struct ClusterWorld {
 }
 
 /// A change that happens by itself at a virtual time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledEvent {
     /// When, after the world's start: `90s`, `2m`.
@@ -85,7 +85,7 @@ pub struct ScheduledEvent {
 }
 
 /// An object named by kind, namespace and name.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectKey {
     /// The kind, as kubectl accepts it.

@@ -34,7 +34,7 @@ pub const LOCAL: &str = "local";
 const RSYNC_PARTIAL: i32 = 23;
 
 /// The `hosts:` section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct HostsWorld {
     /// Hosts by name. Private: files change only through the mutators
@@ -43,7 +43,7 @@ pub struct HostsWorld {
 }
 
 /// One simulated host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
     /// Whether ssh reaches it (default true).
@@ -79,7 +79,7 @@ fn is_zero(value: &i32) -> bool {
 }
 
 /// A file: its text, or only a size (large trees without the bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum File {
     /// Text content.
@@ -104,7 +104,7 @@ impl File {
 /// the remote command line, for `sh::run` (host `local`) the program and
 /// its arguments quoted as a shell would (`printf '%s|' 'a b'`), without
 /// the environment or working directory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     /// The command line, as the plan shows it (`git -C /srv pull`).

@@ -32,8 +32,9 @@ pub(super) fn wait_snapshot(
             "error" => Err(Error::Failed(format!("snapshot `{id}` failed (state `error`)"))),
             _ => {
                 let progress = format!("{}%", s.progress);
+                let state = s.state.clone();
                 seen = Some(s);
-                Ok(Poll::pending(progress, account.poll_interval()))
+                Ok(Poll::pending(progress, account.poll_interval()).state(state))
             }
         }
     })?;
@@ -132,7 +133,7 @@ pub(super) fn modify_volume(
         if m.state == "optimizing" || m.state == "completed" {
             Ok(Poll::Done(m))
         } else {
-            Ok(Poll::pending(format!("{} {}%", m.state, m.progress), account.poll_interval()))
+            Ok(Poll::pending(format!("{} {}%", m.state, m.progress), account.poll_interval()).state(m.state))
         }
     })?;
     match waited {

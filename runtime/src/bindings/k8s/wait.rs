@@ -94,7 +94,7 @@ pub(crate) fn wait(
         if until.met(ctx, look.object.as_ref())? {
             return Ok(Poll::Done(look.object));
         }
-        Ok(Poll::Pending { progress: None, retry: look.again })
+        Ok(Poll::waiting(None, look.again))
     };
     let found = |obj: Option<Value>| obj.map_or(Dynamic::UNIT, |o| to_dynamic(&o));
     match run.wait(&spec, |within| std::future::ready(look(within))) {

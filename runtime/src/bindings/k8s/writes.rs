@@ -44,13 +44,37 @@ pub(crate) fn apply_one(run: &Run, c: &Cluster, obj: &Value, create: bool) -> Sc
     };
     let name = name_of(obj).unwrap_or_default();
     let verb = if create { "create" } else { "apply" };
-    let change = c.change(verb, kind.describe(&ns, name), &ns).before_after(None, Some(shown(&kind, obj)));
+    // What the plan compares the manifest with: the object as it is, in
+    // the fields the manifest sets (an apply leaves the others alone).
+    let before = if create { None } else { current(run, c, &kind, &ns, name).map(|live| project(&live, obj)) };
+    let change = c
+        .change(verb, kind.describe(&ns, name), &ns)
+        .before_after(before.map(|b| shown(&kind, &b)), Some(shown(&kind, obj)));
     let outcome = if create {
         run.change(change, async |p: &Permit| c.0.create(p, &kind, &ns, obj).await)?
     } else {
         run.change(change, async |p: &Permit| c.0.apply(p, &kind, &ns, obj).await)?
     };
     Ok(outcome.into_inner())
+}
+
+/// The object as it is now, for the plan; `None` when it is not there or
+/// cannot be read (the change itself then says why, if it fails).
+fn current(run: &Run, c: &Cluster, kind: &ResourceKind, ns: &str, name: &str) -> Option<Value> {
+    c.read(run, async |k| k.get_opt(kind, ns, name).await).ok().flatten()
+}
+
+/// `live` cut down to the paths `shape` has.
+fn project(live: &Value, shape: &Value) -> Value {
+    match (live, shape) {
+        (Value::Object(l), Value::Object(s)) => {
+            Value::Object(s.keys().filter_map(|k| Some((k.clone(), project(l.get(k)?, &s[k])))).collect())
+        }
+        (Value::Array(l), Value::Array(s)) => {
+            Value::Array(l.iter().zip(s.iter()).map(|(l, s)| project(l, s)).collect())
+        }
+        (live, _) => live.clone(),
+    }
 }
 
 /// A manifest as the plan and journal show it: a Secret's values are
@@ -79,7 +103,14 @@ pub(crate) fn patch(
 ) -> ScriptResult<Value> {
     let kind = c.kind(run, kind)?;
     let ns = scoped(&kind, ns, false)?;
-    let change = c.change("patch", kind.describe(&ns, name), &ns).before_after(None, Some(doc.clone()));
+    // A JSON patch is a list of operations, not a shape of the object.
+    let before = match how {
+        PatchType::Json => None,
+        PatchType::Merge | PatchType::Strategic => {
+            current(run, c, &kind, &ns, name).map(|live| shown(&kind, &project(&live, doc)))
+        }
+    };
+    let change = c.change("patch", kind.describe(&ns, name), &ns).before_after(before, Some(doc.clone()));
     let outcome = run.change(change, async |p: &Permit| c.0.patch(p, &kind, (&ns, name), doc, how).await)?;
     Ok(outcome.into_inner())
 }
@@ -96,7 +127,8 @@ pub(crate) fn scale(
     if replicas < 0 {
         return Err(script_error("Invalid", "replicas must not be negative"));
     }
-    let change = c.change("scale", kind.describe(&ns, name), &ns).before_after(None, Some(replicas.into()));
+    let before = current(run, c, &kind, &ns, name).and_then(|live| live.pointer("/spec/replicas").cloned());
+    let change = c.change("scale", kind.describe(&ns, name), &ns).before_after(before, Some(replicas.into()));
     let outcome = run.change(change, async |p: &Permit| c.0.scale(p, &kind, (&ns, name), replicas).await)?;
     Ok(outcome.into_inner())
 }

@@ -37,7 +37,7 @@ use super::{fqdn, Error, Modification, Query, Record, Snapshot, Tags, Volume, Zo
 use crate::world::WorldPart;
 
 /// The `aws:` section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwsWorld {
     /// Accounts by name (the profile scripts pass to `aws::account`).
@@ -46,7 +46,7 @@ pub struct AwsWorld {
 }
 
 /// One simulated account.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Account {
     /// Its region.
@@ -74,7 +74,7 @@ fn default_region() -> String {
 }
 
 /// How long operations take, as durations (`10m`, `30s`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timing {
     /// A snapshot from `pending` to `completed`.
@@ -105,7 +105,7 @@ fn one_minute() -> String {
 }
 
 /// A snapshot and, while pending, when it started (run clock).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorldSnapshot {
     /// The snapshot.
     #[serde(flatten)]
@@ -116,7 +116,7 @@ pub struct WorldSnapshot {
 }
 
 /// A modification and when it started.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorldModification {
     /// The modification.
     #[serde(flatten)]
@@ -126,7 +126,7 @@ pub struct WorldModification {
 }
 
 /// A hosted zone with its records and their change log.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorldZone {
     /// The zone id.
@@ -145,7 +145,7 @@ pub struct WorldZone {
 }
 
 /// One change to one record set, on the run clock.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordChange {
     /// The change batch's id.

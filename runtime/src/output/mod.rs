@@ -4,18 +4,27 @@
 //! writes to the terminal. A closed stdout pipe is not an error.
 //!
 //! It also renders what the gate keeps as data: the status line of each
-//! change and the dry run's plan (the gate talks to a person only through
-//! the [`Console`] implemented here).
+//! change and the dry run's plan, field by field ([`plan`]; the gate talks
+//! to a person only through the [`Console`] implemented here), and the
+//! line each wait shows while it lasts ([`progress`]).
+//!
+//! Library logs (kube-rs, the AWS SDK) show only with `-v`: a person reads
+//! hubops' own words, which say what answered and how.
 
-use std::collections::BTreeMap;
+mod diff;
+mod plan;
+mod progress;
+
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
-use serde_json::Value;
 
 use crate::config::{ColorChoice, OutputFormat, Ui};
-use crate::effects::{Answer, Change, Console, Planned};
+use crate::effects::{Answer, Change, Console};
+
+pub(crate) use plan::plan_json;
+pub(crate) use progress::WaitLine;
 
 /// Every text the printer writes passes here: the process's secrets never
 /// reach a terminal or a pipe.
@@ -37,6 +46,9 @@ impl std::io::Write for RedactingWriter {
         std::io::stderr().flush()
     }
 }
+
+/// The width of the verb column, as cargo has it.
+const VERB_WIDTH: usize = 12;
 
 const GREEN: Style = AnsiColor::Green.on_default().bold();
 const CYAN: Style = AnsiColor::Cyan.on_default().bold();
@@ -93,8 +105,9 @@ impl Printer {
 
     fn init_tracing(self) {
         let default = match self.verbose {
-            0 | 1 => "warn",
-            2 => "hubops=debug",
+            0 => "hubops=warn",
+            1 => "warn",
+            2 => "warn,hubops=debug",
             _ => "debug",
         };
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -106,6 +119,10 @@ impl Printer {
             .with_ansi(self.stderr_colored())
             .without_time()
             .try_init();
+    }
+
+    fn stderr_is_terminal(self) -> bool {
+        std::io::stderr().is_terminal()
     }
 
     /// Whether stderr gets colour.
@@ -135,7 +152,10 @@ impl Printer {
         self.verbose > 0
     }
 
-    /// A cargo-style status line: a right-aligned verb, then what it is about.
+    /// A cargo-style status line: a right-aligned verb, then what it is
+    /// about. A verb longer than the column (`Would snapshot`) keeps its
+    /// first word there and the rest starts the message, so every message
+    /// starts in the same column (and every `Would` line reads the same).
     pub fn status(self, tone: Tone, verb: &str, message: &str) {
         if self.quiet {
             return;
@@ -146,30 +166,43 @@ impl Printer {
             Tone::Warn => YELLOW,
             Tone::Bad => RED,
         };
-        let message = clean(message);
-        let _ = writeln!(self.err(), "{style}{verb:>12}{style:#} {message}");
+        // `Would wait`, `Would delete`: every plan line reads the same way.
+        let (verb, message) = match verb.split_once(' ') {
+            Some((first, rest)) if first == "Would" || verb.chars().count() > VERB_WIDTH => {
+                (first, format!("{rest} {message}"))
+            }
+            _ => (verb, message.to_string()),
+        };
+        let message = clean(&message);
+        self.stderr_line(&format!("{style}{verb:>VERB_WIDTH$}{style:#} {message}"));
     }
 
     /// A line of detail under the last status line, shown with `-v` only.
     pub fn detail(self, message: &str) {
         if self.verbose > 0 && !self.quiet {
             let message = clean(message);
-            let _ = writeln!(self.err(), "{DIM}{:>12} {message}{DIM:#}", "");
+            self.stderr_line(&format!("{DIM}{:>VERB_WIDTH$} {message}{DIM:#}", ""));
         }
     }
 
     /// A plain line on stderr, unless quiet.
     pub fn note(self, message: &str) {
         if !self.quiet {
-            let message = clean(message);
-            let _ = writeln!(self.err(), "{message}");
+            self.stderr_line(&clean(message));
         }
     }
 
     /// A warning on stderr (shown even when quiet).
     pub fn warn(self, message: &str) {
         let message = clean(message);
-        let _ = writeln!(self.err(), "{YELLOW}warning{YELLOW:#}{BOLD}:{BOLD:#} {message}");
+        self.stderr_line(&format!("{YELLOW}warning{YELLOW:#}{BOLD}:{BOLD:#} {message}"));
+    }
+
+    /// One line on stderr, above any progress lines being drawn.
+    fn stderr_line(self, line: &str) {
+        progress::suspend(self.draws_progress(), || {
+            let _ = writeln!(self.err(), "{line}");
+        });
     }
 
     /// A result on stdout. A closed pipe is ignored.
@@ -209,7 +242,7 @@ impl Printer {
         if self.quiet || !self.progress || !std::io::stderr().is_terminal() {
             return None;
         }
-        let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
+        let bar = progress::add(indicatif::ProgressBar::new(total.as_millis() as u64));
         let style =
             indicatif::ProgressStyle::with_template("{prefix:>12.cyan.bold} {msg} [{bar:30}] {elapsed}/{duration}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
@@ -243,7 +276,7 @@ impl Printer {
     /// Ask a yes/no question on the terminal; anything but y/yes is no.
     pub(crate) fn ask(self, question: &str) -> std::io::Result<bool> {
         let question = clean(question);
-        let _ = write!(self.err(), "{YELLOW}{:>12}{YELLOW:#} {question} [y/N] ", "Confirm");
+        let _ = write!(self.err(), "{YELLOW}{:>VERB_WIDTH$}{YELLOW:#} {question} [y/N] ", "Confirm");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
@@ -252,63 +285,10 @@ impl Printer {
     }
 }
 
-impl Printer {
-    /// Prints the plan of a dry run: every change grouped by system,
-    /// destructive ones marked, what each would do, and a count.
-    pub(crate) fn plan(self, plan: &[Planned]) {
-        let mut by_system: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
-        for item in plan {
-            by_system.entry(item.change.system.as_str()).or_default().push(item);
-        }
-        let destructive = plan.iter().filter(|p| p.change.destructive).count();
-        let failing = plan.iter().filter(|p| p.would_fail.is_some()).count();
-        let mut text = String::from("\nPlan:");
-        if plan.is_empty() {
-            text.push_str(" no changes");
-        }
-        for (system, items) in &by_system {
-            text.push_str(&format!("\n  {system}"));
-            for item in items {
-                let mark = if item.change.destructive { self.paint(Tone::Bad, "!") } else { " ".into() };
-                text.push_str(&format!("\n   {mark} {:<10} {}", item.change.verb, item.change.target));
-                match (&item.change.before, &item.change.after) {
-                    (Some(before), Some(after)) => {
-                        text.push_str(&format!("\n                {} -> {}", compact(before), compact(after)));
-                    }
-                    (None, Some(after)) => text.push_str(&format!("\n                -> {}", compact(after))),
-                    // What a delete takes away is worth seeing before it goes.
-                    (Some(before), None) => text.push_str(&format!("\n                {} -> (gone)", compact(before))),
-                    (None, None) => {}
-                }
-                if let Some(why) = &item.would_fail {
-                    text.push_str(&format!(
-                        "\n                {}",
-                        self.paint(Tone::Bad, &format!("would fail: {why}"))
-                    ));
-                }
-            }
-        }
-        let n = plan.len();
-        text.push_str(&format!(
-            "\n{n} change{} ({destructive} destructive{}); nothing was changed",
-            if n == 1 { "" } else { "s" },
-            if failing > 0 { format!(", {failing} would fail") } else { String::new() },
-        ));
-        self.note(&text);
-    }
-}
-
-fn compact(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 impl Console for Printer {
     fn planned(&self, change: &Change, would_fail: Option<&str>) {
         match would_fail {
-            None => self.status(Tone::Plan, &format!("Would {}", change.verb), &change.target),
+            None => self.status(Tone::Plan, "Would", &change.describe()),
             Some(why) => self.status(Tone::Bad, "Would fail", &format!("{}: {why}", change.describe())),
         }
     }

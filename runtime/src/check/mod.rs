@@ -1,7 +1,11 @@
 //! Reading scripts without running them: the parameter declaration (for
 //! `show`, `run` and `check`), and `hubops check`: syntax, declarations,
-//! imports that resolve and compile, and calls to functions that exist.
-//! No execution and no network.
+//! imports that resolve (through the run's resolver) and compile, and every
+//! call resolved against what the engine registers, the script's own
+//! functions and the modules it imports ([`calls`]); imported modules are
+//! checked too. No execution and no network.
+
+mod calls;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,22 +17,6 @@ use crate::diagnostics::{Diagnostic, Sources};
 use crate::engine::{self, Build};
 use crate::params::{self, Declaration};
 use crate::Error;
-
-/// Functions the parser turns into calls that no module registers.
-const KEYWORDS: [&str; 12] = [
-    "print",
-    "debug",
-    "type_of",
-    "eval",
-    "Fn",
-    "call",
-    "curry",
-    "is_shared",
-    "is_def_fn",
-    "is_def_var",
-    "this",
-    "throw",
-];
 
 /// Compiles a runbook for reading (optimisation off) and returns its
 /// parameter declaration; syntax or declaration problems are errors.
@@ -88,63 +76,77 @@ pub(crate) fn check(
 
 fn check_one(runbook: &Runbook, catalog: &Catalog, extensions: &[Extension]) -> Vec<Diagnostic> {
     let source = runbook.source_name();
-    let sources = Sources::of(&source, &runbook.text);
     let (resolver, _) = engine::resolver(runbook.folder(), catalog.search_path().to_vec());
     let engine = engine::build(Build { resolver, extensions, run: None, optimize: false });
-    let ast = match engine.compile(&runbook.text) {
-        Ok(ast) => ast,
-        Err(e) => return vec![Diagnostic::from_parse(&sources, &source, &e)],
-    };
-    let mut problems: Vec<Diagnostic> = Vec::new();
-    if let Err(decl) = params::extract(&ast) {
-        problems.extend(decl.into_iter().map(|p| Diagnostic::at(&sources, &source, p.pos, p.message, "Params")));
-    }
     let (resolver, _) = engine::resolver(runbook.folder(), catalog.search_path().to_vec());
-    // Imports: each must resolve and compile; their functions become known.
-    let mut module_fns: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (path, alias, pos) in imports(&ast) {
-        match resolver.find(&path) {
-            None => {
-                problems.push(Diagnostic::at(&sources, &source, pos, format!("module `{path}` not found"), "NotFound"));
+    let signatures = crate::signature::of_engine(&engine, true);
+    let mut checker = Checker { engine: &engine, resolver: &resolver, signatures: &signatures, seen: BTreeSet::new() };
+    let mut problems = Vec::new();
+    checker.script(&source, &runbook.text, true, &mut problems);
+    problems
+}
+
+/// Checks a script and, once each, the modules it imports.
+struct Checker<'a> {
+    engine: &'a rhai::Engine,
+    resolver: &'a crate::resolver::Resolver,
+    signatures: &'a [crate::signature::Signature],
+    /// Modules already checked (by source name).
+    seen: BTreeSet<String>,
+}
+
+impl Checker<'_> {
+    /// The problems of one script. `declares`: a runbook's parameter
+    /// declaration is checked too (a module has none).
+    fn script(&mut self, source: &str, text: &str, declares: bool, problems: &mut Vec<Diagnostic>) {
+        let sources = Sources::of(source, text);
+        let ast = match self.engine.compile(text) {
+            Ok(ast) => ast,
+            Err(e) => {
+                problems.push(Diagnostic::from_parse(&sources, source, &e));
+                return;
             }
-            Some((module_source, text)) => match engine.compile(&text) {
+        };
+        if declares {
+            if let Err(decl) = params::extract(&ast) {
+                problems.extend(decl.into_iter().map(|p| Diagnostic::at(&sources, source, p.pos, p.message, "Params")));
+            }
+        }
+        // Imports: each must resolve and compile; their functions become known.
+        let mut known = calls::Known { own: calls::script_fns(&ast, true), modules: BTreeMap::new() };
+        for (path, alias, pos) in imports(&ast) {
+            let Some((module_source, module_text)) = self.resolver.find(&path) else {
+                problems.push(Diagnostic::at(&sources, source, pos, format!("module `{path}` not found"), "NotFound"));
+                continue;
+            };
+            let at = format!("imported at {source}:{}", pos.line().unwrap_or(0));
+            match self.engine.compile(&module_text) {
                 Err(e) => {
-                    let mut d = Diagnostic::from_parse(&Sources::of(&module_source, &text), &module_source, &e);
-                    d.causes.push(format!("imported at {source}:{}", pos.line().unwrap_or(0)));
+                    let mut d = Diagnostic::from_parse(&Sources::of(&module_source, &module_text), &module_source, &e);
+                    d.causes.push(at);
                     problems.push(d);
                 }
                 Ok(module_ast) => {
-                    let fns = module_ast.iter_functions().map(|f| f.name.to_string()).collect();
                     if let Some(alias) = alias {
-                        module_fns.insert(alias, fns);
+                        known.modules.insert(alias, calls::script_fns(&module_ast, false));
+                    }
+                    if self.seen.insert(module_source.clone()) {
+                        let mut inner = Vec::new();
+                        self.script(&module_source, &module_text, false, &mut inner);
+                        for mut d in inner {
+                            d.causes.push(at.clone());
+                            problems.push(d);
+                        }
                     }
                 }
-            },
-        }
-    }
-    let known = known_functions(&engine, &ast);
-    for (namespace, name, pos) in calls(&ast) {
-        let found = match &namespace {
-            None => known.contains(&name) || KEYWORDS.contains(&name.as_str()),
-            Some(ns) => {
-                module_fns.get(ns).map_or_else(|| known.contains(&format!("{ns}::{name}")), |fns| fns.contains(&name))
             }
-        };
-        if !found {
-            let full = namespace.as_ref().map_or_else(|| name.clone(), |ns| format!("{ns}::{name}"));
-            let mut d = Diagnostic::at(&sources, &source, pos, format!("unknown function `{full}`"), "Script");
-            let candidates: Vec<String> = match &namespace {
-                Some(ns) if module_fns.contains_key(ns) => {
-                    module_fns[ns].iter().map(|f| format!("{ns}::{f}")).collect()
-                }
-                _ => known.iter().cloned().collect(),
-            };
-            d.hint = crate::suggestion::closest(&full, candidates.iter().map(String::as_str))
-                .map(|s| format!("did you mean `{s}`?"));
+        }
+        for p in calls::problems(&ast, self.signatures, &known) {
+            let mut d = Diagnostic::at(&sources, source, p.pos, p.message, "Script");
+            d.hint = p.hint;
             problems.push(d);
         }
     }
-    problems
 }
 
 /// `import "path" as alias;` statements anywhere in the script.
@@ -160,28 +162,4 @@ fn imports(ast: &AST) -> Vec<(String, Option<String>, Position)> {
         true
     });
     found
-}
-
-/// Every plain or namespaced function call (not method calls or operators).
-fn calls(ast: &AST) -> Vec<(Option<String>, String, Position)> {
-    let mut found = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::FnCall(call, pos))) = path.last() {
-            let name = call.name.to_string();
-            let is_ident = name.starts_with(|c: char| c.is_alphabetic() || c == '_');
-            if is_ident && call.op_token.is_none() && !name.starts_with("anon$") {
-                let ns = (!call.namespace.is_empty()).then(|| call.namespace.to_string());
-                found.push((ns, name, *pos));
-            }
-        }
-        true
-    });
-    found
-}
-
-fn known_functions(engine: &rhai::Engine, ast: &AST) -> BTreeSet<String> {
-    let mut known: BTreeSet<String> =
-        engine::signatures(engine).iter().map(|s| s.split('(').next().unwrap_or(s).trim().to_string()).collect();
-    known.extend(ast.iter_functions().map(|f| f.name.to_string()));
-    known
 }
