@@ -256,21 +256,37 @@ impl Printer {
     /// Prints the plan of a dry run: every change grouped by system,
     /// destructive ones marked, what each would do, and a count.
     pub(crate) fn plan(self, plan: &[Planned]) {
+        self.note(&self.plan_text(plan, false));
+    }
+
+    /// The plan as text; `stopped`: the run failed, so it is the plan up to
+    /// the failure, not the whole plan.
+    pub(crate) fn plan_text(self, plan: &[Planned], stopped: bool) -> String {
         let mut by_system: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
         for item in plan {
             by_system.entry(item.change.system.as_str()).or_default().push(item);
         }
         let destructive = plan.iter().filter(|p| p.change.destructive).count();
         let failing = plan.iter().filter(|p| p.would_fail.is_some()).count();
-        let mut text = String::from("\nPlan:");
+        let confirmed = plan.iter().filter(|p| p.change.confirm.is_some() && !p.change.destructive).count();
+        let mut text = String::from(if stopped { "\nPlan up to the error above:" } else { "\nPlan:" });
         if plan.is_empty() {
             text.push_str(" no changes");
         }
         for (system, items) in &by_system {
             text.push_str(&format!("\n  {system}"));
             for item in items {
-                let mark = if item.change.destructive { self.paint(Tone::Bad, "!") } else { " ".into() };
+                let mark = if item.change.destructive {
+                    self.paint(Tone::Bad, "!")
+                } else if item.change.confirm.is_some() {
+                    self.paint(Tone::Bad, "?")
+                } else {
+                    " ".into()
+                };
                 text.push_str(&format!("\n   {mark} {:<10} {}", item.change.verb, item.change.target));
+                if let Some(reason) = &item.change.confirm {
+                    text.push_str(&format!("\n                asks first: {reason}"));
+                }
                 match (&item.change.before, &item.change.after) {
                     (Some(before), Some(after)) => {
                         text.push_str(&format!("\n                {} -> {}", compact(before), compact(after)));
@@ -290,11 +306,15 @@ impl Printer {
         }
         let n = plan.len();
         text.push_str(&format!(
-            "\n{n} change{} ({destructive} destructive{}); nothing was changed",
+            "\n{n} change{} ({destructive} destructive{}{}); nothing was changed",
             if n == 1 { "" } else { "s" },
+            if confirmed > 0 { format!(", {confirmed} to confirm") } else { String::new() },
             if failing > 0 { format!(", {failing} would fail") } else { String::new() },
         ));
-        self.note(&text);
+        if stopped {
+            text.push_str("; the run stopped at the error, so what came after it is not planned");
+        }
+        text
     }
 }
 
@@ -321,6 +341,7 @@ impl Console for Printer {
         match answer {
             Answer::WouldAsk => self.status(Tone::Plan, "Would ask", question),
             Answer::YesByFlag => self.status(Tone::Progress, "Confirmed", &format!("{question} (--yes)")),
+            Answer::AckByFlag => self.status(Tone::Progress, "Acknowledged", question),
             _ => {}
         }
     }

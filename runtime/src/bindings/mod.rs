@@ -18,6 +18,7 @@ pub(crate) mod options;
 mod reference;
 mod route53;
 mod shell;
+mod until;
 mod yaml;
 
 pub(crate) use reference::reference_markdown;

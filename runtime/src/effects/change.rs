@@ -72,6 +72,11 @@ pub struct Change {
     pub after: Option<Value>,
     /// Whether it destroys something (asks for confirmation unless `--yes`).
     pub destructive: bool,
+    /// Why a change that destroys nothing is still asked about unless
+    /// `--yes` (`moves the production name hub.cal-adapt.org`): a
+    /// confirmation point like a delete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 impl Change {
@@ -85,6 +90,7 @@ impl Change {
             before: None,
             after: None,
             destructive: false,
+            confirm: None,
         }
     }
 
@@ -93,6 +99,20 @@ impl Change {
     pub fn destructive(mut self) -> Self {
         self.destructive = true;
         self
+    }
+
+    /// Makes the change a confirmation point for `reason` (`moves the
+    /// production name hub.cal-adapt.org`): asked like a delete unless `--yes`.
+    #[must_use]
+    pub fn confirm(mut self, reason: impl Into<String>) -> Self {
+        self.confirm = Some(reason.into());
+        self
+    }
+
+    /// Whether the gate asks before making it (unless `--yes`).
+    #[must_use]
+    pub fn asks(&self) -> bool {
+        self.destructive || self.confirm.is_some()
     }
 
     /// Records the state before and after.
@@ -263,6 +283,8 @@ pub enum Answer {
     No,
     /// `--yes` answered.
     YesByFlag,
+    /// `--ack NAME` answered an acknowledgement (`--yes` never does).
+    AckByFlag,
     /// A dry run: the question would be asked.
     WouldAsk,
     /// Nobody can answer: no terminal and no `--yes`.
@@ -277,6 +299,7 @@ impl Answer {
             Self::Yes => "yes",
             Self::No => "no",
             Self::YesByFlag => "yes_by_flag",
+            Self::AckByFlag => "ack_by_flag",
             Self::WouldAsk => "would_ask",
             Self::NoTerminal => "no_terminal",
         }
