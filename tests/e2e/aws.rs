@@ -529,7 +529,7 @@ print(now());
         .run();
     done.status(0).stdout(
         "Timeout: snapshot `snap-00000000000000003` completed: still 10% after 1m\n\
-         Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\n\
+         Invalid: `timeout` `1e300` is longer than 366 days, the longest duration hubops accepts\n\
          Invalid: `wait_snapshot` has no option `timeuot` (options: timeout); did you mean `timeout`?\n\
          2026-11-21T06:01:00Z\n",
     );

@@ -289,10 +289,10 @@ mod more {
         );
         let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "--journal", "j.jsonl"]).run();
         done.status(1).stdout(
-            "Invalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` is longer than 366 days, the longest duration hubops accepts\n",
+            "Invalid: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts\nInvalid: `timeout` `1e300` is longer than 366 days, the longest duration hubops accepts\nInvalid: `every` `2e19` is longer than 366 days, the longest duration hubops accepts\n",
         );
         assert!(
-            done.stderr.contains("error: `timeout` is longer than 366 days, the longest duration hubops accepts"),
+            done.stderr.contains("error: `timeout` `1e20` is longer than 366 days, the longest duration hubops accepts"),
             "{}",
             done.stderr
         );
