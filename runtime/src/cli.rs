@@ -154,9 +154,12 @@ pub(crate) struct RunArgs {
     /// Kubeconfig file for `k8s::cluster` (default: `KUBECONFIG`, then ~/.kube/config)
     #[arg(long, value_name = "FILE", env = "HUBOPS_KUBECONFIG")]
     pub(crate) kubeconfig: Option<PathBuf>,
-    /// Answer yes to every confirmation
+    /// Answer yes to every confirmation of a change (never to an acknowledgement)
     #[arg(short, long, env = "HUBOPS_YES")]
     pub(crate) yes: bool,
+    /// Acknowledge that the manual step NAME is done (repeatable): the runbook's checklist items
+    #[arg(long = "ack", value_name = "NAME")]
+    pub(crate) ack: Vec<String>,
     /// Where to write the journal (default: under the XDG state directory)
     #[arg(long, value_name = "PATH", env = "HUBOPS_JOURNAL")]
     pub(crate) journal: Option<PathBuf>,
@@ -313,6 +316,7 @@ fn run_config(args: RunArgs) -> config::Command {
         save_world: args.save_world,
         kubeconfig: args.kubeconfig,
         yes: args.yes,
+        acks: args.ack,
         journal: args.journal,
         on_failure: match args.on_failure {
             OnFailure::Stop => config::OnFailure::Stop,

@@ -95,6 +95,8 @@ pub struct RunConfig {
     pub kubeconfig: Option<PathBuf>,
     /// `--yes`.
     pub yes: bool,
+    /// `--ack NAME`, in order: acknowledgements answered ahead of time.
+    pub acks: Vec<String>,
     /// `--journal PATH`.
     pub journal: Option<PathBuf>,
     /// `--on-failure`.

@@ -91,6 +91,8 @@ pub struct Diagnostic {
     pub hint: Option<String>,
     /// The exit status it means.
     pub status: Status,
+    /// What is shown after it (the plan of a dry run that failed).
+    pub after: Option<String>,
 }
 
 /// A position in a script, with its line of source text.
@@ -136,7 +138,7 @@ impl Sources {
 
 impl Diagnostic {
     fn new(message: String, kind: &str, status: Status) -> Self {
-        Self { message, kind: kind.into(), location: None, causes: Vec::new(), hint: None, status }
+        Self { message, kind: kind.into(), location: None, causes: Vec::new(), hint: None, status, after: None }
     }
 
     /// A problem found by reading a script (no run): status 1 for `check`.
@@ -287,6 +289,9 @@ impl Diagnostic {
         }
         if let Some(hint) = &self.hint {
             out.push_str(&format!("\n{cyan}hint{reset}: {hint}"));
+        }
+        if let Some(after) = &self.after {
+            out.push_str(&format!("\n{after}"));
         }
         out
     }

@@ -187,8 +187,12 @@ pub enum Event {
     Prompt {
         /// The question.
         question: String,
-        /// `yes`, `no`, `yes_by_flag` (--yes), `would_ask` (dry run) or `no_terminal`.
+        /// `yes`, `no`, `yes_by_flag` (--yes), `ack_by_flag` (--ack),
+        /// `would_ask` (dry run) or `no_terminal`.
         answer: String,
+        /// The acknowledgement's name, for `acknowledge` (a step done by hand).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// A script log line (`log::info`, `log::warn`).
     Log {

@@ -78,12 +78,31 @@ fn blue_objects(sources: &[String]) -> Vec<Value> {
     objects
 }
 
+/// Green as `tofu_era` leaves it: the namespace and the gp3 `StorageClass` the
+/// plan asks for.
+fn green_objects() -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jupyterhub"}}),
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "gp3", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+               "provisioner": "ebs.csi.aws.com",
+               "parameters": {"type": "gp3", "iops": "3000", "throughput": "125", "encrypted": "true"},
+               "volumeBindingMode": "WaitForFirstConsumer"}),
+    ]
+}
+
 fn site() -> Site {
+    site_with(Vec::new(), green_objects())
+}
+
+/// A site with `more` objects on blue and `green` as green's objects.
+fn site_with(more: Vec<Value>, green: Vec<Value>) -> Site {
     let moto = Moto::start();
     let sources = volumes(&moto);
-    let blue = FakeApi::start(blue_objects(&sources));
-    let green =
-        FakeApi::start(vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jupyterhub"}})]);
+    let mut blue = blue_objects(&sources);
+    blue.extend(more);
+    let blue = FakeApi::start(blue);
+    let green = FakeApi::start(green);
     Site { moto, blue, green, sources }
 }
 
@@ -304,4 +323,126 @@ fn a_dry_run_plans_the_migration_and_changes_nothing_on_moto_or_the_clusters() {
     }
     assert!(done.stderr.contains("\n12 changes (0 destructive); nothing was changed\n"), "{}", done.stderr);
     assert!(!done.stdout.contains("are on gp3 and bound"), "{}", done.stdout);
+}
+
+/// The gp3 copies' ids, in `HOMES` order of their sources.
+fn copy_ids(site: &Site) -> Vec<String> {
+    site.gp3().iter().map(|l| l.rsplit(' ').next().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn a_live_copy_older_than_max_copy_age_is_refused_then_replaced_with_refresh() {
+    let site = site();
+    let (done, _dir) = site.run(&["--yes", "--set", "users=bob"]);
+    done.status(0);
+    let old = copy_ids(&site);
+    assert_eq!(old.len(), 1);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (done, _dir) = site.run(&["--yes", "--set", "users=bob", "--set", "max_copy_age=1s"]);
+    done.status(1);
+    assert!(
+        done.stderr.contains(&format!(
+            "error: 1 earlier copies may be stale: [\"claim-bob ({}): its snapshot is from",
+            old[0]
+        )),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(copy_ids(&site), old, "refused: nothing replaced");
+
+    let green_before = writes(&site.green).len();
+    let (done, _dir) = site.run(&["--yes", "--set", "users=bob", "--set", "max_copy_age=1s", "--set", "refresh=true"]);
+    done.status(0);
+    let new = copy_ids(&site);
+    assert_eq!(new.len(), 1, "the stale copy was deleted: {:?}", site.gp3());
+    assert_ne!(new, old);
+    assert_eq!(site.snapshots(), [0, 2, 0]);
+    let deletes: Vec<String> = writes(&site.green)[green_before..]
+        .iter()
+        .filter(|(w, _)| w.starts_with("DELETE") && w.contains("/persistentvolume"))
+        .map(|(w, _)| w.clone())
+        .collect();
+    assert_eq!(
+        deletes,
+        [
+            "DELETE /api/v1/namespaces/jupyterhub/persistentvolumeclaims/claim-bob".to_string(),
+            "DELETE /api/v1/persistentvolumes/claim-bob-gp3".to_string()
+        ]
+    );
+    let pv = site.green.objects().into_iter().find(|o| o["metadata"]["name"] == "claim-bob-gp3").expect("bob's PV");
+    assert_eq!(pv["spec"]["csi"]["volumeHandle"], new[0].as_str());
+}
+
+#[test]
+fn live_refusals_come_before_any_change() {
+    // A user who is not there.
+    let site = site_with(
+        vec![json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "jupyter-alice", "namespace": "daskhub", "creationTimestamp": "2026-11-21T04:10:00Z",
+                                 "labels": {"component": "singleuser-server", "hub.jupyter.org/username": "alice"}},
+                    "status": {"phase": "Running"}})],
+        green_objects(),
+    );
+    let (done, _dir) = site.run(&["--yes", "--set", "users=carol,dave"]);
+    done.status(1);
+    assert!(
+        done.stderr.contains("error: no home volume claim in daskhub on cae-blue for [\"dave\"]"),
+        "{}",
+        done.stderr
+    );
+    // A user still logged in.
+    let (done, _dir) = site.run(&["--yes", "--set", "users=alice", "--set", "active_timeout=1s"]);
+    done.status(1);
+    assert!(
+        done.stderr.contains("error: 1 user (alice) still have servers on cae-blue in daskhub after 1s"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(applied(&done), Vec::<String>::new());
+    assert_eq!(site.snapshots(), [0, 0, 0]);
+    assert!(!writes(&site.green).iter().any(|(w, _)| w.contains("/persistentvolume")), "{:?}", writes(&site.green));
+
+    // Green without the StorageClass.
+    let bare = site_with(Vec::new(), vec![green_objects().remove(0)]);
+    let (done, _dir) = bare.run(&["--yes"]);
+    done.status(1);
+    assert!(
+        done.stderr.contains("error: cae-green has no StorageClass gp3, which the new PVs name"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(bare.volume_count(), 3);
+}
+
+#[test]
+fn live_in_place_sets_blue_to_retain_then_modifies_the_volumes() {
+    let site = site();
+    let (done, _dir) = site.run(&["--yes", "--set", "strategy=in-place"]);
+    done.status(0);
+    let blue_writes = writes(&site.blue);
+    let patched: Vec<&str> =
+        blue_writes.iter().map(|(w, _)| w.as_str()).filter(|w| w.contains("/persistentvolumes/")).collect();
+    assert_eq!(
+        patched,
+        [
+            "PATCH /api/v1/persistentvolumes/pvc-0000",
+            "PATCH /api/v1/persistentvolumes/pvc-1111",
+            "PATCH /api/v1/persistentvolumes/pvc-2222"
+        ]
+    );
+    for pv in site.blue.objects().iter().filter(|o| o["kind"] == "PersistentVolume") {
+        assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain", "{pv:#}");
+    }
+    let types = site.moto.py("print(' '.join(sorted(v['VolumeType'] for v in ec2.describe_volumes()['Volumes'])))");
+    assert_eq!(types, "gp3 gp3 gp3", "modified in place, no copies");
+    let green = site.green.objects();
+    let handles: Vec<&str> = of_kind(&green, "PersistentVolume")
+        .iter()
+        .filter_map(|pv| pv["spec"]["csi"]["volumeHandle"].as_str())
+        .collect();
+    let mut sources: Vec<&str> = site.sources.iter().map(String::as_str).collect();
+    sources.sort_unstable();
+    let mut handles = handles;
+    handles.sort_unstable();
+    assert_eq!(handles, sources);
 }

@@ -1,6 +1,7 @@
 //! A small HTTP(S) server for tests, on a loopback port: it records every
-//! request and answers from a handler. TLS uses a self-signed certificate
-//! made for the test.
+//! request (with its `Host` and, over TLS, the name the client sent for
+//! SNI) and answers from a handler. TLS uses a self-signed certificate made
+//! for the test.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -13,6 +14,10 @@ pub(crate) struct Seen {
     pub(crate) path: String,
     pub(crate) authorization: String,
     pub(crate) body: String,
+    /// The `Host` header.
+    pub(crate) host: String,
+    /// The server name the client sent in its TLS hello, if any.
+    pub(crate) sni: Option<String>,
 }
 
 type Handler = dyn Fn(&Seen, usize) -> (u16, String, String) + Send + Sync;
@@ -29,8 +34,17 @@ impl Web {
         tls: bool,
         handler: impl Fn(&Seen, usize) -> (u16, String, String) + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().expect("addr").port();
+        Self::start_at("127.0.0.1:0", tls, handler)
+    }
+
+    /// [`Self::start`] on a given loopback address (`127.0.0.2:0`).
+    pub(crate) fn start_at(
+        address: &str,
+        tls: bool,
+        handler: impl Fn(&Seen, usize) -> (u16, String, String) + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind(address).expect("bind loopback");
+        let local = listener.local_addr().expect("addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let handler: Arc<Handler> = Arc::new(handler);
         let config = tls.then(server_config);
@@ -41,15 +55,22 @@ impl Web {
                 let (log, handler, config) = (log.clone(), handler.clone(), config.clone());
                 std::thread::spawn(move || match config {
                     Some(config) => {
-                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
-                        serve(rustls::StreamOwned::new(conn, stream), &log, &*handler);
+                        let Ok(mut conn) = rustls::ServerConnection::new(config) else { return };
+                        let mut stream = stream;
+                        while conn.is_handshaking() {
+                            if conn.complete_io(&mut stream).is_err() {
+                                return;
+                            }
+                        }
+                        let sni = conn.server_name().map(str::to_string);
+                        serve(rustls::StreamOwned::new(conn, stream), sni, &log, &*handler);
                     }
-                    None => serve(stream, &log, &*handler),
+                    None => serve(stream, None, &log, &*handler),
                 });
             }
         });
         let scheme = if tls { "https" } else { "http" };
-        Self { base: format!("{scheme}://127.0.0.1:{port}"), seen }
+        Self { base: format!("{scheme}://{local}"), seen }
     }
 
     pub(crate) fn seen(&self) -> Vec<Seen> {
@@ -72,13 +93,14 @@ fn server_config() -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
-fn serve<S: Read + Write>(stream: S, log: &Mutex<Vec<Seen>>, handler: &Handler) {
+fn serve<S: Read + Write>(stream: S, sni: Option<String>, log: &Mutex<Vec<Seen>>, handler: &Handler) {
     let mut reader = BufReader::new(stream);
     let mut first = String::new();
     if reader.read_line(&mut first).unwrap_or(0) == 0 {
         return;
     }
     let mut authorization = String::new();
+    let mut host = String::new();
     let mut length = 0usize;
     loop {
         let mut line = String::new();
@@ -88,6 +110,9 @@ fn serve<S: Read + Write>(stream: S, log: &Mutex<Vec<Seen>>, handler: &Handler) 
         let lower = line.to_ascii_lowercase();
         if let Some(v) = lower.strip_prefix("authorization:") {
             authorization = line[line.len() - v.len()..].trim().to_string();
+        }
+        if let Some(v) = lower.strip_prefix("host:") {
+            host = v.trim().to_string();
         }
         if let Some(v) = lower.strip_prefix("content-length:") {
             length = v.trim().parse().unwrap_or(0);
@@ -101,6 +126,8 @@ fn serve<S: Read + Write>(stream: S, log: &Mutex<Vec<Seen>>, handler: &Handler) 
         path: parts.next().unwrap_or("/").to_string(),
         authorization,
         body: String::from_utf8_lossy(&body).into_owned(),
+        host,
+        sni,
     };
     let n = {
         let mut log = log.lock().expect("lock");

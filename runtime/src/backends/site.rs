@@ -102,16 +102,32 @@ fn hub_ready(clusters: &K8sWorld, context: &str, ns: &str) -> bool {
 }
 
 /// Answers an HTTP(S) request to a host that DNS leads to one of the
-/// world's load balancers. `None` when the host leads nowhere in the world.
-pub(crate) fn route(world: &mut World, url: &url::Url, now: Timestamp) -> Option<Result<Response, http::Error>> {
+/// world's load balancers, or, pinned (`connect_to`), to that load balancer
+/// whatever DNS says. `None` when the request leads nowhere in the world.
+pub(crate) fn route(
+    world: &mut World,
+    url: &url::Url,
+    connect_to: Option<&str>,
+    now: Timestamp,
+) -> Option<Result<Response, http::Error>> {
     let host = url.host_str()?.to_string();
-    let address = follow(world, &host, now).unwrap_or_else(|| host.clone());
+    let address = match connect_to {
+        Some(pinned) => match http::split_address(pinned) {
+            Ok((address, _)) => address,
+            Err(why) => return Some(Err(http::Error::Invalid(why))),
+        },
+        None => follow(world, &host, now).unwrap_or_else(|| host.clone()),
+    };
     let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
     let clusters = world.part_mut::<K8sWorld>("clusters")?;
     clusters.settle(elapsed);
     let (context, ns) = service_behind(clusters, &address)?;
-    let text =
-        |status: u16, body: &str| Response { status, headers: std::collections::BTreeMap::new(), body: body.into() };
+    let text = |status: u16, body: &str| Response {
+        status,
+        headers: std::collections::BTreeMap::new(),
+        body: body.into(),
+        address: Some(address.clone()),
+    };
     Some(Ok(match url.path() {
         "/hub/health" if hub_ready(clusters, &context, &ns) => text(200, ""),
         "/hub/health" => text(503, &format!("no ready hub in {ns} on {context}")),

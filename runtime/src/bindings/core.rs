@@ -1,5 +1,6 @@
 //! The functions every runbook has: `params`, `step`, `fail`, `confirm`,
-//! `sleep`, `now`, `timestamp`, `parallel`, and `log::info` / `log::warn`.
+//! `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`, `parallel`, and
+//! `log::info` / `log::warn`.
 //! Bookkeeping and flow only; none of these touches an outside system.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -87,6 +88,50 @@ pub(crate) mod core {
     #[rhai_fn(return_raw)]
     pub fn confirm(ctx: NativeCallContext, question: &str) -> Result<bool, Box<EvalAltResult>> {
         super::confirm(&ctx, question)
+    }
+
+    /// Asks the operator to acknowledge something done by hand, outside
+    /// hubops (a console setting, a message sent): the checklist of a
+    /// runbook. Only a person answers: at the terminal, or ahead of time with
+    /// `--ack NAME` (one per item); `--yes`, which answers questions about
+    /// changes, never does. Journaled with its name. A dry run records "would
+    /// ask" and returns false; no answer is an error naming the `--ack` to
+    /// pass; answering no stops the run (with how to go on if changes were
+    /// made). Returns true once acknowledged.
+    ///
+    /// ```rhai
+    /// acknowledge("cognito-blue", "Blue's Cognito callback URLs now name legacy.cal-adapt.org?");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn acknowledge(ctx: NativeCallContext, name: &str, text: &str) -> Result<bool, Box<EvalAltResult>> {
+        super::acknowledge(&ctx, name, text)
+    }
+
+    /// Waits until `check` returns `true`, calling it every `every` (default
+    /// "30s") for at most `timeout` (default "5m") on the run's clock:
+    /// journaled and printed like every wait, virtual on worlds. `check`
+    /// returns `true` when the wait is over, or a string saying what it still
+    /// waits for (`"2 users (alice, bob)"`), shown whenever it changes.
+    /// Returns `#{waited, would_wait, waiting}` (`waiting`: the last string).
+    /// Past the timeout it fails (`kind: "Timeout"`) with the last string. In
+    /// a dry run it checks once and, if not done, reports "would wait up to
+    /// TIMEOUT for WHAT" and returns with `would_wait: true`, so the rest of
+    /// the run is planned too.
+    ///
+    /// ```rhai
+    /// let r = wait_until("the hub to have no users", #{ timeout: "15m" }, || {
+    ///     let n = 0;
+    ///     if n == 0 { true } else { `${n} users` }
+    /// });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn wait_until(
+        ctx: NativeCallContext,
+        what: &str,
+        options: rhai::Map,
+        check: FnPtr,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::super::until::wait_until(&ctx, what, &options, &check)
     }
 
     /// Waits on the run's clock: `"90s"`, `"15m"`, `"1h30m"` or a number of
@@ -275,6 +320,10 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     })?;
     crate::crash::point("step-start", index);
     run.record(&Event::StepStart { step: name.into(), index, at: run.clock().now().to_string() });
+    let rollback = rollback.map(|f| crate::run::Rollback {
+        f,
+        imports: ctx.global_runtime_state().scan_imports_raw().map(|(n, m)| (n.clone(), m.clone())).collect(),
+    });
     if let Some(done) = run.resumed.as_ref().and_then(|r| r.steps.get(name).map(|v| (r.from.clone(), v.clone()))) {
         let (from, result) = done;
         run.printer().status(Tone::Progress, "Skipping", &format!("{index} {name} (finished in run {from})"));
@@ -337,6 +386,21 @@ fn confirm(ctx: &NativeCallContext, question: &str) -> ScriptResult<bool> {
     let run = Run::from_context(ctx)?;
     let question = run.redactor().redact(question);
     run.confirm(&question)
+}
+
+fn acknowledge(ctx: &NativeCallContext, name: &str, text: &str) -> ScriptResult<bool> {
+    let run = Run::from_context(ctx)?;
+    let simple = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !simple {
+        return Err(script_error(
+            "Invalid",
+            &format!("`{name}` cannot name an acknowledgement: use lowercase letters, digits and `-` (it is passed as --ack NAME)"),
+        ));
+    }
+    let text = run.redactor().redact(text);
+    run.acknowledge(name, &text)
 }
 
 fn sleep(ctx: &NativeCallContext, duration: &Dynamic) -> ScriptResult<()> {

@@ -19,9 +19,11 @@ use crate::run::{Poll, Run, Wait, WaitError, Waited};
 
 #[export_module]
 pub(crate) mod http {
-    /// Sends a GET to a URL. Returns `#{status, headers, body, json}`; `json` is the
-    /// parsed body when it is JSON, else `()`. Any status is an answer; only
-    /// no answer is an error (`kind`: `Unreachable`, `Timeout`, `Invalid`).
+    /// Sends a GET to a URL. Returns `#{status, headers, body, json, address}`; `json`
+    /// is the parsed body when it is JSON, else `()`; `address` is where the
+    /// answer came from (the IP and port connected to; on a world, the load
+    /// balancer). Any status is an answer; only no answer is an error
+    /// (`kind`: `Unreachable`, `Timeout`, `Invalid`).
     ///
     /// ```rhai
     /// let r = http::get("https://hub.example.org/hub/health");
@@ -34,10 +36,14 @@ pub(crate) mod http {
 
     /// Sends a GET to a URL with options: `headers` (map), `bearer` (a token; redacted
     /// from all output), `timeout` (default "30s"), `insecure` (accept any
-    /// TLS certificate).
+    /// TLS certificate), `connect_to` (pin the request: connect to this
+    /// address, a load balancer's host name or an IP with an optional
+    /// `:port`, while the URL's host is still sent for TLS and `Host`, so a
+    /// cluster can be asked for the public name before DNS points at it).
     ///
     /// ```rhai
     /// let users = http::get(`${hub}/hub/api/users`, #{ bearer: p.token, timeout: "10s" });
+    /// let green = http::get("https://hub.example.org/hub/health", #{ connect_to: green_lb });
     /// ```
     #[rhai_fn(name = "get", return_raw)]
     pub fn get_with(ctx: NativeCallContext, url: &str, options: rhai::Map) -> Result<rhai::Map, Box<EvalAltResult>> {
@@ -69,12 +75,15 @@ pub(crate) mod http {
 
     /// Sends a GET to a URL until it answers `status`, retrying `every` (default "10s")
     /// for at most `timeout` (default "5m"); a connection error counts as a
-    /// retry. Other options as for `get`. Returns the matching answer. In a
+    /// retry. With `from` (an address, as for `connect_to`), the answer must
+    /// also come from there: what tells blue from green behind one public
+    /// name. Other options as for `get`. Returns the matching answer. In a
     /// dry run it asks once and, if the answer is not there yet, reports
     /// "would wait" and returns `#{would_wait: true}`.
     ///
     /// ```rhai
     /// http::expect("https://hub.example.org/hub/health", 200, #{ timeout: "10m" });
+    /// http::expect("https://hub.example.org/hub/health", 200, #{ from: green_lb });
     /// ```
     #[rhai_fn(return_raw)]
     pub fn expect(
@@ -135,9 +144,9 @@ pub(crate) mod http {
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_mins(5);
 const DEFAULT_EVERY: Duration = Duration::from_secs(10);
-const READ_OPTIONS: [&str; 4] = ["headers", "bearer", "timeout", "insecure"];
-const EXPECT_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "every"];
-const WRITE_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "body"];
+const READ_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "connect_to"];
+const EXPECT_OPTIONS: [&str; 7] = ["headers", "bearer", "timeout", "insecure", "every", "connect_to", "from"];
+const WRITE_OPTIONS: [&str; 6] = ["headers", "bearer", "timeout", "insecure", "body", "connect_to"];
 
 /// `http::get`, `http::delete`, ...: how errors name the function.
 fn function<M: Method>(method: M) -> String {
@@ -163,6 +172,10 @@ fn request<M: Method>(
         run.redactor().add(token);
     }
     let insecure = opts.bool("insecure")?.unwrap_or(false);
+    let connect_to = opts.str("connect_to")?;
+    if let Some(address) = &connect_to {
+        crate::backends::http::split_address(address).map_err(|why| script_error("Invalid", &why))?;
+    }
     let headers =
         opts.map("headers")?.unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let body = match opts.get("body") {
@@ -173,7 +186,7 @@ fn request<M: Method>(
             Some(("application/json".to_string(), json.to_string().into_bytes()))
         }
     };
-    Ok(Request { method, url: parsed, body, insecure, headers, bearer, timeout })
+    Ok(Request { method, url: parsed, body, insecure, headers, bearer, timeout, connect_to })
 }
 
 fn read(ctx: &NativeCallContext, method: Read, url: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {
@@ -210,41 +223,71 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
     let opts = Options::new("http::expect", options, &EXPECT_OPTIONS)?;
     let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
     let every = opts.duration("every")?.unwrap_or(DEFAULT_EVERY).max(Duration::from_millis(100));
+    let from = opts.str("from")?;
+    if let Some(address) = &from {
+        crate::backends::http::split_address(address).map_err(|why| script_error("Invalid", &why))?;
+    }
     let req = request(&run, Read::Get, url, opts, DEFAULT_TIMEOUT)?;
     let http = Http::new(run.target());
-    let what = format!("{url} -> {status}");
-    let wait =
-        Wait::new(what.clone(), timeout).label(format!("for {url} to answer {status}")).journal(format!("http {what}"));
+    let pinned = req.connect_to.as_deref().map(|a| format!(" at {a}")).unwrap_or_default();
+    let source = from.as_deref().map(|a| format!(" from {a}")).unwrap_or_default();
+    let what = format!("{url}{pinned} -> {status}{source}");
+    let wait = Wait::new(what.clone(), timeout)
+        .label(format!("for {url}{pinned} to answer {status}{source}"))
+        .journal(format!("http {what}"));
     let waited = run.wait(&wait, async |remaining: Duration| {
         // No single look outlasts the wait (but each gets a second).
         let look = Request { timeout: req.timeout.min(remaining.max(Duration::from_secs(1))), ..req.clone() };
-        // A status other than the one expected, or no answer, is a retry;
-        // the progress changes (and is shown) only when what is seen does.
-        Ok::<_, std::convert::Infallible>(match http.read(&look).await {
-            Ok(response) if i64::from(response.status) == status => Poll::Done(response),
-            Ok(response) => Poll::pending(format!("status {}", response.status), every),
-            Err(e) => Poll::pending(run.redactor().redact(&e.to_string()), every),
-        })
+        // A status other than the one expected, an answer from elsewhere,
+        // or no answer, is a retry; the progress changes (and is shown)
+        // only when what is seen does.
+        let response = match http.read(&look).await {
+            Ok(response) => response,
+            Err(e) => return Ok(Poll::pending(run.redactor().redact(&e.to_string()), every)),
+        };
+        let came_from = response.address.clone().unwrap_or_else(|| "an unknown address".into());
+        if i64::from(response.status) != status {
+            let seen = match &from {
+                None => format!("status {}", response.status),
+                Some(_) => format!("status {} from {came_from}", response.status),
+            };
+            return Ok(Poll::pending(seen, every));
+        }
+        match &from {
+            None => Ok(Poll::Done(response)),
+            Some(wanted) => match http.answered_from(&response, wanted).await {
+                Ok(true) => Ok(Poll::Done(response)),
+                Ok(false) => Ok(Poll::pending(
+                    format!("status {} from {came_from}, which is not {wanted}", response.status),
+                    every,
+                )),
+                Err(e) => Err(e),
+            },
+        }
     });
     match waited {
         Ok(Waited::Done { value, .. }) => Ok(to_map(value)),
         Ok(Waited::WouldWait { .. }) => {
-            let mut map =
-                to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new() });
+            let mut map = to_map(Response {
+                status: 0,
+                headers: std::collections::BTreeMap::new(),
+                body: String::new(),
+                address: None,
+            });
             map.insert("would_wait".into(), true.into());
             Ok(map)
         }
         Err(WaitError::Timeout { progress, .. }) => Err(script_error(
             "Timeout",
             &run.redactor().redact(&format!(
-                "`{url}` did not answer {status} within {} (last: {})",
+                "`{url}`{pinned} did not answer {status}{source} within {} (last: {})",
                 crate::duration::format(timeout),
                 progress.unwrap_or_default()
             )),
         )),
         Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
         Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
-        Err(WaitError::Failed(never)) => match never {},
+        Err(WaitError::Failed(e)) => Err(run.fail(&e)),
     }
 }
 
@@ -264,8 +307,12 @@ fn write(ctx: &NativeCallContext, method: Write, url: &str, options: &rhai::Map)
     match run.change(change, async |p: &Permit| http.send(p, &req).await)? {
         Outcome::Applied(response) => Ok(to_map(response)),
         Outcome::Planned(_) => {
-            let mut map =
-                to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new() });
+            let mut map = to_map(Response {
+                status: 0,
+                headers: std::collections::BTreeMap::new(),
+                body: String::new(),
+                address: None,
+            });
             map.insert("planned".into(), true.into());
             Ok(map)
         }
@@ -286,5 +333,6 @@ fn to_map(response: Response) -> rhai::Map {
     map.insert("headers".into(), headers.into());
     map.insert("body".into(), response.body.into());
     map.insert("json".into(), json);
+    map.insert("address".into(), response.address.map_or(Dynamic::UNIT, Dynamic::from));
     map
 }

@@ -18,6 +18,7 @@ pub(crate) mod options;
 mod reference;
 mod route53;
 mod shell;
+mod until;
 mod world_schema;
 mod yaml;
 

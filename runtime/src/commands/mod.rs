@@ -26,7 +26,7 @@ pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer
         Command::Show(runbook) => {
             let runbook = catalog.resolve(&runbook)?;
             let decl = declaration(&runbook, &catalog, extensions)?.unwrap_or_default();
-            printer.result(&describe(&runbook, &decl));
+            printer.result(&describe(&runbook, &decl, &catalog));
             Ok(Status::Success)
         }
         Command::Check(scripts) => check(&scripts, &catalog, extensions, printer).map(|()| Status::Success),
@@ -47,6 +47,23 @@ pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer
     }
 }
 
+/// The `--set`s a rehearsal needs on top of what its world gives: a hint
+/// that does not run (exit 2) is worse than none. A required choice gets
+/// its first choice, anything else its example.
+fn required_sets(runbook: &catalog::Runbook, decl: &Declaration, catalog: &Catalog, world: &str) -> String {
+    let given: Vec<String> = catalog
+        .world(world, runbook.folder().as_deref())
+        .and_then(|(text, _, _)| serde_norway::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|w| w.get("params").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()))
+        .unwrap_or_default();
+    let mut sets = String::new();
+    for p in decl.params.iter().filter(|p| p.required && p.default.is_none() && !given.contains(&p.name)) {
+        let value = p.choices.first().or(p.example.as_ref()).map_or_else(|| "VALUE".to_string(), show_plain);
+        sets.push_str(&format!(" --set {}={value}", p.name));
+    }
+    sets
+}
+
 fn list(catalog: &Catalog, printer: Printer) {
     let runbooks = catalog.list();
     let width = runbooks.iter().map(|r| r.name.len()).max().unwrap_or(0);
@@ -55,7 +72,7 @@ fn list(catalog: &Catalog, printer: Printer) {
     }
 }
 
-fn describe(runbook: &catalog::Runbook, decl: &Declaration) -> String {
+fn describe(runbook: &catalog::Runbook, decl: &Declaration, catalog: &Catalog) -> String {
     let mut out = format!("{} ({})\n\n", runbook.name, runbook.origin_label());
     let description = runbook.description();
     if !description.is_empty() {
@@ -65,7 +82,8 @@ fn describe(runbook: &catalog::Runbook, decl: &Declaration) -> String {
         out.push('\n');
     }
     if let Some(world) = runbook.default_world() {
-        out.push_str(&format!("Rehearse on its world `{world}`: hubops run {} --rehearse\n\n", runbook.name));
+        let sets = required_sets(runbook, decl, catalog, &world);
+        out.push_str(&format!("Rehearse on its world `{world}`: hubops run {} --rehearse{sets}\n\n", runbook.name));
     }
     if decl.params.is_empty() {
         out.push_str("Parameters: none\n");
@@ -110,7 +128,7 @@ fn run_help(
     if let Some(name) = runbook {
         let runbook = catalog.resolve(name)?;
         let decl = declaration(&runbook, catalog, extensions)?.unwrap_or_default();
-        help.push_str(&format!("\nRunbook {}\n", describe(&runbook, &decl)));
+        help.push_str(&format!("\nRunbook {}\n", describe(&runbook, &decl, catalog)));
     } else {
         help.push_str("\nName a runbook (`hubops list`) to see its parameters: hubops run NAME --help\n");
     }
@@ -138,6 +156,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         target: args.target,
         save_world: args.save_world,
         yes: args.yes,
+        acks: args.acks,
         kubeconfig: args.kubeconfig,
         journal: args.journal,
         on_failure: args.on_failure,

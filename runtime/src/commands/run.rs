@@ -9,8 +9,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rhai::Dynamic;
-
 use crate::backends;
 use crate::bindings::Extension;
 use crate::catalog::{Catalog, Runbook};
@@ -36,6 +34,7 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) target: Target,
     pub(crate) save_world: Option<PathBuf>,
     pub(crate) yes: bool,
+    pub(crate) acks: Vec<String>,
     pub(crate) kubeconfig: Option<PathBuf>,
     pub(crate) journal: Option<PathBuf>,
     pub(crate) on_failure: OnFailure,
@@ -156,7 +155,13 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         id: id.clone(),
         printer,
         journal,
-        gate: Gate::new(if req.dry_run { Mode::DryRun } else { Mode::Apply }, req.yes, &lineage, replay),
+        gate: Gate::new(
+            if req.dry_run { Mode::DryRun } else { Mode::Apply },
+            req.yes,
+            req.acks.iter().cloned().collect(),
+            &lineage,
+            replay,
+        ),
         clock,
         cancel: crate::cancel::on_ctrl_c(),
         redactor,
@@ -236,7 +241,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
             .map_err(|_| Error::Internal("the script thread panicked".into()))
     })?;
 
-    let failure = outcome.err().map(|err| {
+    let mut failure = outcome.err().map(|err| {
         let s = sources.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Diagnostic::from_eval(&s, &source_name, &err)
     });
@@ -251,13 +256,19 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
             settle_rollbacks(&run, &engine, &ast, req.on_failure);
         }
     }
+    // A failed dry run's plan goes after the error: it ends where the run
+    // stopped, and must not read as the whole plan ("no changes").
     if req.dry_run {
         let plan = run.gate.plan();
-        printer.plan(&plan);
+        match failure.as_mut() {
+            Some(diag) => diag.after = Some(printer.plan_text(&plan, true)),
+            None => printer.plan(&plan),
+        }
         if let Some(path) = &req.plan_out {
             let mut json = crate::output::plan_json(&plan);
             json["run_id"] = run.id().into();
             json["runbook"] = runbook.name.clone().into();
+            json["complete"] = failure.is_none().into();
             let text = serde_json::to_string_pretty(&json).unwrap_or_default() + "\n";
             match crate::state::write_atomic(path, text.as_bytes()) {
                 Ok(()) => printer.status(Tone::Progress, "Wrote", &format!("the plan to {}", path.display())),
@@ -296,6 +307,10 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     }
     match failure {
         None => {
+            for name in run.gate.unused_acks() {
+                printer
+                    .warn(&format!("--ack {name} was given, but this run asked for no acknowledgement named `{name}`"));
+            }
             let here = crate::duration::format_wall(started.elapsed());
             let virtual_time = run.limits.virtual_elapsed(run.clock());
             let took = if run.clock().is_virtual() && !virtual_time.is_zero() {
@@ -346,7 +361,21 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
         // Changes a rollback makes are keyed apart from the step's own, so a
         // resume never hands them back as the step's.
         run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).enter_rollback(&step);
-        let result = rollback.call::<Dynamic>(engine, ast, ());
+        // In a state of its own, with the script's functions and the modules
+        // it had imported when the step ran (the script has ended).
+        let mut global = engine.new_global_runtime_state();
+        global.lib.push(ast.shared_lib().clone());
+        for (name, module) in &rollback.imports {
+            global.push_import(name.clone(), module.clone());
+        }
+        let ctx = rhai::NativeCallContext::new_with_all_fields(
+            engine,
+            rollback.f.fn_name(),
+            None,
+            &global,
+            rhai::Position::NONE,
+        );
+        let result = rollback.f.call_raw(&ctx, None, []);
         run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).leave_rollback();
         let error = result.err().map(|e| run.redactor().redact(&crate::bindings::short_error(&e)));
         if let Some(why) = &error {

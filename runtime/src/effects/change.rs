@@ -76,6 +76,11 @@ pub struct Change {
     /// holds the system's remote lock there (a Lease) before the change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Why a change that destroys nothing is still asked about unless
+    /// `--yes` (`moves the production name hub.cal-adapt.org`): a
+    /// confirmation point like a delete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 impl Change {
@@ -90,6 +95,7 @@ impl Change {
             after: None,
             destructive: false,
             scope: None,
+            confirm: None,
         }
     }
 
@@ -105,6 +111,20 @@ impl Change {
     pub fn destructive(mut self) -> Self {
         self.destructive = true;
         self
+    }
+
+    /// Makes the change a confirmation point for `reason` (`moves the
+    /// production name hub.cal-adapt.org`): asked like a delete unless `--yes`.
+    #[must_use]
+    pub fn confirm(mut self, reason: impl Into<String>) -> Self {
+        self.confirm = Some(reason.into());
+        self
+    }
+
+    /// Whether the gate asks before making it (unless `--yes`).
+    #[must_use]
+    pub fn asks(&self) -> bool {
+        self.destructive || self.confirm.is_some()
     }
 
     /// Records the state before and after.
@@ -275,6 +295,8 @@ pub enum Answer {
     No,
     /// `--yes` answered.
     YesByFlag,
+    /// `--ack NAME` answered an acknowledgement (`--yes` never does).
+    AckByFlag,
     /// A dry run: the question would be asked.
     WouldAsk,
     /// Nobody can answer: no terminal and no `--yes`.
@@ -289,6 +311,7 @@ impl Answer {
             Self::Yes => "yes",
             Self::No => "no",
             Self::YesByFlag => "yes_by_flag",
+            Self::AckByFlag => "ack_by_flag",
             Self::WouldAsk => "would_ask",
             Self::NoTerminal => "no_terminal",
         }

@@ -1,9 +1,13 @@
 //! The gate itself: one per run. A binding hands it a [`Change`] and ONE
 //! closure that takes a [`Permit`]; the gate decides which permit the run
 //! allows (`Check` in a dry run, `Apply` otherwise), asks before destructive
-//! changes, journals every change, and keeps the plan as data for output.rs
-//! to render. Questions a runbook asks (`confirm`) pass here too, behind the
-//! same prompt lock, so two `parallel` workers never ask at once.
+//! changes and other confirmation points (a change to a production name),
+//! journals every change, and keeps the plan as data for output.rs to
+//! render. Questions a runbook asks pass here too, behind the same prompt
+//! lock, so two `parallel` workers never ask at once: `confirm` ("go on?",
+//! answered by `--yes`) and `acknowledge` ("did you do this by hand?",
+//! answered only at the terminal or by `--ack NAME`: `--yes` must not claim
+//! that a person did something).
 //!
 //! Every change gets a key: `LINEAGE/STEP/ORDINAL/DIGEST`, where the
 //! lineage is the first run of a chain of resumes, the step a hash of the
@@ -44,6 +48,10 @@ pub enum Mode {
 pub struct Gate {
     mode: Mode,
     yes: bool,
+    /// `--ack NAME`: the acknowledgements answered on the command line.
+    acks: std::collections::BTreeSet<String>,
+    /// The acknowledgements asked so far, by name.
+    asked: Mutex<std::collections::BTreeSet<String>>,
     lineage: String,
     replay: Replay,
     /// (step, digest) -> how many such changes were submitted.
@@ -71,10 +79,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Gate {
-    pub(crate) fn new(mode: Mode, yes: bool, lineage: &str, replay: Replay) -> Self {
+    pub(crate) fn new(
+        mode: Mode,
+        yes: bool,
+        acks: std::collections::BTreeSet<String>,
+        lineage: &str,
+        replay: Replay,
+    ) -> Self {
         Self {
             mode,
             yes,
+            acks,
+            asked: Mutex::default(),
             lineage: lineage.to_string(),
             replay,
             seen: Mutex::default(),
@@ -160,8 +176,13 @@ impl Gate {
                 change.describe()
             );
             self.ask(ctx, &change, &question, "may have been made already by the run this one resumes")?;
-        } else if change.destructive && !self.yes {
-            self.ask(ctx, &change, &format!("{} {} (destructive)?", change.verb, change.target), "is destructive")?;
+        } else if change.asks() && !self.yes {
+            let (note, why) = match &change.confirm {
+                Some(reason) if !change.destructive => (reason.clone(), reason.clone()),
+                Some(reason) => (format!("destructive; {reason}"), format!("is destructive and {reason}")),
+                None => ("destructive".to_string(), "is destructive".to_string()),
+            };
+            self.ask(ctx, &change, &format!("{} {} ({note})?", change.verb, change.target), &why)?;
         }
         ctx.console.applying(&change);
         ctx.journal.record(&Event::ChangeStarted {
@@ -199,7 +220,7 @@ impl Gate {
             Some(Ok(true)) => Answer::Yes,
             Some(Ok(false) | Err(_)) => Answer::No,
         };
-        ctx.journal.record(&Event::Prompt { question, answer: answer.journal().into() });
+        ctx.journal.record(&Event::Prompt { question, answer: answer.journal().into(), name: None });
         match answer {
             Answer::Yes => Ok(()),
             Answer::NoTerminal => Err(GateError::NeedsConfirmation {
@@ -228,7 +249,7 @@ impl Gate {
                 Some(Err(e)) => return Err(e),
             }
         };
-        ctx.journal.record(&Event::Prompt { question: question.into(), answer: answer.journal().into() });
+        ctx.journal.record(&Event::Prompt { question: question.into(), answer: answer.journal().into(), name: None });
         if matches!(answer, Answer::WouldAsk | Answer::YesByFlag) {
             ctx.console.answered(question, answer);
         }
@@ -243,6 +264,43 @@ impl Gate {
         (self.mode == Mode::Apply).then(|| op(&Permit::new(false)))
     }
 
+    /// An acknowledgement a runbook asks (`acknowledge`): that a person did
+    /// something by hand. `--ack NAME` answers it; `--yes` never does; a dry
+    /// run records that it would ask; otherwise a person answers at the
+    /// terminal (`NoTerminal` when there is none). Journaled with its name.
+    pub(crate) fn acknowledge(&self, ctx: &GateContext<'_>, name: &str, text: &str) -> std::io::Result<Answer> {
+        let _one_at_a_time = lock(&self.prompt);
+        lock(&self.asked).insert(name.to_string());
+        let answer = if self.mode == Mode::DryRun {
+            Answer::WouldAsk
+        } else if self.acks.contains(name) {
+            Answer::AckByFlag
+        } else {
+            match ctx.console.ask(text) {
+                None => Answer::NoTerminal,
+                Some(Ok(true)) => Answer::Yes,
+                Some(Ok(false)) => Answer::No,
+                Some(Err(e)) => return Err(e),
+            }
+        };
+        ctx.journal.record(&Event::Prompt {
+            question: text.into(),
+            answer: answer.journal().into(),
+            name: Some(name.to_string()),
+        });
+        match answer {
+            Answer::WouldAsk => ctx.console.answered(&format!("{text} (answer with --ack {name})"), answer),
+            Answer::AckByFlag => ctx.console.answered(&format!("{text} (--ack {name})"), answer),
+            _ => {}
+        }
+        Ok(answer)
+    }
+
+    /// The `--ack` names no acknowledgement of the run asked for.
+    pub(crate) fn unused_acks(&self) -> Vec<String> {
+        let asked = lock(&self.asked);
+        self.acks.iter().filter(|a| !asked.contains(*a)).cloned().collect()
+    }
     /// How many changes were made (not planned).
     pub(crate) fn applied_count(&self) -> usize {
         self.applied.load(Ordering::SeqCst)
@@ -274,5 +332,6 @@ fn redact_change(redactor: &Redactor, change: Change) -> Change {
         after: change.after.map(|v| redactor.redact_value(&v)),
         destructive: change.destructive,
         scope: change.scope,
+        confirm: change.confirm.map(|c| redactor.redact(&c)),
     }
 }

@@ -301,6 +301,7 @@ impl Console for Printer {
         match answer {
             Answer::WouldAsk => self.status(Tone::Plan, "Would ask", question),
             Answer::YesByFlag => self.status(Tone::Progress, "Confirmed", &format!("{question} (--yes)")),
+            Answer::AckByFlag => self.status(Tone::Progress, "Acknowledged", question),
             _ => {}
         }
     }

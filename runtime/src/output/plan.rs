@@ -19,17 +19,33 @@ const INDENT: &str = "                ";
 impl Printer {
     /// Prints the plan of a dry run.
     pub(crate) fn plan(self, plan: &[Planned]) {
+        self.note(&self.plan_text(plan, false));
+    }
+
+    /// The plan as text; `stopped`: the run failed, so it is the plan up to
+    /// the failure, not the whole plan.
+    pub(crate) fn plan_text(self, plan: &[Planned], stopped: bool) -> String {
         let destructive = plan.iter().filter(|p| p.change.destructive).count();
         let failing = plan.iter().filter(|p| p.would_fail.is_some()).count();
-        let mut text = String::from("\nPlan:");
+        let confirmed = plan.iter().filter(|p| p.change.confirm.is_some() && !p.change.destructive).count();
+        let mut text = String::from(if stopped { "\nPlan up to the error above:" } else { "\nPlan:" });
         if plan.is_empty() {
             text.push_str(" no changes");
         }
         for (system, items) in by_system(plan) {
             text.push_str(&format!("\n  {system}"));
             for item in items {
-                let mark = if item.change.destructive { self.paint(Tone::Bad, "!") } else { " ".into() };
+                let mark = if item.change.destructive {
+                    self.paint(Tone::Bad, "!")
+                } else if item.change.confirm.is_some() {
+                    self.paint(Tone::Bad, "?")
+                } else {
+                    " ".into()
+                };
                 text.push_str(&format!("\n   {mark} {:<10} {}", item.change.verb, item.change.target));
+                if let Some(reason) = &item.change.confirm {
+                    text.push_str(&format!("\n{INDENT}asks first: {reason}"));
+                }
                 for line in field_lines(&fields(item)) {
                     text.push_str(&format!("\n{INDENT}{line}"));
                 }
@@ -40,11 +56,15 @@ impl Printer {
         }
         let n = plan.len();
         text.push_str(&format!(
-            "\n{n} change{} ({destructive} destructive{}); nothing was changed",
+            "\n{n} change{} ({destructive} destructive{}{}); nothing was changed",
             if n == 1 { "" } else { "s" },
+            if confirmed > 0 { format!(", {confirmed} to confirm") } else { String::new() },
             if failing > 0 { format!(", {failing} would fail") } else { String::new() },
         ));
-        self.note(&text);
+        if stopped {
+            text.push_str("; the run stopped at the error, so what came after it is not planned");
+        }
+        text
     }
 }
 
@@ -60,6 +80,7 @@ pub(crate) fn plan_json(plan: &[Planned]) -> Value {
                 "verb": c.verb,
                 "target": c.target,
                 "destructive": c.destructive,
+                "confirm": c.confirm,
                 "would_fail": item.would_fail,
                 "fields": fields(item),
                 "before": c.before,

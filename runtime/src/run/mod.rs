@@ -24,7 +24,7 @@ use serde::Serialize;
 pub use crate::cancel::Cancel;
 pub use crate::clock::Clock;
 pub use crate::redact::Redactor;
-pub(crate) use steps::Steps;
+pub(crate) use steps::{Rollback, Steps};
 pub use wait::{Poll, Wait, WaitError, Waited};
 
 use crate::backends::Target;
@@ -314,7 +314,40 @@ impl Run {
         change: Change,
         op: impl AsyncFnOnce(&Permit) -> Result<T, E>,
     ) -> ScriptResult<Outcome<T>> {
-        self.try_change(change, op).map_err(|e| script::gate(&self.redactor, &e))
+        self.try_change(change, op).map_err(|e| {
+            let unanswered = matches!(e, GateError::Declined { .. } | GateError::NeedsConfirmation { .. });
+            let err = script::gate(&self.redactor, &e);
+            if unanswered {
+                self.with_resume_hint(err)
+            } else {
+                err
+            }
+        })
+    }
+
+    /// After a question got no yes: when this run already made changes,
+    /// what the operator can do next (continue later, or undo), added to
+    /// the error's hint.
+    fn with_resume_hint(&self, err: Box<EvalAltResult>) -> Box<EvalAltResult> {
+        let made = self.gate.applied_count() + self.gate.replayed_count();
+        if made == 0 {
+            return err;
+        }
+        let EvalAltResult::ErrorRuntime(value, pos) = *err else { return err };
+        let Some(mut map) = value.read_lock::<rhai::Map>().map(|m| m.clone()) else {
+            return Box::new(EvalAltResult::ErrorRuntime(value, pos));
+        };
+        let next = format!(
+            "this run made {made} change{} before this question and they stay made: run it again with `--resume {}` to go on from here once you are ready (finished steps are not run again), or undo them with the runbook's rollback (`--on-failure rollback` runs the rollbacks of completed steps when a run stops)",
+            if made == 1 { "" } else { "s" },
+            crate::state::absolute(self.journal.path()).display()
+        );
+        let hint = match map.get("hint").map(ToString::to_string) {
+            Some(first) => format!("{first}; {next}"),
+            None => next,
+        };
+        map.insert("hint".into(), hint.into());
+        Box::new(EvalAltResult::ErrorRuntime(map.into(), pos))
     }
 
     /// [`Self::change`] with the gate's typed answer, for bindings that
@@ -369,8 +402,10 @@ impl Run {
             .question(&self.gate_context(), question)
             .map_err(|e| script_error("Usage", &format!("cannot read the answer: {e}")))?;
         match answer {
-            Answer::Yes | Answer::YesByFlag | Answer::WouldAsk => Ok(true),
-            Answer::No => Err(script_error("Declined", &format!("the operator answered no: {question}"))),
+            Answer::Yes | Answer::YesByFlag | Answer::AckByFlag | Answer::WouldAsk => Ok(true),
+            Answer::No => {
+                Err(self.with_resume_hint(script_error("Declined", &format!("the operator answered no: {question}"))))
+            }
             Answer::NoTerminal => {
                 let mut map = crate::script::error_map(
                     "Usage",
@@ -380,7 +415,38 @@ impl Run {
                     "hint".into(),
                     "pass --yes to answer yes to every question, or run hubops from a terminal".into(),
                 );
-                Err(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE)))
+                Err(self.with_resume_hint(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE))))
+            }
+        }
+    }
+
+    /// Asks the operator to acknowledge a step done by hand (`acknowledge`):
+    /// only a person at the terminal or `--ack NAME` answers, never `--yes`;
+    /// a dry run records that it would ask. No is a refusal; no answer an
+    /// error that says how to give one.
+    pub fn acknowledge(&self, name: &str, text: &str) -> ScriptResult<bool> {
+        self.check_cancelled()?;
+        let answer = self
+            .gate
+            .acknowledge(&self.gate_context(), name, text)
+            .map_err(|e| script_error("Usage", &format!("cannot read the answer: {e}")))?;
+        match answer {
+            Answer::Yes | Answer::AckByFlag => Ok(true),
+            Answer::WouldAsk => Ok(false),
+            Answer::No => Err(self.with_resume_hint(script_error(
+                "Declined",
+                &format!("the operator did not acknowledge `{name}`: {text}"),
+            ))),
+            Answer::YesByFlag | Answer::NoTerminal => {
+                let mut map = crate::script::error_map(
+                    "Usage",
+                    &format!("`{name}` must be acknowledged by a person, and there is no terminal to ask on: {text}"),
+                );
+                map.insert(
+                    "hint".into(),
+                    format!("do it, then pass --ack {name} (--yes answers questions about changes, never acknowledgements), or run hubops from a terminal").into(),
+                );
+                Err(self.with_resume_hint(Box::new(EvalAltResult::ErrorRuntime(map.into(), rhai::Position::NONE))))
             }
         }
     }

@@ -211,9 +211,13 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
             _ => {}
         }
     }
-    // What a rollback undid is not done: its changes are made again.
+    // What a rollback undid is not done: its changes are made again. And
+    // the rollback's own changes are history too: if the step runs again
+    // and has to be rolled back again, they must be sent again, not
+    // handed back (that would leave the step's change in place).
     for step in &rolled_back {
-        for key in by_step.get(step).into_iter().flatten() {
+        let undo = by_step.get(&format!("rollback:{step}"));
+        for key in by_step.get(step).into_iter().chain(undo).flatten() {
             replay.applied.remove(key);
             replay.in_doubt.remove(key);
         }

@@ -5,6 +5,15 @@ use std::collections::HashSet;
 
 use rhai::FnPtr;
 
+/// A completed step's rollback, with the modules the script had imported
+/// when the step ran: rollbacks run after the script has ended, when its
+/// imports are gone, and a rollback may call them (`cutover::swap`).
+#[derive(Debug, Clone)]
+pub(crate) struct Rollback {
+    pub(crate) f: FnPtr,
+    pub(crate) imports: Vec<(rhai::ImmutableString, rhai::Shared<rhai::Module>)>,
+}
+
 /// The steps of a run so far.
 #[derive(Debug, Default)]
 pub(crate) struct Steps {
@@ -12,7 +21,7 @@ pub(crate) struct Steps {
     count: usize,
     /// The steps running now, innermost last (steps can nest).
     running: Vec<String>,
-    completed: Vec<(String, Option<FnPtr>)>,
+    completed: Vec<(String, Option<Rollback>)>,
 }
 
 impl Steps {
@@ -38,7 +47,7 @@ impl Steps {
         self.running.last().map(String::as_str)
     }
 
-    pub(crate) fn complete(&mut self, name: &str, rollback: Option<FnPtr>) {
+    pub(crate) fn complete(&mut self, name: &str, rollback: Option<Rollback>) {
         self.completed.push((name.to_string(), rollback));
     }
 
@@ -53,7 +62,7 @@ impl Steps {
     }
 
     /// Completed steps that have a rollback, newest first.
-    pub(crate) fn rollbacks(&mut self) -> Vec<(String, FnPtr)> {
+    pub(crate) fn rollbacks(&mut self) -> Vec<(String, Rollback)> {
         self.completed.drain(..).rev().filter_map(|(name, rb)| rb.map(|rb| (name, rb))).collect()
     }
 }

@@ -282,12 +282,14 @@ impl Run {
             outcome: "would_wait".into(),
             virtual_time: self.clock.is_virtual(),
         });
-        let note = match progress {
-            Some(p) => format!(" ({p} now)"),
-            None if wait.announce => format!(" (timeout {})", crate::duration::format(wait.timeout)),
-            None => String::new(),
+        let timeout = crate::duration::format(wait.timeout);
+        let line = match progress {
+            Some(p) if wait.announce => format!("up to {timeout} {} ({p} now)", wait.label),
+            Some(p) => format!("{} ({p} now)", wait.label),
+            None if wait.announce => format!("{} (timeout {timeout})", wait.label),
+            None => wait.label.clone(),
         };
-        self.printer.status(Tone::Plan, "Would wait", &format!("{}{note}", wait.label));
+        self.printer.status(Tone::Plan, "Would wait", &line);
     }
 
     fn record_wait(&self, wait: &Wait, waited: Duration, outcome: &str) {

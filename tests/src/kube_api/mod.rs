@@ -66,6 +66,7 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
     ("apps", "v1", "deployments", "Deployment", true),
     ("apps", "v1", "statefulsets", "StatefulSet", true),
     ("coordination.k8s.io", "v1", "leases", "Lease", true),
+    ("storage.k8s.io", "v1", "storageclasses", "StorageClass", false),
     ("argoproj.io", "v1alpha1", "applications", "Application", true),
 ];
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use account::{Account, AccountSpec, Clients};
 pub use error::Error;
-pub use route53::{Edit, EditAction, Expect, Expected};
+pub use route53::{normal, Edit, EditAction, Expect, Expected, Pointer};
 
 /// Tags of a resource, as a map.
 pub type Tags = BTreeMap<String, String>;
@@ -91,6 +91,9 @@ pub struct Snapshot {
     /// Description.
     #[serde(default)]
     pub description: String,
+    /// When it was started, RFC 3339: the instant its data is from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
     /// Tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: Tags,

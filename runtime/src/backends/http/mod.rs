@@ -8,6 +8,13 @@
 //! (POST, PUT, PATCH, DELETE) and the gate's [`Permit`]. HTTP has no dry run
 //! of its own, so under `Permit::Check` `send` asks the URL with a HEAD
 //! (which changes nothing) and reports what answered.
+//!
+//! A request can be pinned ([`Request::connect_to`]): sent to a given
+//! address (a load balancer) while the URL's host is still the name TLS
+//! (SNI, the certificate check) and `Host` carry, so a check can ask green
+//! for `hub.example.org` before DNS says so. Every answer says which address
+//! it came from ([`Response::address`]), so a check can tell which of two
+//! clusters answered a public name ([`Http::answered_from`]).
 
 pub mod live;
 pub mod world;
@@ -83,6 +90,10 @@ pub struct Request<M> {
     pub bearer: Option<String>,
     /// How long to wait for the whole answer.
     pub timeout: Duration,
+    /// Connect here (a host name, resolved by the system resolver, or an
+    /// address; `:port` optional) instead of where the URL's host resolves,
+    /// still sending the URL's host for TLS and `Host`.
+    pub connect_to: Option<String>,
 }
 
 impl<M: Method> Request<M> {
@@ -97,8 +108,36 @@ impl<M: Method> Request<M> {
             headers: self.headers.clone(),
             bearer: self.bearer.clone(),
             timeout: self.timeout,
+            connect_to: self.connect_to.clone(),
         }
     }
+}
+
+/// `host`, `host:port`, `1.2.3.4:443` or `[::1]:443` -> (host, port if given).
+pub(crate) fn split_address(text: &str) -> Result<(String, Option<u16>), String> {
+    let text = text.trim();
+    let bad = || format!("`{text}` is not an address (host, host:port, IP or [IPv6]:port)");
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().map_err(|_| bad())?),
+            None if after.is_empty() => None,
+            None => return Err(bad()),
+        };
+        return Ok((host.to_string(), port));
+    }
+    if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok((text.to_string(), None));
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| bad())?)),
+        None => (text, None),
+    };
+    let host = host.trim_end_matches('.');
+    if host.is_empty() || host.contains(['/', ' ', '@']) {
+        return Err(bad());
+    }
+    Ok((host.to_ascii_lowercase(), port))
 }
 
 /// An answer. Serialisable: a resumed run hands back the recorded answer
@@ -111,6 +150,10 @@ pub struct Response {
     pub headers: BTreeMap<String, String>,
     /// The body as text.
     pub body: String,
+    /// The address that answered: live, the IP and port connected to; on a
+    /// world, the load balancer of the cluster that answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Why a request got no answer.
@@ -133,6 +176,18 @@ pub enum Error {
         /// The timeout, as written.
         after: String,
     },
+    /// An address to connect to or to compare with is not one.
+    #[error("{0}")]
+    Invalid(String),
+    /// An address to connect to or to compare with has no addresses.
+    #[error("`{address}` does not resolve")]
+    Unresolved {
+        /// The address as given.
+        address: String,
+        /// Why.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 impl Failure for Error {
@@ -140,6 +195,8 @@ impl Failure for Error {
         match self {
             Self::Unreachable { .. } => "Unreachable",
             Self::Timeout { .. } => "Timeout",
+            Self::Invalid(_) => "Invalid",
+            Self::Unresolved { .. } => "NotFound",
         }
     }
 }
@@ -179,6 +236,21 @@ impl Http {
         match self {
             Self::Live(client) => client.send(permit, req).await,
             Self::World(w) => world::send(w, permit, req),
+        }
+    }
+
+    /// Whether `response` came from `address` (a host name or an IP, port
+    /// optional): live, whether the IP it came from is one `address`
+    /// resolves to now; on a world, whether it is that load balancer.
+    pub async fn answered_from(&self, response: &Response, address: &str) -> Result<bool, Error> {
+        let Some(came_from) = &response.address else { return Ok(false) };
+        match self {
+            Self::Live(_) => live::same_address(came_from, address).await,
+            Self::World(_) => {
+                let (a, _) = split_address(came_from).map_err(Error::Invalid)?;
+                let (b, _) = split_address(address).map_err(Error::Invalid)?;
+                Ok(a == b)
+            }
         }
     }
 }

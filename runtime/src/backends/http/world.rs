@@ -1,7 +1,8 @@
 //! HTTP on a world: the `http:` section's endpoints, whose answers can
 //! change over virtual time (a hub that becomes healthy after 3 minutes),
 //! and, for hosts the section does not list, wherever the world's DNS and
-//! load balancers lead (`backends::site`). Requests that change something
+//! load balancers lead (`backends::site`), or the load balancer a pinned
+//! request names (`connect_to`). Requests that change something
 //! are recorded in `received` only under `Permit::Apply`.
 
 use std::collections::BTreeMap;
@@ -119,10 +120,15 @@ impl HttpWorld {
         }
         let Some(endpoint) = self.endpoints.iter().filter(same_url).find(|e| e.method.eq_ignore_ascii_case(method))
         else {
-            return Ok(Response { status: 405, headers: BTreeMap::new(), body: "method not allowed".into() });
+            return Ok(Response {
+                status: 405,
+                headers: BTreeMap::new(),
+                body: "method not allowed".into(),
+                address: None,
+            });
         };
         if endpoint.bearer.is_some() && endpoint.bearer != req.bearer {
-            return Ok(Response { status: 403, headers: BTreeMap::new(), body: "forbidden".into() });
+            return Ok(Response { status: 403, headers: BTreeMap::new(), body: "forbidden".into(), address: None });
         }
         let answer = endpoint
             .answers
@@ -139,7 +145,7 @@ impl HttpWorld {
             (None, None) => String::new(),
         };
         let body = if head { String::new() } else { body };
-        Ok(Response { status: answer.status, headers, body })
+        Ok(Response { status: answer.status, headers, body, address: None })
     }
 
     /// Records a request that changes something; under `Permit::Check`
@@ -163,8 +169,10 @@ pub(crate) fn answer<M: Method>(world: &Shared, req: &Request<M>) -> Result<Resp
     let mut w = world.lock();
     let elapsed = Duration::try_from(now.duration_since(w.start())).unwrap_or_default();
     match w.part::<HttpWorld>("http").map(|part| part.answer(req, elapsed)) {
-        Some(Err(Error::Unreachable { .. })) | None => crate::backends::site::route(&mut w, &req.url, now)
-            .unwrap_or_else(|| Err(Error::Unreachable { url: req.url.to_string(), source: None })),
+        Some(Err(Error::Unreachable { .. })) | None => {
+            crate::backends::site::route(&mut w, &req.url, req.connect_to.as_deref(), now)
+                .unwrap_or_else(|| Err(Error::Unreachable { url: req.url.to_string(), source: None }))
+        }
         Some(answer) => answer,
     }
 }
@@ -213,6 +221,7 @@ mod tests {
             headers: Vec::new(),
             bearer: None,
             timeout: Duration::from_secs(5),
+            connect_to: None,
         }
     }
 

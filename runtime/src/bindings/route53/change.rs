@@ -1,6 +1,8 @@
 //! Record changes: upsert, alias, delete and compare-and-swap. Each is one
 //! [`Edit`] with its precondition, handed to the gate, then a wait for
-//! INSYNC.
+//! INSYNC. A runbook marks a change to a name people use (`confirm:
+//! "moves the production name"`): the gate then asks before it, as it does
+//! before a delete, unless `--yes`.
 
 use rhai::{Dynamic, NativeCallContext};
 
@@ -24,8 +26,9 @@ fn submit(
 ) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let o = Options::new(verb, options, &["wait", "timeout"])?;
+    let o = Options::new(verb, options, &["wait", "timeout", "confirm"])?;
     let wait_done = o.bool("wait")?.unwrap_or(true);
+    let confirm = o.str("confirm")?;
     let timeout = o.duration("timeout")?.unwrap_or(WAIT_INSYNC);
     let account = zone.account.backend();
     let (name, record_type) = (fqdn(&edit.name), edit.record_type.to_ascii_uppercase());
@@ -42,6 +45,9 @@ fn submit(
         .before_after(json(before.as_ref()), json(after));
     if matches!(edit.action, EditAction::Delete) {
         change = change.destructive();
+    }
+    if let Some(reason) = confirm {
+        change = change.confirm(reason);
     }
     let outcome = run.change(change, async |p: &Permit| account.change(p, &zone.zone, edit).await)?;
     let planned = outcome.is_planned();

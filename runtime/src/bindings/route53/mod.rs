@@ -143,6 +143,34 @@ pub(crate) mod route53 {
         to_map(&read(&run, zone.account.backend().record(&zone.zone, name, record_type))?)
     }
 
+    /// What `name` points at: its CNAME, or its A/AAAA alias records (the
+    /// type is found, not assumed). Returns `#{name, type, target, records}`:
+    /// `type` is `CNAME`, or `A` for aliases (`records` holds the A and the
+    /// AAAA alias when both exist), `target` the name it points at as
+    /// compared (lowercase, no trailing dot, no `dualstack.`). `kind:
+    /// "NotFound"` when it has neither; `"Invalid"` for plain addresses.
+    ///
+    /// ```rhai
+    /// let hub = zone.target("hub.cal-adapt.org");
+    /// if hub.target != route53::canonical(blue_lb) { fail(`hub points at ${hub.target}`); }
+    /// ```
+    #[rhai_fn(global, return_raw)]
+    pub fn target(ctx: NativeCallContext, zone: Zone, name: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        to_map(&read(&run, zone.account.backend().pointer(&zone.zone, name))?)
+    }
+
+    /// A host name as Route53 values are compared: lowercase, no trailing
+    /// dot, no `dualstack.` prefix (an ELB alias made in the console has it).
+    ///
+    /// ```rhai
+    /// if route53::canonical("Blue.ELB.amazonaws.com.") == "blue.elb.amazonaws.com" { print("same"); }
+    /// ```
+    pub fn canonical(name: &str) -> String {
+        crate::backends::aws::normal::canonical(name)
+    }
+
     /// Creates or replaces a record set (`values`: a string or an array) and
     /// waits until the change is INSYNC (at most 5 minutes). Returns
     /// `#{id, status}` of the change.
@@ -163,7 +191,9 @@ pub(crate) mod route53 {
     }
 
     /// `upsert` with options: `wait: false` returns without waiting for
-    /// INSYNC; `timeout` bounds the wait.
+    /// INSYNC; `timeout` bounds the wait; `confirm` (a reason: "moves the
+    /// production name") makes the change a confirmation point, asked like
+    /// a delete unless `--yes` (every change verb takes these three).
     ///
     /// ```rhai
     /// zone.upsert("hub.cal-adapt.org", "A", ["192.0.2.10", "192.0.2.11"], 60, #{ wait: false });
@@ -199,7 +229,7 @@ pub(crate) mod route53 {
         super::alias(&ctx, &zone, name, record_type, &target, &rhai::Map::new())
     }
 
-    /// `alias` with options (`wait`, `timeout`).
+    /// `alias` with options (`wait`, `timeout`, `confirm`).
     ///
     /// ```rhai
     /// zone.alias("hub.cal-adapt.org", "A", #{ dns_name: lb, zone_id: "Z1H1FL5HABSF5" }, #{ wait: false });
@@ -232,7 +262,7 @@ pub(crate) mod route53 {
         super::delete(&ctx, &zone, name, record_type, &rhai::Map::new())
     }
 
-    /// `delete` with options (`wait`, `timeout`).
+    /// `delete` with options (`wait`, `timeout`, `confirm`).
     ///
     /// ```rhai
     /// zone.delete("old-hub.cal-adapt.org", "CNAME", #{ wait: false });
@@ -250,7 +280,8 @@ pub(crate) mod route53 {
 
     /// Compare-and-swap: replaces the record set only if its values are now
     /// `expected_old` (a string or an array; or a map `#{values, ttl}` /
-    /// `#{alias}`), in one change batch that DELETEs the exact current set
+    /// `#{alias}`; compared as Route53 means them: no trailing dot, any case,
+    /// and one name also matches an alias that targets it), in one change batch that DELETEs the exact current set
     /// and CREATEs the new one (`new`: values, or an alias map). If the
     /// record is anything else, nothing is sent and the error has
     /// `kind: "Conflict"`. Waits for INSYNC.
@@ -271,7 +302,7 @@ pub(crate) mod route53 {
         super::swap(&ctx, &zone, name, record_type, &expected_old, &new, ttl, &rhai::Map::new())
     }
 
-    /// `swap` with options (`wait`, `timeout`).
+    /// `swap` with options (`wait`, `timeout`, `confirm`).
     ///
     /// ```rhai
     /// zone.swap("hub.cal-adapt.org", "CNAME", blue_lb, green_lb, 60, #{ timeout: "10m" });

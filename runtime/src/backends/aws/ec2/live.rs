@@ -108,6 +108,7 @@ pub(super) async fn create_snapshot(
         progress: percent(out.progress()),
         size: out.volume_size().map(i64::from).unwrap_or_default(),
         description: out.description().unwrap_or_default().to_string(),
+        start_time: out.start_time().map(rfc3339),
         tags: tags_of(out.tags()),
     })
 }
@@ -252,8 +253,14 @@ fn snapshot_of(s: &aws_sdk_ec2::types::Snapshot) -> Snapshot {
         progress: percent(s.progress()),
         size: s.volume_size().map(i64::from).unwrap_or_default(),
         description: s.description().unwrap_or_default().to_string(),
+        start_time: s.start_time().map(rfc3339),
         tags: tags_of(s.tags()),
     }
+}
+
+/// An SDK time as RFC 3339 (`2026-11-21T06:00:00Z`).
+fn rfc3339(t: &aws_sdk_ec2::primitives::DateTime) -> String {
+    jiff::Timestamp::from_second(t.secs()).map_or_else(|_| t.to_string(), |ts| ts.to_string())
 }
 
 /// `"42%"` -> 42.

@@ -74,6 +74,7 @@ impl Account {
             progress: 0,
             size,
             description: description.to_string(),
+            start_time: None,
             tags: tags.clone(),
         };
         match self {

@@ -10,8 +10,13 @@
 //! anything. Under `Permit::Apply` the read happens just before sending, and
 //! the batch is built from the record as read: that matters on moto, which
 //! accepts a DELETE whose values no longer match the record.
+//!
+//! Preconditions compare values as Route53 means them, not as spelled
+//! ([`normal`]): a trailing dot, case, `dualstack.`, and an alias whose
+//! target is the expected name all match.
 
 mod live;
+pub mod normal;
 
 use super::{fqdn, Account, Action, Alias, ChangeInfo, Error, Record, Zone};
 use crate::effects::Permit;
@@ -28,7 +33,8 @@ pub enum Expect {
 }
 
 /// What a compare-and-swap expects the record to be: these values (in any
-/// order), and the TTL and alias when given.
+/// order, compared as [`normal`] says), and the TTL and alias when given.
+/// One expected value also matches an alias record whose target it names.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Expected {
     /// The values.
@@ -41,12 +47,17 @@ pub struct Expected {
 
 impl Expected {
     fn matches(&self, r: &Record) -> bool {
-        let sorted = |v: &[String]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v
+        let target = match (&self.alias, &r.alias) {
+            (Some(want), Some(have)) => normal::same_alias(want, have),
+            (Some(_), None) => false,
+            // A name given as the expected value of an alias record: the
+            // alias must target it.
+            (None, Some(have)) => {
+                matches!(self.values.as_slice(), [one] if normal::canonical(one) == normal::canonical(&have.dns_name))
+            }
+            (None, None) => normal::values(&r.record_type, &self.values) == normal::values(&r.record_type, &r.values),
         };
-        sorted(&self.values) == sorted(&r.values) && self.ttl.is_none_or(|t| r.ttl == Some(t)) && self.alias == r.alias
+        target && self.ttl.is_none_or(|t| r.ttl == Some(t))
     }
 
     fn describe(&self) -> String {
@@ -55,6 +66,21 @@ impl Expected {
             None => self.values.join(", "),
         }
     }
+}
+
+/// What a name points at ([`Account::pointer`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Pointer {
+    /// The name, fully qualified.
+    pub name: String,
+    /// `CNAME`, or `A` / `AAAA` for alias records (`A` when it has both).
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// Where it points, as compared ([`normal::canonical`]).
+    pub target: String,
+    /// The records that make it point there (an A and an AAAA alias can
+    /// both be there).
+    pub records: Vec<Record>,
 }
 
 /// One record change of a zone.
@@ -175,6 +201,49 @@ impl Account {
     /// The record set `name`/`record_type` of a zone, if there is one.
     pub async fn current(&self, zone: &Zone, name: &str, record_type: &str) -> Result<Option<Record>, Error> {
         Ok(self.records(&zone.id, Some(name), Some(record_type)).await?.into_iter().next())
+    }
+
+    /// What `name` points at in a zone: its CNAME, or its A/AAAA alias
+    /// records (found, not assumed). `NotFound` if it has neither; `Invalid`
+    /// if it has plain addresses, or aliases to different targets.
+    pub async fn pointer(&self, zone: &Zone, name: &str) -> Result<Pointer, Error> {
+        let all = self.records(&zone.id, Some(name), None).await?;
+        if let Some(cname) = all.iter().find(|r| r.record_type.eq_ignore_ascii_case("CNAME")) {
+            let target = normal::target_of(cname).unwrap_or_default();
+            return Ok(Pointer { name: fqdn(name), record_type: "CNAME".into(), target, records: vec![cname.clone()] });
+        }
+        let address = |r: &&Record| ["A", "AAAA"].iter().any(|t| r.record_type.eq_ignore_ascii_case(t));
+        let found: Vec<Record> = all.iter().filter(address).cloned().collect();
+        if found.is_empty() {
+            return Err(Error::NoRecord {
+                name: fqdn(name),
+                record_type: "CNAME, A or AAAA".into(),
+                zone: zone.name.clone(),
+            });
+        }
+        if let Some(plain) = found.iter().find(|r| r.alias.is_none()) {
+            return Err(Error::Invalid(format!(
+                "`{}` is an {} record with addresses ({}), not a CNAME or an alias: it cannot be pointed at a load balancer's name",
+                fqdn(name),
+                plain.record_type,
+                plain.values.join(", ")
+            )));
+        }
+        let targets: std::collections::BTreeSet<String> = found.iter().filter_map(normal::target_of).collect();
+        if targets.len() > 1 {
+            return Err(Error::Invalid(format!(
+                "the alias records of `{}` point at different targets ({}): make them agree first",
+                fqdn(name),
+                targets.iter().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let record_type = if found.iter().any(|r| r.record_type.eq_ignore_ascii_case("A")) { "A" } else { "AAAA" };
+        Ok(Pointer {
+            name: fqdn(name),
+            record_type: record_type.into(),
+            target: targets.into_iter().next().unwrap_or_default(),
+            records: found,
+        })
     }
 
     /// The record set `name`/`record_type` of a zone (`NotFound` if there is

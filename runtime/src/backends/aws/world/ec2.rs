@@ -134,6 +134,7 @@ impl Account {
             progress: 0,
             size,
             description: description.to_string(),
+            start_time: Some(now.to_string()),
             tags: tags.clone(),
         };
         if !permit.is_check() {
