@@ -22,6 +22,7 @@ mod digest;
 mod duration;
 pub mod effects;
 mod engine;
+mod forecast;
 pub mod error;
 pub mod journal;
 mod output;

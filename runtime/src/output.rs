@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::config::{ColorChoice, OutputFormat, Ui};
 use crate::effects::{Answer, Change, Console, Planned};
+use crate::forecast::{StepTime, Window};
 
 /// Every text the printer writes passes here: the process's secrets never
 /// reach a terminal or a pipe.
@@ -295,6 +296,29 @@ impl Printer {
             if failing > 0 { format!(", {failing} would fail") } else { String::new() },
         ));
         self.note(&text);
+    }
+}
+
+impl Printer {
+    /// What a rehearsal forecasts, after it ran: the virtual time it took,
+    /// the steps that took some, and each window the runbook marked (last,
+    /// so a rehearsal ends with them).
+    pub(crate) fn forecast(self, total: Duration, steps: &[StepTime], windows: &[Window], now: jiff::Timestamp) {
+        let format = crate::duration::format;
+        self.status(Tone::Progress, "Forecast", &format!("{} of virtual time on the world's clock", format(total)));
+        for s in steps.iter().filter(|s| !s.took.is_zero()) {
+            self.status(Tone::Progress, "", &format!("{} {}: {}", s.index, s.name, format(s.took)));
+        }
+        for w in windows {
+            let span = match (&w.from, &w.to) {
+                (Some(from), Some(to)) if from != to => format!(" (from `{from}` to `{to}`)"),
+                (Some(from), Some(_)) => format!(" (`{from}`)"),
+                (Some(from), None) => format!(" (from `{from}`)"),
+                (None, _) => String::new(),
+            };
+            let note = if w.failed { " until the run failed" } else { "" };
+            self.status(Tone::Progress, "", &format!("{} window: {}{note}{span}", w.name, format(w.length(now))));
+        }
     }
 }
 

@@ -23,6 +23,7 @@ mod k8s;
 mod k8s_live;
 mod k8s_pods;
 mod moto;
+mod rehearsal;
 mod safety;
 mod shell;
 mod support;

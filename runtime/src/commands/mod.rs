@@ -131,6 +131,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         dry_run: args.dry_run,
         target: args.target,
         save_world: args.save_world,
+        faults: args.faults,
         yes: args.yes,
         kubeconfig: args.kubeconfig,
         journal: args.journal,

@@ -402,9 +402,26 @@ impl ClusterWorld {
                 }
             }
         }
+        if kind.group.is_empty() && kind.kind == "Pod" && self.never_terminates(ns, name) {
+            // A fault: the pod stays `Terminating`, as one whose finalizer
+            // or kubelet never lets go does.
+            let at = self.moment.now.map(|t| t.to_string()).unwrap_or_default();
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                set(&mut self.objects[i], "/metadata/deletionTimestamp", json!(at));
+                set(&mut self.objects[i], "/metadata/deletionGracePeriodSeconds", json!(30));
+                let mut stamped = self.objects[i].clone();
+                self.stamp(&mut stamped);
+                self.objects[i] = stamped;
+            }
+            return Ok(self.objects[i].clone());
+        }
         self.objects.remove(i);
         self.cascade(kind, &obj);
         Ok(obj)
+    }
+
+    fn never_terminates(&self, ns: &str, name: &str) -> bool {
+        self.moment.stuck_pods.iter().any(|(n, pod)| pod == name && n.as_deref().is_none_or(|n| n == ns))
     }
 
     fn cascade(&mut self, kind: &ResourceKind, obj: &Value) {
