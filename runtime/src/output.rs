@@ -304,7 +304,7 @@ impl Printer {
     /// the steps that took some, and each window the runbook marked (last,
     /// so a rehearsal ends with them).
     pub(crate) fn forecast(self, total: Duration, steps: &[StepTime], windows: &[Window], now: jiff::Timestamp) {
-        let format = crate::duration::format;
+        let format = |d: Duration| if d.is_zero() { "0s".to_string() } else { crate::duration::format(d) };
         self.status(Tone::Progress, "Forecast", &format!("{} of virtual time on the world's clock", format(total)));
         for s in steps.iter().filter(|s| !s.took.is_zero()) {
             self.status(Tone::Progress, "", &format!("{} {}: {}", s.index, s.name, format(s.took)));

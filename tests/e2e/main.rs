@@ -14,6 +14,8 @@ mod cae_live;
 mod cli;
 mod core;
 mod dns;
+mod faults;
+mod fidelity;
 mod gate;
 mod gate_rules;
 mod helm;

@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use hubops::journal::Event;
+
 use crate::support::Test;
 
 /// The CAE world with `users` home volumes on blue instead of three: one
@@ -142,4 +144,100 @@ fn the_400_user_home_volume_rehearsal_gives_one_journal_and_one_end_time() {
             }
         }
     }
+}
+
+/// The lines a rehearsal ends with, from `Forecast` on.
+fn forecast(stderr: &str) -> String {
+    let start = stderr.find("    Forecast").unwrap_or_else(|| panic!("no forecast in:\n{stderr}"));
+    stderr[start..].to_string()
+}
+
+/// The CAE cutover on its world: users log off by 9m, then the two record
+/// changes (a minute each to INSYNC), the second name server's two minutes,
+/// and green answering: the forecast says so, and the journal has each
+/// step's virtual time and the window.
+#[test]
+fn the_cae_cutover_rehearsal_forecasts_its_window() {
+    let (done, dir) = Test::new()
+        .args(&["run", "cae-blue-green", "--rehearse", "--set", "stage=cutover", "--yes", "--journal", "j.jsonl"])
+        .run();
+    done.status(0);
+    assert_eq!(
+        forecast(&done.stderr),
+        "    Forecast 12m of virtual time on the world's clock
+             4 no active users on blue: 9m
+             5 legacy.cal-adapt.org -> blue: 1m
+             6 hub.cal-adapt.org -> green: 1m
+             7 hub.cal-adapt.org resolves to d4e5f6-green.elb.us-west-2.amazonaws.com everywhere: 1m
+             cutover window: 3m (from `legacy.cal-adapt.org -> blue` to `https://hub.cal-adapt.org is healthy`)
+"
+    );
+    let events = done.journal("j.jsonl");
+    let clock_ms: Vec<(String, Option<u64>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepEnd { step, clock_ms, .. } => Some((step.clone(), *clock_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(clock_ms[3], ("no active users on blue".to_string(), Some(9 * 60_000)));
+    assert!(clock_ms.iter().all(|(_, ms)| ms.is_some()), "every step has its virtual time: {clock_ms:?}");
+    let windows: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Window { .. })).collect();
+    assert_eq!(
+        windows[1],
+        &Event::Window {
+            name: "cutover".into(),
+            phase: "close".into(),
+            at: "2026-11-21T06:12:00Z".into(),
+            status: Some("ok".into()),
+            clock_ms: Some(180_000),
+            from: Some("legacy.cal-adapt.org -> blue".into()),
+            to: Some("https://hub.cal-adapt.org is healthy".into()),
+        }
+    );
+    drop(dir);
+}
+
+/// Every bundled runbook's rehearsal says how long it took on the world's
+/// clock, and the window it marks.
+#[test]
+fn every_bundled_runbook_rehearsal_prints_its_forecast() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["cae-blue-green", "--set", "stage=prepare"], "    Forecast 2m of virtual time on the world's clock\n"),
+        (&["cae-blue-green", "--set", "stage=cleanup"], "    Forecast 0s of virtual time on the world's clock\n"),
+        (
+            &["cae-home-volumes"],
+            "    Forecast 13m of virtual time on the world's clock
+             4 snapshots complete: 12m
+             5 create gp3 volumes: 1m
+             homes frozen window: 13m (from `snapshot volumes` to `claims bound on green`)
+",
+        ),
+        (
+            &["hub-health"],
+            "    Forecast 2m of virtual time on the world's clock\n             1 hub answers /hub/health: 2m\n",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend(["--rehearse", "--yes"]);
+        let (done, _dir) = Test::new().args(&all).run();
+        done.status(0);
+        let got = forecast(&done.stderr);
+        assert!(got.starts_with(expected), "{args:?}:\n{got}");
+        if args[0] == "cae-home-volumes" {
+            assert_eq!(got, expected);
+        }
+    }
+}
+
+/// A dry run plans; its clock moves only where a script sleeps, so it
+/// forecasts nothing.
+#[test]
+fn a_dry_run_prints_no_forecast() {
+    let (done, _dir) =
+        Test::new().args(&["run", "cae-blue-green", "--rehearse", "--set", "stage=cutover", "--dry-run"]).run();
+    done.status(0);
+    assert!(!done.stderr.contains("Forecast"), "{}", done.stderr);
 }

@@ -15,15 +15,16 @@
 //!     - { kind: argocd-sync-fails, app: argocd/hub, message: "one or more objects failed to apply" }
 //!     - { kind: pod-never-terminates, context: cae-blue, namespace: daskhub, pod: jupyter-alice }
 //!     - { kind: api-unreachable, context: cae-green, after: 5m, for: 2m }
+//!     - { kind: http-status, url: "https://hub.cal-adapt.org/hub/health", status: 502, after: 10m }
 //! ```
 //!
 //! A fault strikes the calls it matches: the first `times` of them (default
 //! 1), or, with `probability`, each one with that chance (at most `times`
 //! times when both are given), drawn from a generator seeded with `seed`:
 //! the scheduler runs a rehearsal's calls in a fixed order, so the same
-//! world strikes the same calls every time. `api-unreachable` strikes every
-//! call to the cluster in its span of virtual time; `pod-never-terminates`
-//! every delete of the pod. A fault struck `times` times is used up, and a
+//! world strikes the same calls every time. `api-unreachable` and
+//! `http-status` strike every call in their span of virtual time;
+//! `pod-never-terminates` every delete of the pod. A fault struck `times` times is used up, and a
 //! saved world keeps only what is left (and the generator where it is), so
 //! a resumed rehearsal goes on as the site would.
 //!
@@ -136,6 +137,24 @@ pub enum Kind {
         /// The pod.
         pod: String,
     },
+    /// Requests to URLs starting with `url` get this status (a hub behind
+    /// a load balancer answering 502), from `after` for `for`, like
+    /// `api-unreachable`.
+    HttpStatus {
+        /// The start of the URLs: `https://hub.cal-adapt.org/hub/health`.
+        url: String,
+        /// The status: `502`.
+        status: u16,
+        /// The body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+        /// When it starts: `10m`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<String>,
+        /// For how long.
+        #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+        lasting: Option<String>,
+    },
     /// A cluster's API server does not answer, from `after` (since the
     /// world's start, default at once) for `for` (default for good).
     ApiUnreachable {
@@ -234,9 +253,9 @@ pub(crate) fn parse(section: &Value) -> Result<Faults, String> {
         };
         match &fault.kind {
             Kind::Route53Pending { stuck_for, .. } => duration("for", stuck_for)?,
-            Kind::ApiUnreachable { after, down_for, .. } => {
+            Kind::ApiUnreachable { after, down_for: lasting, .. } | Kind::HttpStatus { after, lasting, .. } => {
                 duration("after", after)?;
-                duration("for", down_for)?;
+                duration("for", lasting)?;
             }
             Kind::AwsError { operation, .. } if !OPERATIONS.contains(&operation.as_str()) => {
                 let hint = crate::suggestion::closest(operation, OPERATIONS.iter().copied())
@@ -265,6 +284,13 @@ pub(crate) fn strike(world: &mut World, call: Call<'_>, live_call: bool) -> Opti
 /// The world's faults, if it has any.
 pub(crate) fn of(world: &World) -> Option<&Faults> {
     world.part::<Faults>(SECTION)
+}
+
+/// Whether `elapsed` is in the span from `after` (default 0) for `lasting`
+/// (default for good).
+fn within(after: Option<&String>, lasting: Option<&String>, elapsed: Duration) -> bool {
+    let from = span(after).unwrap_or_default();
+    elapsed >= from && span(lasting).is_none_or(|d| elapsed < from.saturating_add(d))
 }
 
 fn span(d: Option<&String>) -> Option<Duration> {
@@ -327,10 +353,23 @@ impl Faults {
     pub fn unreachable(&self, context: &str, elapsed: Duration) -> bool {
         self.inject.iter().any(|f| match &f.kind {
             Kind::ApiUnreachable { context: c, after, down_for } if c == context => {
-                let from = span(after.as_ref()).unwrap_or_default();
-                elapsed >= from && span(down_for.as_ref()).is_none_or(|d| elapsed < from.saturating_add(d))
+                within(after.as_ref(), down_for.as_ref(), elapsed)
             }
             _ => false,
+        })
+    }
+
+    /// The status (and body) a request to `url` gets `elapsed` after the
+    /// world's start, when a fault says.
+    #[must_use]
+    pub fn http_status(&self, url: &str, elapsed: Duration) -> Option<(u16, String)> {
+        self.inject.iter().find_map(|f| match &f.kind {
+            Kind::HttpStatus { url: prefix, status, body, after, lasting }
+                if url.starts_with(prefix.as_str()) && within(after.as_ref(), lasting.as_ref(), elapsed) =>
+            {
+                Some((*status, body.clone().unwrap_or_default()))
+            }
+            _ => None,
         })
     }
 

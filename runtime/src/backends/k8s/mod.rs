@@ -23,6 +23,7 @@ pub mod kinds;
 pub mod live;
 pub mod patch;
 mod pods;
+mod rules;
 pub mod select;
 mod store;
 pub mod watch;

@@ -86,22 +86,26 @@ impl WorldCluster {
         let mut world = self.world.lock();
         let missing = || Error::UnknownContext { context: self.context.clone(), known: Vec::new() };
         // The world's faults: an API server down for a while, pods that
-        // never finish terminating.
-        let (down, stuck) = crate::world::faults::of(&world)
-            .map(|f| (f.unreachable(&self.context, elapsed), f.stuck_pods(&self.context)))
-            .unwrap_or_default();
+        // never finish terminating (whoever deletes them: a binding, or a
+        // change the world schedules).
+        let faults = crate::world::faults::of(&world).cloned().unwrap_or_default();
+        let down = faults.unreachable(&self.context, elapsed);
         let part = world.part_mut::<K8sWorld>(SECTION).ok_or_else(missing)?;
+        for (context, cluster) in &mut part.clusters {
+            cluster.moment = super::world::Moment { now: Some(now), stuck_pods: faults.stuck_pods(context) };
+        }
         part.settle(elapsed);
         // Taken out so that `f` can see both the cluster and the section.
         let mut cluster = part.clusters.remove(&self.context).ok_or_else(missing)?;
-        cluster.moment = super::world::Moment { now: Some(now), stuck_pods: stuck };
         let out = if cluster.unreachable || down {
             Err(Error::Unreachable { context: self.context.clone(), server: self.server.clone(), source: None })
         } else {
             f(&mut cluster, part)
         };
-        cluster.moment = super::world::Moment::default();
         part.clusters.insert(self.context.clone(), cluster);
+        for cluster in part.clusters.values_mut() {
+            cluster.moment = super::world::Moment::default();
+        }
         out
     }
 
