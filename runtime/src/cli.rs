@@ -151,6 +151,9 @@ pub(crate) struct RunArgs {
     /// Write the world as the run left it to this YAML file (world runs only)
     #[arg(long, value_name = "FILE")]
     pub(crate) save_world: Option<PathBuf>,
+    /// Inject the faults in this YAML file (a world's `faults:` section) into the rehearsal
+    #[arg(long, value_name = "FILE", env = "HUBOPS_FAULTS")]
+    pub(crate) faults: Option<PathBuf>,
     /// Kubeconfig file for `k8s::cluster` (default: `KUBECONFIG`, then ~/.kube/config)
     #[arg(long, value_name = "FILE", env = "HUBOPS_KUBECONFIG")]
     pub(crate) kubeconfig: Option<PathBuf>,
@@ -314,6 +317,7 @@ fn run_config(args: RunArgs) -> config::Command {
         plan_out: args.plan_out,
         target,
         save_world: args.save_world,
+        faults: args.faults,
         kubeconfig: args.kubeconfig,
         yes: args.yes,
         acks: args.ack,

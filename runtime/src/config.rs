@@ -91,6 +91,8 @@ pub struct RunConfig {
     pub target: Target,
     /// `--save-world FILE`.
     pub save_world: Option<PathBuf>,
+    /// `--faults FILE`: faults injected into a world run.
+    pub faults: Option<PathBuf>,
     /// `--kubeconfig FILE`.
     pub kubeconfig: Option<PathBuf>,
     /// `--yes`.

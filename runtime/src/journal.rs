@@ -128,6 +128,11 @@ pub enum Event {
         status: String,
         /// Wall time taken.
         duration_ms: u64,
+        /// Time the step took on the run's clock, in ms, when that clock is
+        /// virtual (world runs and dry runs): the step's share of the
+        /// rehearsal's forecast.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_ms: Option<u64>,
         /// What the step returned (`ok` only), as JSON.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         result: Option<Value>,
@@ -260,6 +265,28 @@ pub enum Event {
         system: String,
         /// What it resolved to: the API server, the account's region.
         identity: String,
+    },
+    /// A window a runbook marks (`window("downtime", || ..)`) opened or
+    /// closed: the part of the run the forecast measures.
+    Window {
+        /// The window's name.
+        name: String,
+        /// `open` or `close`.
+        phase: String,
+        /// The run's clock, RFC 3339.
+        at: String,
+        /// `ok`, or `failed` when the run failed inside it (`close` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+        /// How long it was open on the run's clock, in ms (`close` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        clock_ms: Option<u64>,
+        /// The first step started inside it (`close` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// The last step that finished inside it (`close` only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
     },
     /// The run ended.
     RunEnd {
@@ -441,6 +468,11 @@ impl Event {
             Self::Target { system, identity } => {
                 *system = t(system);
                 *identity = t(identity);
+            }
+            Self::Window { name, from, to, .. } => {
+                *name = t(name);
+                *from = o(from);
+                *to = o(to);
             }
             Self::Continued { .. } | Self::WorldSaved { .. } | Self::RunEnd { .. } => {}
         }

@@ -23,6 +23,7 @@ mod duration;
 pub mod effects;
 mod engine;
 pub mod error;
+mod forecast;
 pub mod journal;
 mod output;
 mod params;

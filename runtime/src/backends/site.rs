@@ -1,9 +1,12 @@
 //! Views across a world's parts, for simulations that need more than one
 //! family: DNS answers come from the hosted zones (`aws:`), as the `dns:`
 //! section says DNS sees them; an HTTPS request to a hub goes where DNS
-//! points, to the cluster whose load balancer has that name, and its
-//! `/hub/health` answers from that cluster's `hub` Deployment. Each family's
-//! part stays the only owner of its state; this module reads them together.
+//! points (a CNAME chain, then its A records), to the cluster whose load
+//! balancer has that name or address, or whose Ingress for that host has
+//! it, and its `/hub/health` answers from the `hub` Deployment behind it.
+//! A name that DNS leads to an address nothing in the world has is
+//! unreachable, as it would be live. Each family's part stays the only
+//! owner of its state; this module reads them together.
 
 use std::time::Duration;
 
@@ -48,46 +51,83 @@ pub(crate) fn dns_view(world: &World) -> DnsWorld {
 }
 
 /// Where `host` leads through the world's resolver: the end of its CNAME
-/// chain, or `None` when DNS has never heard of it.
-fn follow(world: &World, host: &str, now: Timestamp) -> Option<String> {
+/// chain and that name's A records, or `None` when DNS has never heard of
+/// it (a name of no zone in the world, or one without records).
+pub(crate) fn follow(world: &World, host: &str, now: Timestamp) -> Option<Vec<String>> {
     let dns = dns_view(world);
     let lookup = |n: &str, t: &str, at: Timestamp| record_at(world, n, t, at);
-    let mut name = host.to_ascii_lowercase();
+    let mut name = host.to_ascii_lowercase().trim_end_matches('.').to_string();
     let mut known = false;
     for _ in 0..8 {
         let answer = dns.resolve(&name, "CNAME", now, &lookup);
         match answer.ok().and_then(|a| a.values(&name, "CNAME").into_iter().next()) {
             Some(target) => {
                 known = true;
-                name = target;
+                name = target.trim_end_matches('.').to_string();
             }
             None => break,
         }
     }
-    known.then_some(name)
+    let addresses: Vec<String> = ["A", "AAAA"]
+        .iter()
+        .filter_map(|t| dns.resolve(&name, t, now, &lookup).ok().map(|a| a.values(&name, t)))
+        .flatten()
+        .collect();
+    if !known && addresses.is_empty() {
+        return None;
+    }
+    Some(std::iter::once(name).chain(addresses).collect())
 }
 
-fn service_behind(clusters: &K8sWorld, address: &str) -> Option<(String, String)> {
+/// Whether a `status.loadBalancer.ingress` list has one of `addresses`.
+fn has_address(obj: &Value, addresses: &[String]) -> bool {
+    obj.pointer("/status/loadBalancer/ingress").and_then(Value::as_array).is_some_and(|list| {
+        list.iter().any(|i| {
+            ["hostname", "ip"].iter().any(|k| {
+                i.get(*k).and_then(Value::as_str).is_some_and(|v| {
+                    addresses.iter().any(|a| a.trim_end_matches('.').eq_ignore_ascii_case(v.trim_end_matches('.')))
+                })
+            })
+        })
+    })
+}
+
+/// What a request for `host` reaches at `addresses`.
+enum Reached {
+    /// A `LoadBalancer` Service with one of them, or an Ingress with one of
+    /// them and a rule for `host` (or for every host): its cluster and
+    /// namespace.
+    Hub(String, String),
+    /// An Ingress with one of them but no rule for `host`: its controller
+    /// answers 404.
+    NoRule,
+}
+
+fn service_behind(clusters: &K8sWorld, host: &str, addresses: &[String]) -> Option<Reached> {
+    let kind = |o: &Value| o.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    let ns_of = |o: &Value| o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+    let mut no_rule = false;
     for (context, cluster) in &clusters.clusters {
         for obj in &cluster.objects {
-            if obj.get("kind").and_then(Value::as_str) != Some("Service") {
-                continue;
-            }
-            let ingress = obj.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
-            let matches = ingress.is_some_and(|list| {
-                list.iter().any(|i| {
-                    ["hostname", "ip"]
-                        .iter()
-                        .any(|k| i.get(*k).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(address)))
-                })
-            });
-            if matches {
-                let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-                return Some((context.clone(), ns.to_string()));
+            let reached = match kind(obj).as_str() {
+                "Service" => has_address(obj, addresses),
+                "Ingress" if has_address(obj, addresses) => {
+                    let rule = obj.pointer("/spec/rules").and_then(Value::as_array).is_some_and(|rules| {
+                        rules
+                            .iter()
+                            .any(|r| r.get("host").and_then(Value::as_str).is_none_or(|h| h.eq_ignore_ascii_case(host)))
+                    });
+                    no_rule |= !rule;
+                    rule
+                }
+                _ => false,
+            };
+            if reached {
+                return Some(Reached::Hub(context.clone(), ns_of(obj)));
             }
         }
     }
-    None
+    no_rule.then_some(Reached::NoRule)
 }
 
 fn hub_ready(clusters: &K8sWorld, context: &str, ns: &str) -> bool {
@@ -102,8 +142,9 @@ fn hub_ready(clusters: &K8sWorld, context: &str, ns: &str) -> bool {
 }
 
 /// Answers an HTTP(S) request to a host that DNS leads to one of the
-/// world's load balancers, or, pinned (`connect_to`), to that load balancer
-/// whatever DNS says. `None` when the request leads nowhere in the world.
+/// world's load balancers or ingresses, or, pinned (`connect_to`), to that
+/// address whatever DNS says. `None` when the request leads to nothing in
+/// the world.
 pub(crate) fn route(
     world: &mut World,
     url: &url::Url,
@@ -111,22 +152,28 @@ pub(crate) fn route(
     now: Timestamp,
 ) -> Option<Result<Response, http::Error>> {
     let host = url.host_str()?.to_string();
-    let address = match connect_to {
+    let addresses = match connect_to {
         Some(pinned) => match http::split_address(pinned) {
-            Ok((address, _)) => address,
+            Ok((address, _)) => vec![address],
             Err(why) => return Some(Err(http::Error::Invalid(why))),
         },
-        None => follow(world, &host, now).unwrap_or_else(|| host.clone()),
+        None => follow(world, &host, now).unwrap_or_else(|| vec![host.clone()]),
     };
+    // Which address answered: the load balancer's name DNS led to (or the
+    // pinned address), as a check compares it.
+    let address = addresses.first().cloned().unwrap_or_else(|| host.clone());
     let elapsed = Duration::try_from(now.duration_since(world.start())).unwrap_or_default();
     let clusters = world.part_mut::<K8sWorld>("clusters")?;
     clusters.settle(elapsed);
-    let (context, ns) = service_behind(clusters, &address)?;
     let text = |status: u16, body: &str| Response {
         status,
         headers: std::collections::BTreeMap::new(),
         body: body.into(),
         address: Some(address.clone()),
+    };
+    let (context, ns) = match service_behind(clusters, &host, &addresses)? {
+        Reached::Hub(context, ns) => (context, ns),
+        Reached::NoRule => return Some(Ok(text(404, "default backend - 404"))),
     };
     Some(Ok(match url.path() {
         "/hub/health" if hub_ready(clusters, &context, &ns) => text(200, ""),

@@ -1,6 +1,6 @@
-//! The functions every runbook has: `params`, `step`, `fail`, `confirm`,
-//! `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`, `parallel`, and
-//! `log::info` / `log::warn`.
+//! The functions every runbook has: `params`, `step`, `window`, `fail`,
+//! `confirm`, `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`,
+//! `parallel`, and `log::info` / `log::warn`.
 //! Bookkeeping and flow only; none of these touches an outside system.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -65,6 +65,54 @@ pub(crate) mod core {
         rollback: FnPtr,
     ) -> ScriptResult<Dynamic> {
         super::run_step(&ctx, name, &body, Some(rollback))
+    }
+
+    /// Marks a window of the run, such as the downtime users see: `body`
+    /// runs inside it, and the rehearsal's forecast says how long it lasts
+    /// on the world's clock, from the first step started in it to the last
+    /// step finished in it ("downtime window: 14m (from `take the hub down`
+    /// to `DNS answers the new address everywhere`)"). Journaled (`window`
+    /// events). Returns what `body` returns.
+    ///
+    /// ```rhai
+    /// window("downtime", || {
+    ///     step("take the hub down", || log::info("scaled to 0"));
+    ///     step("bring the hub up", || log::info("scaled to 1"));
+    /// });
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn window(ctx: NativeCallContext, name: &str, body: FnPtr) -> ScriptResult<Dynamic> {
+        super::open_window(&ctx, name)?;
+        let result = body.call_within_context::<Dynamic>(&ctx, ());
+        super::close_window(&ctx, name, result.is_err())?;
+        result
+    }
+
+    /// Opens a window of the run (see `window`) that `close_window` closes,
+    /// for a window that does not fit one closure (it starts in one stage of
+    /// a runbook and ends in a helper). A window still open when the run
+    /// ends is closed then.
+    ///
+    /// ```rhai
+    /// open_window("downtime");
+    /// step("take the hub down", || log::info("scaled to 0"));
+    /// close_window("downtime");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn open_window(ctx: NativeCallContext, name: &str) -> ScriptResult<()> {
+        super::open_window(&ctx, name)
+    }
+
+    /// Closes a window opened with `open_window`.
+    ///
+    /// ```rhai
+    /// open_window("copy");
+    /// step("copy the homes", || log::info("copied"));
+    /// close_window("copy");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn close_window(ctx: NativeCallContext, name: &str) -> ScriptResult<()> {
+        super::close_window(&ctx, name, false)
     }
 
     /// Stops the runbook with a message (exit code 1): a refusal or a failed
@@ -319,7 +367,9 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
         script_error("Script", &format!("step `{name}` is declared twice; step names must be unique within a run"))
     })?;
     crate::crash::point("step-start", index);
-    run.record(&Event::StepStart { step: name.into(), index, at: run.clock().now().to_string() });
+    let clock_start = run.clock().now();
+    run.record(&Event::StepStart { step: name.into(), index, at: clock_start.to_string() });
+    lock(&run.forecast).step_started(name);
     let rollback = rollback.map(|f| crate::run::Rollback {
         f,
         imports: ctx.global_runtime_state().scan_imports_raw().map(|(n, m)| (n.clone(), m.clone())).collect(),
@@ -332,6 +382,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
             index,
             status: "resumed".into(),
             duration_ms: 0,
+            clock_ms: run.clock().is_virtual().then_some(0),
             result: result.clone(),
             error: None,
             at: Some(run.clock().now().to_string()),
@@ -344,6 +395,9 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     let result = body.call_within_context::<Dynamic>(ctx, ());
     lock(&run.steps).end(name);
     let duration_ms = started.elapsed().as_millis() as u64;
+    let took = std::time::Duration::try_from(run.clock().now().duration_since(clock_start)).unwrap_or_default();
+    let clock_ms = run.clock().is_virtual().then_some(took.as_millis() as u64);
+    lock(&run.forecast).step_ended(index, name, took, result.is_ok());
     match result {
         Ok(value) => {
             let json = if value.is_unit() {
@@ -358,6 +412,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
                 index,
                 status: "ok".into(),
                 duration_ms,
+                clock_ms,
                 result: json,
                 error: None,
                 at: Some(run.clock().now().to_string()),
@@ -373,6 +428,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
                 index,
                 status: "failed".into(),
                 duration_ms,
+                clock_ms,
                 result: None,
                 error,
                 at: Some(run.clock().now().to_string()),
@@ -380,6 +436,28 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
             Err(err)
         }
     }
+}
+
+fn open_window(ctx: &NativeCallContext, name: &str) -> ScriptResult<()> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let now = run.clock().now();
+    lock(&run.forecast).open(name, now).map_err(|e| script_error("Script", &e.to_string()))?;
+    run.record(&Event::Window {
+        name: name.into(),
+        phase: "open".into(),
+        at: now.to_string(),
+        status: None,
+        clock_ms: None,
+        from: None,
+        to: None,
+    });
+    Ok(())
+}
+
+fn close_window(ctx: &NativeCallContext, name: &str, failed: bool) -> ScriptResult<()> {
+    let run = Run::from_context(ctx)?;
+    run.close_window(name, failed).map_err(|e| script_error("Script", &e.to_string()))
 }
 
 fn confirm(ctx: &NativeCallContext, question: &str) -> ScriptResult<bool> {

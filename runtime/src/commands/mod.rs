@@ -155,6 +155,7 @@ fn run(args: RunConfig, catalog: &Catalog, extensions: &[Extension], printer: Pr
         plan_out: args.plan_out,
         target: args.target,
         save_world: args.save_world,
+        faults: args.faults,
         yes: args.yes,
         acks: args.acks,
         kubeconfig: args.kubeconfig,

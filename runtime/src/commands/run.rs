@@ -33,6 +33,7 @@ pub(crate) struct RunRequest<'a> {
     pub(crate) plan_out: Option<PathBuf>,
     pub(crate) target: Target,
     pub(crate) save_world: Option<PathBuf>,
+    pub(crate) faults: Option<PathBuf>,
     pub(crate) yes: bool,
     pub(crate) acks: Vec<String>,
     pub(crate) kubeconfig: Option<PathBuf>,
@@ -176,6 +177,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         me: std::sync::OnceLock::new(),
         limits: Limits::new(req.max_virtual_time, clock_start),
         save_world: save_each_change.then(|| save_world.clone()).flatten(),
+        forecast: Mutex::default(),
     });
     let _ = run.me.set(Arc::downgrade(&run));
 
@@ -282,6 +284,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         (Some(path), backends::Target::World(_)) => Some(run.save_world_to(path)),
         _ => None,
     };
+    run.close_open_windows(failure.is_some());
     run.record(&Event::RunEnd {
         status: match status {
             Status::Success => "succeeded",
@@ -305,28 +308,34 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     if let Some(why) = run.journal().broken() {
         printer.warn(&format!("the journal is incomplete: {why}"));
     }
-    match failure {
-        None => {
-            for name in run.gate.unused_acks() {
-                printer
-                    .warn(&format!("--ack {name} was given, but this run asked for no acknowledgement named `{name}`"));
-            }
-            let here = crate::duration::format_wall(started.elapsed());
-            let virtual_time = run.limits.virtual_elapsed(run.clock());
-            let took = if run.clock().is_virtual() && !virtual_time.is_zero() {
-                format!("{} of virtual time, {here} here", crate::duration::format(virtual_time))
-            } else {
-                here
-            };
-            printer.status(Tone::Progress, "Finished", &format!("{} in {took}", runbook.name));
-            Ok(Status::Success)
+    if failure.is_none() {
+        for name in run.gate.unused_acks() {
+            printer.warn(&format!("--ack {name} was given, but this run asked for no acknowledgement named `{name}`"));
         }
+        let here = crate::duration::format_wall(started.elapsed());
+        let virtual_time = run.limits.virtual_elapsed(run.clock());
+        let took = if run.clock().is_virtual() && !virtual_time.is_zero() {
+            format!("{} of virtual time, {here} here", crate::duration::format(virtual_time))
+        } else {
+            here
+        };
+        printer.status(Tone::Progress, "Finished", &format!("{} in {took}", runbook.name));
+    }
+    // A rehearsal's virtual time is the site's: the forecast of the window.
+    if world_origin.is_some() && !req.dry_run {
+        let f = run.forecast.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = run.clock().now();
+        printer.forecast(run.limits.virtual_elapsed(run.clock()), f.steps(), f.windows(), now);
+    }
+    match failure {
+        None => Ok(Status::Success),
         Some(diag) => Err(Error::Script(Box::new(diag))),
     }
 }
 
 fn load_world(req: &RunRequest<'_>) -> Result<Option<Loaded>, Error> {
     let name = match &req.target {
+        Target::Live if req.faults.is_some() => return Err(world::Error::FaultsWithoutWorld.into()),
         Target::Live => return Ok(None),
         Target::World(name) => name.clone(),
         Target::Rehearse => {
@@ -337,8 +346,19 @@ fn load_world(req: &RunRequest<'_>) -> Result<Option<Loaded>, Error> {
         req.catalog.world(&name, req.runbook.folder().as_deref()).ok_or(world::Error::NotFound { name })?;
     let mut sections = crate::bindings::world_sections();
     sections.extend(req.extensions.iter().filter_map(|e| e.world_section));
-    let world = World::load(&text, &origin, &sections)?;
-    Ok(Some(Loaded { world, digest: run_state::digest(text.as_bytes()), path }))
+    let mut world = World::load(&text, &origin, &sections)?;
+    let mut digest = run_state::digest(text.as_bytes());
+    if let Some(file) = &req.faults {
+        // The file takes the place of the world's own `faults:`; the
+        // digest covers both, so a resume with other faults is refused.
+        let faults_text =
+            crate::state::read_bounded(file).map_err(|source| Error::Read { path: file.clone(), source })?;
+        let part = crate::world::faults::load_file(&faults_text)
+            .map_err(|message| world::Error::Syntax { origin: file.display().to_string(), message })?;
+        world.set_part(crate::world::faults::SECTION, part);
+        digest = run_state::digest(format!("{text}\n{faults_text}").as_bytes());
+    }
+    Ok(Some(Loaded { world, digest, path }))
 }
 
 /// After a failure: run the rollbacks of completed steps (newest first) when

@@ -22,6 +22,7 @@ use anstyle::{AnsiColor, Style};
 
 use crate::config::{ColorChoice, OutputFormat, Ui};
 use crate::effects::{Answer, Change, Console};
+use crate::forecast::{StepTime, Window};
 
 pub(crate) use plan::plan_json;
 pub(crate) use progress::WaitLine;
@@ -282,6 +283,29 @@ impl Printer {
         std::io::stdin().read_line(&mut line)?;
         let answer = line.trim().to_ascii_lowercase();
         Ok(answer == "y" || answer == "yes")
+    }
+}
+
+impl Printer {
+    /// What a rehearsal forecasts, after it ran: the virtual time it took,
+    /// the steps that took some, and each window the runbook marked (last,
+    /// so a rehearsal ends with them).
+    pub(crate) fn forecast(self, total: Duration, steps: &[StepTime], windows: &[Window], now: jiff::Timestamp) {
+        let format = |d: Duration| if d.is_zero() { "0s".to_string() } else { crate::duration::format(d) };
+        self.status(Tone::Progress, "Forecast", &format!("{} of virtual time on the world's clock", format(total)));
+        for s in steps.iter().filter(|s| !s.took.is_zero()) {
+            self.status(Tone::Progress, "", &format!("{} {}: {}", s.index, s.name, format(s.took)));
+        }
+        for w in windows {
+            let span = match (&w.from, &w.to) {
+                (Some(from), Some(to)) if from != to => format!(" (from `{from}` to `{to}`)"),
+                (Some(from), Some(_)) => format!(" (`{from}`)"),
+                (Some(from), None) => format!(" (from `{from}`)"),
+                (None, _) => String::new(),
+            };
+            let note = if w.failed { " until the run failed" } else { "" };
+            self.status(Tone::Progress, "", &format!("{} window: {}{note}{span}", w.name, format(w.length(now))));
+        }
     }
 }
 

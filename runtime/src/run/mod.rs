@@ -59,6 +59,8 @@ pub struct Run {
     pub(crate) save_world: Option<std::path::PathBuf>,
     /// The run itself, for the thread that renews its leases.
     pub(crate) me: std::sync::OnceLock<std::sync::Weak<Run>>,
+    /// Steps' times and the windows the runbook marks, for the forecast.
+    pub(crate) forecast: Mutex<crate::forecast::Forecast>,
 }
 
 /// Bounds on a run, so that a runaway script stops with a clear error
@@ -458,6 +460,34 @@ impl Run {
             redactor: &self.redactor,
             cancelled: self.cancel.is_cancelled(),
             persist: None,
+        }
+    }
+
+    /// Closes window `name` (see `forecast`) and journals it; `failed`: the
+    /// run failed inside it.
+    pub(crate) fn close_window(&self, name: &str, failed: bool) -> Result<(), crate::forecast::Error> {
+        let now = self.clock.now();
+        let w = self.forecast.lock().unwrap_or_else(std::sync::PoisonError::into_inner).close(name, now, failed)?;
+        self.record(&Event::Window {
+            name: w.name.clone(),
+            phase: "close".into(),
+            at: now.to_string(),
+            status: Some(if failed { "failed" } else { "ok" }.into()),
+            clock_ms: Some(w.length(now).as_millis() as u64),
+            from: w.from,
+            to: w.to,
+        });
+        Ok(())
+    }
+
+    /// Closes the windows still open when the run ends.
+    pub(crate) fn close_open_windows(&self, failed: bool) {
+        let open: Vec<String> = {
+            let f = self.forecast.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f.windows().iter().filter(|w| w.closed.is_none()).map(|w| w.name.clone()).collect()
+        };
+        for name in open {
+            let _ = self.close_window(&name, failed);
         }
     }
 

@@ -21,6 +21,8 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::suggestion::closest;
 
+pub mod faults;
+
 /// Downcasting for world parts, implemented once for every type so that
 /// families only write what is theirs (`snapshot`).
 pub trait AsAny: Any {
@@ -117,6 +119,9 @@ pub enum Error {
         /// The name or path.
         name: String,
     },
+    /// `--faults` on a live run.
+    #[error("`--faults` injects faults into a rehearsal, and this run is live")]
+    FaultsWithoutWorld,
     /// `--rehearse` with a runbook that names no default world.
     #[error("runbook `{runbook}` names no default world to rehearse on")]
     NoDefault {
@@ -137,6 +142,7 @@ impl Error {
             Self::NotFound { .. } => Some(
                 "a world is a YAML file path, or a name looked up next to the runbook, on the search path, then bundled".into(),
             ),
+            Self::FaultsWithoutWorld => Some("add --world FILE or --rehearse; live systems bring their own faults".into()),
             Self::NoDefault { .. } => {
                 Some("pass --world FILE, or add `//! world: NAME` to the runbook's header".into())
             }
@@ -233,6 +239,12 @@ impl World {
         }
     }
 
+    /// Puts `part` in as section `section`, in place of what the world file
+    /// had there (`--faults FILE`).
+    pub fn set_part(&mut self, section: &str, part: Box<dyn WorldPart>) {
+        self.parts.insert(section.to_string(), part);
+    }
+
     /// The world as a world file, with `start` moved to `now` so that a saved
     /// world continues where the run left it.
     #[must_use]
@@ -290,6 +302,12 @@ impl Shared {
     pub fn elapsed(&self) -> Duration {
         let start = self.lock().start();
         Duration::try_from(self.now().duration_since(start)).unwrap_or_default()
+    }
+
+    /// [`Self::elapsed`], for a caller that holds the world's lock.
+    #[must_use]
+    pub fn elapsed_of(&self, world: &World) -> Duration {
+        Duration::try_from(self.now().duration_since(world.start())).unwrap_or_default()
     }
 }
 

@@ -48,6 +48,7 @@ use crate::backends::k8s::world::{ClusterWorld, ObjectKey, ScheduledEvent};
 use crate::backends::k8s::world_cluster::WorldCluster;
 use crate::backends::k8s::{name_of, namespace_of, Error, PatchType};
 use crate::effects::Permit;
+use crate::world::faults::{self, Call, Struck};
 use crate::world::WorldPart;
 
 /// The section this module owns.
@@ -134,11 +135,27 @@ pub struct Clock {
 
 /// What the `argocd:` section says a sync of this Application does, and the
 /// virtual time now.
-fn declared(cluster: &WorldCluster, (ns, name): (&str, &str)) -> (Option<AppWorld>, Clock) {
+/// `starting`: a sync is about to start, so a fault of the world's
+/// (`argocd-sync-fails`) may make it fail.
+fn declared(cluster: &WorldCluster, (ns, name): (&str, &str), starting: bool) -> (Option<AppWorld>, Clock) {
     let shared = cluster.shared();
     let clock = Clock { elapsed: shared.elapsed(), now: shared.now() };
-    let declared = shared.lock().part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+    let mut world = shared.lock();
+    let mut declared = world.part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+    let app = format!("{ns}/{name}");
+    if let Some(Struck::SyncFails(why)) = faults::strike(&mut world, Call::ArgoSync { app: &app }, starting) {
+        declared.get_or_insert_with(AppWorld::default).fails = Some(why);
+    }
     (declared, clock)
+}
+
+/// Whether the Application has a sync to start: an `operation` (or one
+/// about to be set) and no sync running.
+fn sync_starts(cluster: &WorldCluster, app_kind: &ResourceKind, (ns, name): (&str, &str), setting: bool) -> bool {
+    cluster.get_opt(app_kind, ns, name).ok().flatten().is_some_and(|app| {
+        let running = app.pointer("/status/operationState/phase").and_then(Value::as_str) == Some("Running");
+        !running && (setting || app.get("operation").is_some_and(|o| !o.is_null()))
+    })
 }
 
 /// `argocd::sync_app` on a world: sets the `operation` (`doc`, a merge
@@ -152,7 +169,8 @@ pub fn sync(
     at: (&str, &str),
     doc: &Value,
 ) -> Result<Value, Error> {
-    let (declared, clock) = declared(cluster, at);
+    let starting = !permit.is_check() && sync_starts(cluster, app_kind, at, true);
+    let (declared, clock) = declared(cluster, at, starting);
     cluster.with(|c, _| {
         let app = c.patch(permit, app_kind, at, doc, PatchType::Merge)?;
         if permit.is_check() {
@@ -166,7 +184,8 @@ pub fn sync(
 /// (`k8s::patch`, the world file) when a wait first looks, as Argo CD's
 /// would: the world acting by itself, so no permit.
 pub fn notice(cluster: &WorldCluster, app_kind: &ResourceKind, at: (&str, &str)) -> Result<(), Error> {
-    let (declared, clock) = declared(cluster, at);
+    let starting = sync_starts(cluster, app_kind, at, false);
+    let (declared, clock) = declared(cluster, at, starting);
     cluster.with(|c, _| start_sync(c, app_kind, at, declared.as_ref(), &clock).map(|_| ()))
 }
 

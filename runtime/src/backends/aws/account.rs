@@ -17,6 +17,8 @@ use jiff::Timestamp;
 use super::world::{self, AwsWorld};
 use super::Error;
 use crate::backends::Target;
+use crate::effects::Permit;
+use crate::world::faults::{self, Call, Struck};
 
 /// What `aws::account(#{...})` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,20 +125,43 @@ impl Account {
     }
 
     /// Runs `f` on the world's account, moved forward to the run clock's
-    /// now. Only for the `World` arm; the verbs match on the arm first.
+    /// now, unless one of the world's faults strikes `call` (reads always
+    /// meet faults; a change only under `Permit::Apply`, see
+    /// `world::faults`). `f` is also told of a fault that changes how a
+    /// call goes rather than failing it (a change stuck `PENDING`). Only
+    /// for the `World` arm; the verbs match on the arm first.
     pub(super) fn on_world<T>(
         world: &crate::world::Shared,
         name: &str,
-        f: impl FnOnce(&mut world::Account, Timestamp) -> Result<T, Error>,
+        call: (&'static str, &str, Option<&Permit>),
+        f: impl FnOnce(&mut world::Account, Timestamp, Option<Struck>) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        let (operation, target, permit) = call;
         let now = world.now();
         let mut world = world.lock();
+        let zone = zone_of(&world, name, target);
+        let struck = faults::strike(
+            &mut world,
+            Call::Aws { operation, target, zone: zone.as_deref() },
+            permit.is_none_or(|p| !p.is_check()),
+        );
+        if let Some(Struck::AwsError(_, code, message)) = &struck {
+            return Err(Error::Api { operation, code: code.clone(), message: message.clone() });
+        }
         let part = world.part_mut::<AwsWorld>("aws").ok_or_else(|| Error::NoWorldSection { account: name.into() })?;
         let account = part.account(name)?;
         account.advance(now);
-        f(account, now)
+        f(account, now, struck)
     }
 }
+
+/// The name of the zone `target` is the id of, in account `name`.
+fn zone_of(world: &crate::world::World, name: &str, target: &str) -> Option<String> {
+    let aws = world.part::<AwsWorld>("aws")?;
+    aws.accounts.get(name)?.zones.iter().find(|z| z.id == target).map(|z| z.name.clone())
+}
+
+impl Account {}
 
 /// Builds the clients of a live account.
 async fn connect(spec: &AccountSpec) -> Result<Clients, Error> {

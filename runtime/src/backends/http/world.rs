@@ -53,6 +53,11 @@ pub struct Endpoint {
     /// If set, requests must carry this bearer token, or get 403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer: Option<String>,
+    /// Where the endpoint is served (an IP address or a load balancer's
+    /// name). When the world's DNS knows the URL's host, a request reaches
+    /// the endpoint only if DNS leads there, as it would live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// Answers by virtual time: the last one whose `after` has passed since
     /// the world's start is given.
     pub answers: Vec<Answer>,
@@ -162,19 +167,52 @@ impl HttpWorld {
     }
 }
 
-/// Answers a request now: endpoints the world file lists win; other hosts
-/// go where the world's DNS and load balancers lead.
+/// Answers a request now: endpoints the world file lists win (where DNS
+/// leads to them); other hosts go where the world's DNS and load balancers
+/// lead.
 pub(crate) fn answer<M: Method>(world: &Shared, req: &Request<M>) -> Result<Response, Error> {
     let now = world.now();
     let mut w = world.lock();
     let elapsed = Duration::try_from(now.duration_since(w.start())).unwrap_or_default();
+    let served_at = w.part::<HttpWorld>("http").and_then(|part| {
+        part.endpoints
+            .iter()
+            .find(|e| url::Url::parse(&e.url).is_ok_and(|u| u == req.url))
+            .and_then(|e| e.address.clone())
+    });
+    let struck = crate::world::faults::of(&w).and_then(|f| f.http_status(req.url.as_str(), elapsed));
+    if let Some((status, body)) = struck {
+        let body = if req.method.name() == "HEAD" { String::new() } else { body };
+        return Ok(Response { status, headers: BTreeMap::new(), body, address: req.connect_to.clone() });
+    }
+    if let (Some(at), Some(host)) = (served_at, req.url.host_str()) {
+        if let Some(leads) = crate::backends::site::follow(&w, host, now) {
+            let same = |a: &String| a.trim_end_matches('.').eq_ignore_ascii_case(at.trim_end_matches('.'));
+            if !leads.iter().any(same) {
+                let to = leads.last().cloned().unwrap_or_default();
+                let why = format!(
+                    "tcp connect error: Connection timed out (os error 110): `{host}` leads to {to}, and the endpoint is at {at}"
+                );
+                return Err(Error::Unreachable { url: req.url.to_string(), source: Some(why.into()) });
+            }
+        }
+    }
     match w.part::<HttpWorld>("http").map(|part| part.answer(req, elapsed)) {
         Some(Err(Error::Unreachable { .. })) | None => {
             crate::backends::site::route(&mut w, &req.url, req.connect_to.as_deref(), now)
-                .unwrap_or_else(|| Err(Error::Unreachable { url: req.url.to_string(), source: None }))
+                .unwrap_or_else(|| Err(nowhere(&w, req, now)))
         }
         Some(answer) => answer,
     }
+}
+
+/// A request that reaches nothing: where the world's DNS led it, if it did.
+fn nowhere<M: Method>(w: &crate::world::World, req: &Request<M>, now: jiff::Timestamp) -> Error {
+    let host = req.url.host_str().unwrap_or_default();
+    let source = crate::backends::site::follow(w, host, now).and_then(|leads| leads.last().cloned()).map(|to| {
+        format!("tcp connect error: Connection timed out (os error 110): `{host}` leads to {to}, where the world has no load balancer or ingress").into()
+    });
+    Error::Unreachable { url: req.url.to_string(), source }
 }
 
 /// Sends a request that changes something to the world: its answer, and

@@ -24,6 +24,7 @@ pub mod lease;
 pub mod live;
 pub mod patch;
 mod pods;
+mod rules;
 pub mod select;
 mod store;
 pub mod watch;

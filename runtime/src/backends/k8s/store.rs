@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::kinds::{self, ResourceKind};
 use super::patch;
+use super::rules;
 use super::select::Matcher;
 use super::world::ClusterWorld;
 use super::{name_of, namespace_of, DeleteOptions, Error, PatchType, Selector};
@@ -57,6 +58,8 @@ impl ClusterWorld {
             set(obj, "/metadata/uid", json!(uid));
         }
         set(obj, "/metadata/resourceVersion", json!(self.revision.to_string()));
+        let now = self.moment.now.map(|t| t.to_string());
+        rules::derive_deployment_status(obj, now.as_deref());
     }
 
     /// Resolves a kind name: built-in kinds, CRDs in the world, then kinds
@@ -254,12 +257,8 @@ impl ClusterWorld {
             else {
                 continue;
             };
-            let claim_ref = self.objects[pv].pointer("/spec/claimRef").cloned();
-            let matches = claim_ref.as_ref().is_none_or(|r| {
-                r.get("name").and_then(Value::as_str) == Some(name.as_str())
-                    && r.get("namespace").and_then(Value::as_str).unwrap_or("default") == ns
-            });
-            if !matches {
+            if let Some((reason, message)) = rules::binding_refusal(&self.objects[claim], &self.objects[pv]) {
+                self.warn_about(claim, reason, &message);
                 continue;
             }
             set(
@@ -278,10 +277,58 @@ impl ClusterWorld {
         }
     }
 
+    /// A `Warning` event about object `i`, as a controller records one (an
+    /// event with the same reason and message counts up instead).
+    fn warn_about(&mut self, i: usize, reason: &str, message: &str) {
+        let involved = self.objects[i].clone();
+        let (ns, name) = (
+            namespace_of(&involved).unwrap_or("default").to_string(),
+            name_of(&involved).unwrap_or_default().to_string(),
+        );
+        let kind = involved.get("kind").cloned().unwrap_or(Value::Null);
+        let same = |o: &Value| {
+            o.get("kind").and_then(Value::as_str) == Some("Event")
+                && o.pointer("/involvedObject/name").and_then(Value::as_str) == Some(name.as_str())
+                && o.get("message").and_then(Value::as_str) == Some(message)
+        };
+        let at = self.moment.now.map(|t| t.to_string());
+        if let Some(e) = self.objects.iter_mut().find(|o| same(o)) {
+            let count = e.get("count").and_then(Value::as_i64).unwrap_or(1) + 1;
+            e["count"] = json!(count);
+            if let Some(at) = at {
+                e["lastTimestamp"] = json!(at);
+            }
+            return;
+        }
+        self.revision += 1;
+        let mut event = json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": format!("{name}.{:016x}", self.revision), "namespace": ns },
+            "involvedObject": { "kind": kind, "namespace": ns, "name": name, "uid": involved.pointer("/metadata/uid").cloned().unwrap_or(Value::Null) },
+            "reason": reason, "message": message, "type": "Warning", "count": 1,
+            "source": { "component": "persistentvolume-controller" },
+        });
+        if let Some(at) = at {
+            event["firstTimestamp"] = json!(at);
+            event["lastTimestamp"] = json!(at);
+        }
+        self.stamp(&mut event);
+        self.objects.push(event);
+    }
+
     /// Creates or updates an object (the manifest is merged into what is
-    /// there, as server-side apply does for the fields it names).
+    /// there, as server-side apply does for the fields it names), refused
+    /// as the API server refuses a change of an immutable field.
     pub fn apply(&mut self, permit: &Permit, kind: &ResourceKind, ns: &str, obj: &Value) -> Result<Value, Error> {
-        self.checked(permit, |w| w.upsert(kind, ns, obj))
+        self.checked(permit, |w| {
+            let (new, name) = w.prepare(kind, ns, obj)?;
+            if let Some(i) = w.position(kind, ns, &name) {
+                let mut merged = w.objects[i].clone();
+                patch::merge(&mut merged, &new);
+                rules::validate_update(kind, &name, &w.objects[i], &merged)?;
+            }
+            w.upsert(kind, ns, obj)
+        })
     }
 
     /// Creates or updates an object as the world's own controllers do
@@ -333,6 +380,7 @@ impl ClusterWorld {
                 format!("{} \"{name}\" is invalid: metadata.name: field is immutable", kind.kind),
             ));
         }
+        rules::validate_update(kind, name, &self.objects[i], &obj)?;
         self.stamp(&mut obj);
         self.objects[i] = obj.clone();
         Ok(obj)
@@ -417,9 +465,26 @@ impl ClusterWorld {
                 }
             }
         }
+        if kind.group.is_empty() && kind.kind == "Pod" && self.never_terminates(ns, name) {
+            // A fault: the pod stays `Terminating`, as one whose finalizer
+            // or kubelet never lets go does.
+            let at = self.moment.now.map(|t| t.to_string()).unwrap_or_default();
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                set(&mut self.objects[i], "/metadata/deletionTimestamp", json!(at));
+                set(&mut self.objects[i], "/metadata/deletionGracePeriodSeconds", json!(30));
+                let mut stamped = self.objects[i].clone();
+                self.stamp(&mut stamped);
+                self.objects[i] = stamped;
+            }
+            return Ok(self.objects[i].clone());
+        }
         self.objects.remove(i);
         self.cascade(kind, &obj);
         Ok(obj)
+    }
+
+    fn never_terminates(&self, ns: &str, name: &str) -> bool {
+        self.moment.stuck_pods.iter().any(|(n, pod)| pod == name && n.as_deref().is_none_or(|n| n == ns))
     }
 
     fn cascade(&mut self, kind: &ResourceKind, obj: &Value) {

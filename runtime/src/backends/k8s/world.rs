@@ -68,6 +68,20 @@ pub struct ClusterWorld {
     /// Last resourceVersion handed out.
     #[serde(skip)]
     pub(crate) revision: u64,
+    /// What the call being answered needs to know of the rest of the world
+    /// (set for the call only).
+    #[serde(skip)]
+    pub(crate) moment: Moment,
+}
+
+/// The run's clock and the world's faults, as one call on a cluster sees
+/// them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Moment {
+    /// Now, on the run's clock.
+    pub(crate) now: Option<jiff::Timestamp>,
+    /// Pods that a delete leaves `Terminating`: (namespace or any, name).
+    pub(crate) stuck_pods: Vec<(Option<String>, String)>,
 }
 
 /// A change that happens by itself at a virtual time.

@@ -48,7 +48,8 @@ impl WorldCluster {
             return Err(Error::UnknownContext { context: name, known });
         };
         let server = cluster.server.clone().unwrap_or_else(|| format!("https://{name}.world.example"));
-        if cluster.unreachable {
+        let down = crate::world::faults::of(&guard).is_some_and(|f| f.unreachable(&name, world.elapsed_of(&guard)));
+        if cluster.unreachable || down {
             return Err(Error::Unreachable { context: name, server, source: None });
         }
         drop(guard);
@@ -81,18 +82,30 @@ impl WorldCluster {
         f: impl FnOnce(&mut ClusterWorld, &mut K8sWorld) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let elapsed = self.world.elapsed();
+        let now = self.world.now();
         let mut world = self.world.lock();
         let missing = || Error::UnknownContext { context: self.context.clone(), known: Vec::new() };
+        // The world's faults: an API server down for a while, pods that
+        // never finish terminating (whoever deletes them: a binding, or a
+        // change the world schedules).
+        let faults = crate::world::faults::of(&world).cloned().unwrap_or_default();
+        let down = faults.unreachable(&self.context, elapsed);
         let part = world.part_mut::<K8sWorld>(SECTION).ok_or_else(missing)?;
+        for (context, cluster) in &mut part.clusters {
+            cluster.moment = super::world::Moment { now: Some(now), stuck_pods: faults.stuck_pods(context) };
+        }
         part.settle(elapsed);
         // Taken out so that `f` can see both the cluster and the section.
         let mut cluster = part.clusters.remove(&self.context).ok_or_else(missing)?;
-        let out = if cluster.unreachable {
+        let out = if cluster.unreachable || down {
             Err(Error::Unreachable { context: self.context.clone(), server: self.server.clone(), source: None })
         } else {
             f(&mut cluster, part)
         };
         part.clusters.insert(self.context.clone(), cluster);
+        for cluster in part.clusters.values_mut() {
+            cluster.moment = super::world::Moment::default();
+        }
         out
     }
 

@@ -122,9 +122,39 @@ impl Shell {
                 }
                 Ok((rsync::parse(&output.stdout), status))
             }
-            Self::World(world) => world::change(world, |h| h.rsync(permit, transfer)),
+            Self::World(shared) => {
+                let struck = crate::world::faults::strike(
+                    &mut shared.lock(),
+                    crate::world::faults::Call::Rsync { src: &transfer.src, dst: &transfer.dst },
+                    !permit.is_check() && !transfer.preview,
+                );
+                let exit = match struck {
+                    Some(crate::world::faults::Struck::RsyncExit(code)) => Some(code),
+                    _ => None,
+                };
+                if let Some(code) = exit.filter(|c| *c != 0 && *c != RSYNC_VANISHED) {
+                    return Err(rsync_failure(code));
+                }
+                let (report, status) = world::change(shared, |h| h.rsync(permit, transfer))?;
+                // 24: what was there is copied, and rsync says some vanished.
+                Ok((report, exit.unwrap_or(status)))
+            }
         }
     }
+}
+
+/// The error of an rsync a world's fault makes exit with `code`, as rsync
+/// words it.
+fn rsync_failure(code: i32) -> Error {
+    let what = match code {
+        11 => "error in file IO",
+        12 => "error in rsync protocol data stream",
+        23 => "some files/attrs were not transferred (see previous errors)",
+        30 => "timeout in data send/receive",
+        35 => "timeout waiting for daemon connection",
+        _ => "unexplained error",
+    };
+    Error::Failed { program: "rsync".into(), status: code, stderr_tail: format!("rsync error: {what} (code {code})") }
 }
 
 #[cfg(test)]

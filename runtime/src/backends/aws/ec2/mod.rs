@@ -22,7 +22,9 @@ impl Account {
     pub async fn volumes(&self, query: &Query) -> Result<Vec<Volume>, Error> {
         match self {
             Self::Live(c) => live::volumes(&c.ec2, query).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| Ok(a.volumes(query))),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DescribeVolumes", "", None), |a, _, _| Ok(a.volumes(query)))
+            }
         }
     }
 
@@ -30,7 +32,9 @@ impl Account {
     pub async fn volume(&self, id: &str) -> Result<Volume, Error> {
         match self {
             Self::Live(c) => live::volume(&c.ec2, id).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| a.volume(id)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DescribeVolumes", id, None), |a, _, _| a.volume(id))
+            }
         }
     }
 
@@ -38,7 +42,9 @@ impl Account {
     pub async fn snapshots(&self, query: &Query) -> Result<Vec<Snapshot>, Error> {
         match self {
             Self::Live(c) => live::snapshots(&c.ec2, query).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| Ok(a.snapshots(query))),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DescribeSnapshots", "", None), |a, _, _| Ok(a.snapshots(query)))
+            }
         }
     }
 
@@ -46,7 +52,9 @@ impl Account {
     pub async fn snapshot(&self, id: &str) -> Result<Snapshot, Error> {
         match self {
             Self::Live(c) => live::snapshot(&c.ec2, id).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| a.snapshot(id)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DescribeSnapshots", id, None), |a, _, _| a.snapshot(id))
+            }
         }
     }
 
@@ -54,7 +62,11 @@ impl Account {
     pub async fn modification(&self, volume_id: &str) -> Result<Option<Modification>, Error> {
         match self {
             Self::Live(c) => live::modification(&c.ec2, volume_id).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| Ok(a.modification(volume_id))),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DescribeVolumesModifications", volume_id, None), |a, _, _| {
+                    Ok(a.modification(volume_id))
+                })
+            }
         }
     }
 
@@ -87,8 +99,9 @@ impl Account {
                 Ok(made.unwrap_or_else(|| planned(size)))
             }
             Self::World { world, name, .. } => {
-                let made =
-                    Self::on_world(world, name, |a, now| a.create_snapshot(permit, volume_id, description, tags, now))?;
+                let made = Self::on_world(world, name, ("CreateSnapshot", volume_id, Some(permit)), |a, now, _| {
+                    a.create_snapshot(permit, volume_id, description, tags, now)
+                })?;
                 Ok(if permit.is_check() { planned(made.size) } else { made })
             }
         }
@@ -117,7 +130,10 @@ impl Account {
         match self {
             Self::Live(c) => Ok(live::create_volume(permit, &c.ec2, new, token).await?.unwrap_or_else(planned)),
             Self::World { world, name, .. } => {
-                let made = Self::on_world(world, name, |a, now| a.create_volume(permit, new, now))?;
+                let from = new.snapshot.as_deref().unwrap_or_default();
+                let made = Self::on_world(world, name, ("CreateVolume", from, Some(permit)), |a, now, _| {
+                    a.create_volume(permit, new, now)
+                })?;
                 Ok(if permit.is_check() { planned() } else { made })
             }
         }
@@ -132,7 +148,9 @@ impl Account {
         match self {
             Self::Live(c) => live::modify_volume(permit, &c.ec2, id, change).await.map(drop),
             Self::World { world, name, .. } => {
-                Self::on_world(world, name, |a, now| a.modify_volume(permit, id, change, now))
+                Self::on_world(world, name, ("ModifyVolume", id, Some(permit)), |a, now, _| {
+                    a.modify_volume(permit, id, change, now)
+                })
             }
         }
     }
@@ -144,7 +162,11 @@ impl Account {
         }
         match self {
             Self::Live(c) => live::tag(permit, &c.ec2, resource, tags).await.map(drop),
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| a.tag(permit, resource, tags)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("CreateTags", resource, Some(permit)), |a, _, _| {
+                    a.tag(permit, resource, tags)
+                })
+            }
         }
     }
 
@@ -152,7 +174,9 @@ impl Account {
     pub async fn delete_volume(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         match self {
             Self::Live(c) => live::delete_volume(permit, &c.ec2, id).await.map(drop),
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| a.delete_volume(permit, id)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DeleteVolume", id, Some(permit)), |a, _, _| a.delete_volume(permit, id))
+            }
         }
     }
 
@@ -160,7 +184,11 @@ impl Account {
     pub async fn delete_snapshot(&self, permit: &Permit, id: &str) -> Result<(), Error> {
         match self {
             Self::Live(c) => live::delete_snapshot(permit, &c.ec2, id).await.map(drop),
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, _| a.delete_snapshot(permit, id)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("DeleteSnapshot", id, Some(permit)), |a, _, _| {
+                    a.delete_snapshot(permit, id)
+                })
+            }
         }
     }
 }

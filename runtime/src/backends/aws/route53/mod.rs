@@ -20,6 +20,7 @@ pub mod normal;
 
 use super::{fqdn, Account, Action, Alias, ChangeInfo, Error, Record, Zone};
 use crate::effects::Permit;
+use crate::world::faults::Struck;
 
 /// What the record must be before a change is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +160,9 @@ impl Account {
     pub async fn zones(&self, name: &str) -> Result<Vec<Zone>, Error> {
         match self {
             Self::Live(c) => live::zones_named(&c.route53, name).await,
-            Self::World { world, name: account, .. } => Self::on_world(world, account, |a, _| Ok(a.zones_named(name))),
+            Self::World { world, name: account, .. } => {
+                Self::on_world(world, account, ("ListHostedZonesByName", name, None), |a, _, _| Ok(a.zones_named(name)))
+            }
         }
     }
 
@@ -193,7 +196,9 @@ impl Account {
         match self {
             Self::Live(c) => live::records(&c.route53, zone_id, name, record_type).await,
             Self::World { world, name: account, .. } => {
-                Self::on_world(world, account, |a, _| a.records(zone_id, name, record_type))
+                Self::on_world(world, account, ("ListResourceRecordSets", zone_id, None), |a, _, _| {
+                    a.records(zone_id, name, record_type)
+                })
             }
         }
     }
@@ -266,7 +271,14 @@ impl Account {
         let made = match self {
             Self::Live(c) => live::change(permit, &c.route53, &zone.id, &batch).await?,
             Self::World { world, name, .. } => {
-                let info = Self::on_world(world, name, |a, t| a.change(permit, &zone.id, &batch, t))?;
+                let info =
+                    Self::on_world(world, name, ("ChangeResourceRecordSets", &zone.id, Some(permit)), |a, t, f| {
+                        let stuck = match f {
+                            Some(Struck::Pending(d)) => Some(d),
+                            _ => None,
+                        };
+                        a.change(permit, &zone.id, &batch, t, stuck)
+                    })?;
                 Some(info).filter(|_| !permit.is_check())
             }
         };
@@ -277,7 +289,9 @@ impl Account {
     pub async fn change_status(&self, id: &str) -> Result<ChangeInfo, Error> {
         match self {
             Self::Live(c) => live::change_status(&c.route53, id).await,
-            Self::World { world, name, .. } => Self::on_world(world, name, |a, t| a.change_status(id, t)),
+            Self::World { world, name, .. } => {
+                Self::on_world(world, name, ("GetChange", id, None), |a, t, _| a.change_status(id, t))
+            }
         }
     }
 }

@@ -163,6 +163,27 @@ pub struct RecordChange {
     /// The record after (none: deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Record>,
+    /// A change a fault holds `PENDING`: how long after `at` it reaches the
+    /// name servers (`20m`), or `forever`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck: Option<String>,
+}
+
+/// How a change stuck for good is written.
+pub(super) const FOREVER: &str = "forever";
+
+impl RecordChange {
+    /// When the change reaches DNS (and starts its way to `INSYNC`): when it
+    /// was made, or later for a stuck one; `None`: never.
+    #[must_use]
+    pub fn effective(&self) -> Option<Timestamp> {
+        let at = self.at.parse::<Timestamp>().ok()?;
+        match self.stuck.as_deref() {
+            None => Some(at),
+            Some(FOREVER) => None,
+            Some(d) => at.checked_add(jiff::SignedDuration::try_from(parse(d)).ok()?).ok(),
+        }
+    }
 }
 
 impl WorldPart for AwsWorld {
@@ -279,19 +300,21 @@ impl AwsWorld {
 }
 
 impl WorldZone {
-    /// The record as it was at `at`: the current one with every later change
-    /// undone.
+    /// The record as DNS saw it at `at`: as it was before its first logged
+    /// change, with every change that had reached DNS by `at` applied in
+    /// order (a change a fault holds `PENDING` reaches it late, or never).
     #[must_use]
     pub fn record_at(&self, name: &str, record_type: &str, at: Timestamp) -> Option<Record> {
         let (name, rtype) = (fqdn(name), record_type.to_ascii_uppercase());
-        let mut state = self.records.iter().find(|r| r.name == name && r.record_type == rtype).cloned();
-        for change in self.changes.iter().rev() {
-            let when = change.at.parse::<Timestamp>().ok()?;
-            if when <= at {
-                break;
-            }
-            if change.name == name && change.record_type == rtype {
-                state.clone_from(&change.before);
+        let history: Vec<&RecordChange> =
+            self.changes.iter().filter(|c| c.name == name && c.record_type == rtype).collect();
+        let Some(first) = history.first() else {
+            return self.records.iter().find(|r| r.name == name && r.record_type == rtype).cloned();
+        };
+        let mut state = first.before.clone();
+        for change in history {
+            if change.effective().is_some_and(|when| when <= at) {
+                state.clone_from(&change.after);
             }
         }
         state

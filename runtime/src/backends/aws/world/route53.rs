@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::{api, elapsed_since, parse, Account, RecordChange, WorldZone};
+use super::{api, parse, Account, RecordChange, WorldZone, FOREVER};
 use crate::backends::aws::{fqdn, Action, ChangeInfo, Error, Record, Zone};
 use crate::effects::Permit;
 
@@ -44,6 +44,7 @@ impl Account {
         zone_id: &str,
         actions: &[Action],
         now: Timestamp,
+        stuck: Option<Option<std::time::Duration>>,
     ) -> Result<ChangeInfo, Error> {
         let n: usize = self.zones.iter().map(|z| z.changes.len()).sum();
         let change_id = format!("C{:013X}", n + 1);
@@ -107,7 +108,17 @@ impl Account {
                 (Some(x), _) | (None, Some(x)) => (x.name.clone(), x.record_type.clone()),
                 (None, None) => continue,
             };
-            log.push(RecordChange { change: change_id.clone(), at: now.to_string(), name, record_type, before, after });
+            // A change stuck by a fault: `20m` late, or `forever`.
+            let stuck = stuck.map(|d| d.map_or_else(|| FOREVER.to_string(), crate::duration::format));
+            log.push(RecordChange {
+                change: change_id.clone(),
+                at: now.to_string(),
+                name,
+                record_type,
+                before,
+                after,
+                stuck,
+            });
         }
         if !permit.is_check() {
             zone.records = records;
@@ -124,7 +135,11 @@ impl Account {
             .flat_map(|z| &z.changes)
             .find(|c| c.change == id)
             .ok_or_else(|| api("GetChange", "NoSuchChange", &format!("Could not find change with ID {id}")))?;
-        let status = if elapsed_since(&change.at, now) >= parse(&self.timing.insync) { "INSYNC" } else { "PENDING" };
+        let insync = change.effective().and_then(|at| {
+            let d = jiff::SignedDuration::try_from(parse(&self.timing.insync)).ok()?;
+            at.checked_add(d).ok()
+        });
+        let status = if insync.is_some_and(|at| at <= now) { "INSYNC" } else { "PENDING" };
         Ok(ChangeInfo { id: id.to_string(), status: status.into() })
     }
 }

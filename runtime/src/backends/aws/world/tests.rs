@@ -36,9 +36,9 @@ fn records_are_known_at_any_virtual_time() {
     let mut w = world();
     let p = Permit::for_tests();
     let prod = w.account("prod").unwrap();
-    prod.change(&p, "Z1", &[Action::Upsert(cname("green", 60))], at("2026-01-01T06:10:00Z")).unwrap();
+    prod.change(&p, "Z1", &[Action::Upsert(cname("green", 60))], at("2026-01-01T06:10:00Z"), None).unwrap();
     let swap = [Action::Delete(cname("green", 60)), Action::Create(cname("red", 30))];
-    prod.change(&p, "Z1", &swap, at("2026-01-01T06:20:00Z")).unwrap();
+    prod.change(&p, "Z1", &swap, at("2026-01-01T06:20:00Z"), None).unwrap();
     let value = |t: &str| w.record_at("Hub.Example.org", "cname", at(t)).map(|r| r.values[0].clone());
     assert_eq!(value("2026-01-01T06:00:00Z").as_deref(), Some("blue"));
     assert_eq!(value("2026-01-01T06:10:00Z").as_deref(), Some("green"));
@@ -61,12 +61,12 @@ fn change_batches_are_strict_and_all_or_nothing() {
     let t = at("2026-01-01T06:00:00Z");
     // A DELETE must name the exact current set (moto would accept this).
     let stale = [Action::Delete(cname("blue", 300)), Action::Create(cname("green", 60))];
-    let err = prod.change(&p, "Z1", &stale, t).unwrap_err();
+    let err = prod.change(&p, "Z1", &stale, t, None).unwrap_err();
     assert_eq!(err.code(), Some("InvalidChangeBatch"));
     assert_eq!(prod.records("Z1", None, None).unwrap(), vec![cname("blue", 60)], "nothing applied");
-    let err = prod.change(&p, "Z1", &[Action::Create(cname("x", 1))], t).unwrap_err();
+    let err = prod.change(&p, "Z1", &[Action::Create(cname("x", 1))], t, None).unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
-    let info = prod.change(&p, "Z1", &[Action::Upsert(cname("green", 60))], t).unwrap();
+    let info = prod.change(&p, "Z1", &[Action::Upsert(cname("green", 60))], t, None).unwrap();
     assert_eq!(prod.change_status(&info.id, at("2026-01-01T06:00:29Z")).unwrap().status, "PENDING");
     assert_eq!(prod.change_status(&info.id, at("2026-01-01T06:00:30Z")).unwrap().status, "INSYNC");
 }
@@ -115,7 +115,7 @@ fn checks_validate_like_changes_and_change_nothing() {
     prod.modify_volume(&check, "vol-1", &gp3, t).unwrap();
     prod.tag(&check, "vol-1", &[("k".to_string(), "v".to_string())].into()).unwrap();
     let batch = [Action::Upsert(cname("green", 60))];
-    assert_eq!(prod.change(&check, "Z1", &batch, t).unwrap().status, "PENDING");
+    assert_eq!(prod.change(&check, "Z1", &batch, t, None).unwrap().status, "PENDING");
     prod.delete_volume(&check, "vol-1").unwrap();
 
     // Refusals are the same as when applying.
@@ -131,7 +131,7 @@ fn checks_validate_like_changes_and_change_nothing() {
     assert_eq!(err(prod.tag(&check, "snap-x", &Tags::new()).unwrap_err()), "snapshot `snap-x` not found");
     assert_eq!(err(prod.delete_snapshot(&check, "snap-x").unwrap_err()), "snapshot `snap-x` not found");
     let create_existing = [Action::Create(cname("x", 1))];
-    assert_eq!(err(prod.change(&check, "Z1", &create_existing, t).unwrap_err()), "InvalidChangeBatch");
+    assert_eq!(err(prod.change(&check, "Z1", &create_existing, t, None).unwrap_err()), "InvalidChangeBatch");
 
     assert_eq!(serde_json::to_value(&*prod).unwrap(), before, "a check changed the world");
     // And the same calls applied do change it.
