@@ -247,6 +247,20 @@ pub enum Event {
         /// What it resolved to: the API server, the account's region.
         identity: String,
     },
+    /// Something the run did that must be undone before the site is left
+    /// as it was (a silenced monitor, a suspended auto-sync): recorded when
+    /// it is done (`pending`) and again when it is undone (`undone`), so a
+    /// resume, a rollback and the end of the run know what is still owed.
+    MustUndo {
+        /// The runbook's name for it, unique in a lineage: `mobu-silence`.
+        id: String,
+        /// What was done: `mobu flocks silenced: test, weekly`.
+        what: String,
+        /// How it is undone, for a person: `sync Argo CD application mobu`.
+        undo: String,
+        /// `pending`, `undone`, or `planned` (a dry run: it would be owed).
+        state: String,
+    },
     /// The run ended.
     RunEnd {
         /// `succeeded`, `failed` or `interrupted`.
@@ -419,6 +433,11 @@ impl Event {
             Self::Target { system, identity } => {
                 *system = t(system);
                 *identity = t(identity);
+            }
+            Self::MustUndo { id, what, undo, .. } => {
+                *id = t(id);
+                *what = t(what);
+                *undo = t(undo);
             }
             Self::Continued { .. } | Self::WorldSaved { .. } | Self::RunEnd { .. } => {}
         }

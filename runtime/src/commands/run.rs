@@ -138,6 +138,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         None => backends::Target::Live(backends::Live { kubeconfig: req.kubeconfig.clone() }),
     };
     let lineage = resumed.as_ref().map_or_else(|| id.clone(), |r| r.lineage.clone());
+    let resumed_owed = resumed.as_ref().map(|r| r.owed.clone()).unwrap_or_default();
     let replay = resumed.as_ref().map(|r| r.replay.clone()).unwrap_or_default();
     // Saving the world after every change makes a world file the site's
     // state: a run killed half-way leaves it as far as it got, so the run
@@ -162,6 +163,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         locks,
         limits: Limits::new(req.max_virtual_time, clock_start),
         save_world: save_each_change.then(|| save_world.clone()).flatten(),
+        owed: Mutex::new(resumed_owed),
     });
 
     let (resolver, sources) = engine::resolver(runbook.folder(), req.catalog.search_path().to_vec());
@@ -244,6 +246,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
     if req.dry_run {
         printer.plan(&run.gate.plan());
     }
+    warn_owed(&run);
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
     let saved = match (&req.save_world, run.target()) {
         (Some(path), backends::Target::World(_)) => Some(run.save_world_to(path)),
@@ -328,6 +331,22 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
             run.printer().warn(&format!("rollback of `{step}` failed: {why}"));
         }
         run.record(&Event::Rollback { step, status: if error.is_some() { "failed" } else { "ok" }.into(), error });
+    }
+}
+
+/// A run never leaves silently what it owes the site (see `run::undo`).
+fn warn_owed(run: &Run) {
+    let owed = run.owed();
+    if owed.is_empty() {
+        return;
+    }
+    run.printer().warn(&format!(
+        "this run leaves {} change{} that must be undone:",
+        owed.len(),
+        if owed.len() == 1 { "" } else { "s" }
+    ));
+    for (id, o) in &owed {
+        run.printer().warn(&format!("`{id}`: {}; to undo: {}", o.what, o.undo));
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod lock;
 pub(crate) mod resume;
 mod steps;
+pub(crate) mod undo;
 pub(crate) mod wait;
 
 use std::future::Future;
@@ -53,6 +54,9 @@ pub struct Run {
     pub(crate) limits: Limits,
     /// The world file saved after every change (`--save-world` over its input).
     pub(crate) save_world: Option<std::path::PathBuf>,
+    /// What the run (and the lineage it continues) owes the site: changes
+    /// recorded as "must undo" and not yet undone.
+    pub(crate) owed: Mutex<undo::Ledger>,
 }
 
 /// Bounds on a run, so that a runaway script stops with a clear error

@@ -53,6 +53,8 @@ pub(crate) struct Resumed {
     pub(crate) targets: BTreeMap<String, String>,
     /// A last line cut short and dropped.
     pub(crate) torn: Option<usize>,
+    /// What the lineage recorded as "must undo" and did not undo.
+    pub(crate) owed: super::undo::Ledger,
 }
 
 /// Why a run cannot be resumed.
@@ -216,6 +218,7 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
             replay.in_doubt.remove(key);
         }
     }
+    let owed = super::undo::owed(events);
     let is_world = target == "world";
     let world_lost = is_world && saved.is_none() && made_changes && !dry_run;
     Ok(Resumed {
@@ -233,6 +236,7 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
         world_lost,
         targets,
         torn,
+        owed,
     })
 }
 
