@@ -81,6 +81,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         (k8s::SECTION, crate::backends::k8s::world::load_world),
         ("aws", crate::backends::aws::world::load_world),
         (crate::backends::argocd::world::SECTION, crate::backends::argocd::world::load_world),
+        (crate::backends::git::world::SECTION, crate::backends::git::world::load_world),
     ]
 }
 

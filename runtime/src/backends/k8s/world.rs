@@ -92,7 +92,7 @@ pub struct ClusterWorld {
 }
 
 /// A change that happens by itself at a virtual time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledEvent {
     /// When, after the world's start: `90s`, `2m`.
@@ -110,7 +110,7 @@ pub struct ScheduledEvent {
 }
 
 /// A finalizer to clear from an object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Finalize {
     /// The object's kind, as kubectl accepts it.
@@ -125,7 +125,7 @@ pub struct Finalize {
 }
 
 /// An object named by kind, namespace and name.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectKey {
     /// The kind, as kubectl accepts it.

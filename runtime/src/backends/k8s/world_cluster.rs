@@ -158,7 +158,9 @@ impl WorldCluster {
         self.with(|c, _| c.scale(permit, kind, at, replicas))
     }
 
-    /// Deletes an object and what it owns; returns it.
+    /// Deletes an object and what it owns; returns it. An object an Argo CD
+    /// application tracks with automated sync and `selfHeal` comes back
+    /// (the world's Argo CD controller, `argocd::world::self_heal`).
     pub fn delete(
         &self,
         permit: &Permit,
@@ -166,7 +168,11 @@ impl WorldCluster {
         at: (&str, &str),
         options: &DeleteOptions,
     ) -> Result<Value, Error> {
-        self.with(|c, _| c.delete(permit, kind, at, options))
+        let deleted = self.with(|c, _| c.delete(permit, kind, at, options))?;
+        if !permit.is_check() && deleted.pointer("/metadata/deletionTimestamp").is_none() {
+            crate::backends::argocd::world::self_heal(self, std::slice::from_ref(&deleted));
+        }
+        Ok(deleted)
     }
 
     /// Deletes every selected object; returns their names.
@@ -177,7 +183,18 @@ impl WorldCluster {
         ns: &str,
         selector: &Selector,
     ) -> Result<Vec<String>, Error> {
-        self.with(|c, _| c.delete_all(permit, kind, ns, selector))
+        let (names, deleted) = self.with(|c, _| {
+            let before = c.list(kind, ns, selector)?;
+            let names = c.delete_all(permit, kind, ns, selector)?;
+            Ok((names, before))
+        })?;
+        if !permit.is_check() {
+            let held =
+                |o: &Value| o.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+            let gone: Vec<Value> = deleted.into_iter().filter(|o| !held(o)).collect();
+            crate::backends::argocd::world::self_heal(self, &gone);
+        }
+        Ok(names)
     }
 
     /// Runs a command against a pod's files (`None` under `Permit::Check`:
