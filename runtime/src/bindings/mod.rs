@@ -11,6 +11,7 @@ mod aws;
 mod core;
 mod dns;
 mod ec2;
+mod git;
 mod helm;
 mod http;
 mod k8s;
@@ -63,6 +64,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("ec2", rhai::exported_module!(ec2::ec2)),
         ("route53", rhai::exported_module!(route53::route53)),
         ("argocd", rhai::exported_module!(argocd::argocd)),
+        ("git", rhai::exported_module!(git::git_api)),
     ]
 }
 
