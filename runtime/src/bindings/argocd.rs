@@ -77,8 +77,9 @@ pub(crate) mod argocd {
     /// name is `sync_app` because `sync` is reserved in Rhai): sets
     /// its `operation` (a mutation through the gate; a dry run has the API
     /// server validate the patch with `dryRun=All`). Returns the
-    /// application's state right after (`pending: true`); follow with
-    /// `argocd::wait`. `Conflict` if an operation is already under way.
+    /// application's state right after (`pending: true`; in a dry run
+    /// `planned: true`, as nothing was asked); follow with `argocd::wait`.
+    /// `Conflict` if an operation is already under way.
     ///
     /// ```rhai
     /// let green = k8s::cluster("green");
@@ -155,7 +156,9 @@ pub(crate) mod argocd {
     /// `hubops.dev/suspended-auto-sync` so `argocd::resume_auto_sync` puts
     /// back exactly that. A mutation through the gate (a dry run has the
     /// API server validate the patch); nothing to change, and no change,
-    /// when it does not sync by itself. Returns its state (`suspended`).
+    /// when it does not sync by itself. Returns its state (`suspended`)
+    /// with `automated`, the policy it had (`()` when none), for
+    /// `argocd::resume_auto_sync`.
     ///
     /// ```rhai
     /// let app = argocd::suspend_auto_sync(k8s::cluster("rsp"), "argocd", "nublado2");
@@ -187,6 +190,26 @@ pub(crate) mod argocd {
         name: &str,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::auto_sync(&ctx, &cluster, ns, name, false)
+    }
+
+    /// Sets an application's automated sync policy to `automated` (the
+    /// `automated` that `argocd::suspend_auto_sync` returned) and removes
+    /// hubops' annotation: always a change, so a dry run plans the resume
+    /// its suspension would need. Returns the application's state.
+    ///
+    /// ```rhai
+    /// let held = argocd::suspend_auto_sync(rsp, "argocd", "nublado2");
+    /// argocd::resume_auto_sync(rsp, "argocd", "nublado2", held.automated);
+    /// ```
+    #[rhai_fn(name = "resume_auto_sync", return_raw)]
+    pub fn resume_auto_sync_to(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        automated: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::resume_to(&ctx, &cluster, ns, name, automated)
     }
 
     /// Sets Helm parameters on the application's source
@@ -279,7 +302,10 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     let doc = argo::sync_operation(prune, revision.as_deref());
     let change = Change::new(c.system(), "sync", kind.describe(ns, name)).before_after(None, Some(doc.clone()));
     let app = run.change(change, async |p: &Permit| argo::sync(&c.0, p, &kind, (ns, name), &doc).await)?;
-    summary(&app.into_inner())
+    let planned = app.is_planned();
+    let mut map = summary(&app.into_inner())?;
+    map.insert("planned".into(), planned.into());
+    Ok(map)
 }
 
 fn auto_sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, suspend: bool) -> ScriptResult<rhai::Map> {
@@ -292,10 +318,44 @@ fn auto_sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, suspend
         let doc = argo::resume_patch(&app).map_err(|e| script_error("Invalid", &e))?;
         ("resume auto-sync", doc, None)
     };
-    let Some(doc) = doc else { return summary(&app) };
+    let policy =
+        argo::automated(&app).cloned().or_else(|| argo::suspended(&app).and_then(|r| r.get("automated").cloned()));
+    let with_policy = |mut map: rhai::Map| {
+        map.insert("automated".into(), policy.as_ref().map_or(Dynamic::UNIT, to_dynamic));
+        map
+    };
+    let Some(doc) = doc else { return summary(&app).map(with_policy) };
     let kind = c.kind(&run, KIND)?;
     let after = doc.pointer("/spec/syncPolicy/automated").cloned();
     let change = Change::new(c.system(), verb, kind.describe(ns, name)).before_after(before, after);
+    let outcome =
+        run.change(change, async |p: &Permit| c.0.patch(p, &kind, (ns, name), &doc, PatchType::Merge).await)?;
+    summary(&outcome.into_inner()).map(with_policy)
+}
+
+fn resume_to(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    ns: &str,
+    name: &str,
+    automated: rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    get_app(&run, c, ns, name)?;
+    let policy = from_dynamic(&automated.into(), "the automated policy")?;
+    if !policy.is_object() {
+        return Err(script_error(
+            "Invalid",
+            "an automated sync policy is a map such as #{ prune: true, selfHeal: true }",
+        ));
+    }
+    let doc = serde_json::json!({
+        "metadata": { "annotations": { argo::SUSPENDED: null } },
+        "spec": { "syncPolicy": { "automated": policy } },
+    });
+    let kind = c.kind(&run, KIND)?;
+    let change = Change::new(c.system(), "resume auto-sync", kind.describe(ns, name)).before_after(None, Some(policy));
     let outcome =
         run.change(change, async |p: &Permit| c.0.patch(p, &kind, (ns, name), &doc, PatchType::Merge).await)?;
     summary(&outcome.into_inner())

@@ -153,14 +153,19 @@ pub(super) fn remove(permit: &Permit, path: &str, files: &[String], cancel: &Can
 
 pub(super) fn push(permit: &Permit, path: &str, branch: &str, cancel: &Cancel) -> Result<Pushed, Error> {
     let repo = dir(path)?;
-    let Some(revision) = repo.resolve(&format!("refs/heads/{branch}"))? else {
-        return Err(Error::NoBranch { path: path.into(), name: branch.into() });
+    let local = repo.resolve(&format!("refs/heads/{branch}"))?;
+    // A dry run checks a push of a branch it only planned to make: the
+    // remote is asked about HEAD under the branch's name.
+    let source = match (&local, permit.is_check()) {
+        (Some(_), _) => format!("refs/heads/{branch}"),
+        (None, true) => "HEAD".to_string(),
+        (None, false) => return Err(Error::NoBranch { path: path.into(), name: branch.into() }),
     };
     let url = repo.remote_url(REMOTE)?;
     if url.is_none() {
         return Err(Error::NoRemote { path: path.into(), remote: REMOTE.into() });
     }
-    let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+    let refspec = format!("{source}:refs/heads/{branch}");
     let args: Vec<&str> = if permit.is_check() {
         vec!["push", "--dry-run", "--porcelain", REMOTE, &refspec]
     } else {
@@ -171,7 +176,7 @@ pub(super) fn push(permit: &Permit, path: &str, branch: &str, cancel: &Cancel) -
         let why = process::tail(if output.stderr.trim().is_empty() { &output.stdout } else { &output.stderr });
         return Err(Error::Remote { path: path.into(), why });
     }
-    Ok(Pushed { branch: branch.into(), revision: (!permit.is_check()).then_some(revision), url })
+    Ok(Pushed { branch: branch.into(), revision: local.filter(|_| !permit.is_check()), url })
 }
 
 #[cfg(test)]

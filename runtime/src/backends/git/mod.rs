@@ -302,7 +302,8 @@ impl Git {
     }
 
     /// Pushes `branch` to `origin`. Under `Permit::Check`, `git push
-    /// --dry-run` (the remote is asked; nothing is sent).
+    /// --dry-run` (the remote is asked; nothing is sent), of `HEAD` under
+    /// the branch's name when the branch was only planned.
     pub fn push(&self, permit: &Permit, path: &str, branch: &str) -> Result<Pushed, Error> {
         match self {
             Self::Live(cancel) => live::push(permit, path, branch, cancel),
