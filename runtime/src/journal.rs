@@ -288,6 +288,20 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
+    /// Something the run did that must be undone before the site is left
+    /// as it was (a silenced monitor, a suspended auto-sync): recorded when
+    /// it is done (`pending`) and again when it is undone (`undone`), so a
+    /// resume, a rollback and the end of the run know what is still owed.
+    MustUndo {
+        /// The runbook's name for it, unique in a lineage: `mobu-silence`.
+        id: String,
+        /// What was done: `mobu flocks silenced: test, weekly`.
+        what: String,
+        /// How it is undone, for a person: `sync Argo CD application mobu`.
+        undo: String,
+        /// `pending`, `undone`, or `planned` (a dry run: it would be owed).
+        state: String,
+    },
     /// The run ended.
     RunEnd {
         /// `succeeded`, `failed` or `interrupted`.
@@ -473,6 +487,11 @@ impl Event {
                 *name = t(name);
                 *from = o(from);
                 *to = o(to);
+            }
+            Self::MustUndo { id, what, undo, .. } => {
+                *id = t(id);
+                *what = t(what);
+                *undo = t(undo);
             }
             Self::Continued { .. } | Self::WorldSaved { .. } | Self::RunEnd { .. } => {}
         }

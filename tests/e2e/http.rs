@@ -394,7 +394,7 @@ http:
         done.status(0).stdout("204 \n200 \n");
         assert_eq!(
             received(dir.path()),
-            serde_json::json!([{ "method": "DELETE", "url": "https://mobu.example.org/flocks/notebook" }])
+            serde_json::json!([{ "method": "DELETE", "url": "https://mobu.example.org/flocks/notebook", "at": "2026-11-21T06:00:00Z" }])
         );
         assert!(
             done.stderr.contains("Waited 2m for https://hub.example.org/hub/health to answer 200 (virtual time)"),

@@ -31,6 +31,7 @@
 pub mod argocd;
 pub mod aws;
 pub mod dns;
+pub mod git;
 pub mod helm;
 pub mod http;
 pub mod k8s;

@@ -28,7 +28,8 @@ pub(crate) mod argocd {
 
     /// An Argo CD application's state: `#{name, namespace, project,
     /// sync_status, health, synced, healthy, revision, operation, message,
-    /// pending, source}`. `sync_status` and `health` are Argo CD's words
+    /// pending, source, auto_sync, self_heal, auto_prune, suspended,
+    /// parent}`. `sync_status` and `health` are Argo CD's words
     /// (`Synced`/`OutOfSync`, `Healthy`/`Progressing`/`Degraded`/...;
     /// `Unknown` before the controller has looked; not `sync`, which is
     /// reserved in Rhai), `synced` and `healthy` the same as booleans;
@@ -36,7 +37,11 @@ pub(crate) mod argocd {
     /// the newest operation (`Running`, `Succeeded`, `Failed`, or `""`);
     /// `pending` is true while a sync is asked for or running; `source` is
     /// the Application's `spec.source` (`repoURL`, `path`, `targetRevision`,
-    /// `helm`, ...). `NotFound` when there is no such Application.
+    /// `helm`, ...); `auto_sync` whether Argo CD syncs it by itself
+    /// (`spec.syncPolicy.automated`), `self_heal` and `auto_prune` how;
+    /// `suspended` whether `argocd::suspend_auto_sync` suspended that;
+    /// `parent` the app of apps that manages it, or `""`. `NotFound` when
+    /// there is no such Application.
     ///
     /// ```rhai
     /// let app = argocd::app(k8s::cluster("green"), "argocd", "nublado");
@@ -72,8 +77,9 @@ pub(crate) mod argocd {
     /// name is `sync_app` because `sync` is reserved in Rhai): sets
     /// its `operation` (a mutation through the gate; a dry run has the API
     /// server validate the patch with `dryRun=All`). Returns the
-    /// application's state right after (`pending: true`); follow with
-    /// `argocd::wait`. `Conflict` if an operation is already under way.
+    /// application's state right after (`pending: true`; in a dry run
+    /// `planned: true`, as nothing was asked); follow with `argocd::wait`.
+    /// `Conflict` if an operation is already under way.
     ///
     /// ```rhai
     /// let green = k8s::cluster("green");
@@ -142,6 +148,68 @@ pub(crate) mod argocd {
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::wait(&ctx, &cluster, ns, name, &options)
+    }
+
+    /// Suspends an application's automated sync (Argo CD would otherwise
+    /// undo a window's deletions at once when it self-heals): removes
+    /// `spec.syncPolicy.automated`, keeping the policy in the annotation
+    /// `hubops.dev/suspended-auto-sync` so `argocd::resume_auto_sync` puts
+    /// back exactly that. A mutation through the gate (a dry run has the
+    /// API server validate the patch); nothing to change, and no change,
+    /// when it does not sync by itself. Returns its state (`suspended`)
+    /// with `automated`, the policy it had (`()` when none), for
+    /// `argocd::resume_auto_sync`.
+    ///
+    /// ```rhai
+    /// let app = argocd::suspend_auto_sync(k8s::cluster("rsp"), "argocd", "nublado2");
+    /// if app.suspended { must_undo("auto-sync nublado2", "auto-sync of nublado2 suspended", "argocd::resume_auto_sync"); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn suspend_auto_sync(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::auto_sync(&ctx, &cluster, ns, name, true)
+    }
+
+    /// Puts back the automated sync `argocd::suspend_auto_sync` suspended
+    /// (from the annotation it left) and removes the annotation. A mutation
+    /// through the gate; no change when hubops suspended nothing there.
+    /// Returns the application's state.
+    ///
+    /// ```rhai
+    /// argocd::resume_auto_sync(k8s::cluster("rsp"), "argocd", "nublado2");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn resume_auto_sync(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::auto_sync(&ctx, &cluster, ns, name, false)
+    }
+
+    /// Sets an application's automated sync policy to `automated` (the
+    /// `automated` that `argocd::suspend_auto_sync` returned) and removes
+    /// hubops' annotation: always a change, so a dry run plans the resume
+    /// its suspension would need. Returns the application's state.
+    ///
+    /// ```rhai
+    /// let held = argocd::suspend_auto_sync(rsp, "argocd", "nublado2");
+    /// argocd::resume_auto_sync(rsp, "argocd", "nublado2", held.automated);
+    /// ```
+    #[rhai_fn(name = "resume_auto_sync", return_raw)]
+    pub fn resume_auto_sync_to(
+        ctx: NativeCallContext,
+        cluster: Cluster,
+        ns: &str,
+        name: &str,
+        automated: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::resume_to(&ctx, &cluster, ns, name, automated)
     }
 
     /// Sets Helm parameters on the application's source
@@ -234,7 +302,63 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     let doc = argo::sync_operation(prune, revision.as_deref());
     let change = c.change("sync", kind.describe(ns, name), ns).before_after(None, Some(doc.clone()));
     let app = run.change(change, async |p: &Permit| argo::sync(&c.0, p, &kind, (ns, name), &doc).await)?;
-    summary(&app.into_inner())
+    let planned = app.is_planned();
+    let mut map = summary(&app.into_inner())?;
+    map.insert("planned".into(), planned.into());
+    Ok(map)
+}
+
+fn auto_sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, suspend: bool) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let app = get_app(&run, c, ns, name)?;
+    let (verb, doc, before) = if suspend {
+        ("suspend auto-sync", argo::suspend_patch(&app, run.lineage()), argo::automated(&app).cloned())
+    } else {
+        let doc = argo::resume_patch(&app).map_err(|e| script_error("Invalid", &e))?;
+        ("resume auto-sync", doc, None)
+    };
+    let policy =
+        argo::automated(&app).cloned().or_else(|| argo::suspended(&app).and_then(|r| r.get("automated").cloned()));
+    let with_policy = |mut map: rhai::Map| {
+        map.insert("automated".into(), policy.as_ref().map_or(Dynamic::UNIT, to_dynamic));
+        map
+    };
+    let Some(doc) = doc else { return summary(&app).map(with_policy) };
+    let kind = c.kind(&run, KIND)?;
+    let after = doc.pointer("/spec/syncPolicy/automated").cloned();
+    let change = c.change(verb, kind.describe(ns, name), ns).before_after(before, after);
+    let outcome =
+        run.change(change, async |p: &Permit| c.0.patch(p, &kind, (ns, name), &doc, PatchType::Merge).await)?;
+    summary(&outcome.into_inner()).map(with_policy)
+}
+
+fn resume_to(
+    ctx: &NativeCallContext,
+    c: &Cluster,
+    ns: &str,
+    name: &str,
+    automated: rhai::Map,
+) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    get_app(&run, c, ns, name)?;
+    let policy = from_dynamic(&automated.into(), "the automated policy")?;
+    if !policy.is_object() {
+        return Err(script_error(
+            "Invalid",
+            "an automated sync policy is a map such as #{ prune: true, selfHeal: true }",
+        ));
+    }
+    let doc = serde_json::json!({
+        "metadata": { "annotations": { argo::SUSPENDED: null } },
+        "spec": { "syncPolicy": { "automated": policy } },
+    });
+    let kind = c.kind(&run, KIND)?;
+    let change = c.change("resume auto-sync", kind.describe(ns, name), ns).before_after(None, Some(policy));
+    let outcome =
+        run.change(change, async |p: &Permit| c.0.patch(p, &kind, (ns, name), &doc, PatchType::Merge).await)?;
+    summary(&outcome.into_inner())
 }
 
 fn wait(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rhai::Map) -> ScriptResult<rhai::Map> {

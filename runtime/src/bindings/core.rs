@@ -1,6 +1,7 @@
 //! The functions every runbook has: `params`, `step`, `window`, `fail`,
 //! `confirm`, `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`,
-//! `parallel`, and `log::info` / `log::warn`.
+//! `parallel`, the "must undo" ledger (`must_undo`, `undone`,
+//! `pending_undo`), and `log::info` / `log::warn`.
 //! Bookkeeping and flow only; none of these touches an outside system.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -303,6 +304,64 @@ pub(crate) mod core {
     #[rhai_fn(return_raw)]
     pub fn timestamp(ctx: NativeCallContext) -> Result<i64, Box<EvalAltResult>> {
         Ok(Run::from_context(&ctx)?.clock().now().as_second())
+    }
+
+    /// Records that the run did something that must be undone before the
+    /// site is left (a silenced monitor, a suspended auto-sync): `id`
+    /// names it (unique in the run and the runs it resumes), `what` says
+    /// what was done, `undo` how a person undoes it. Journaled; until
+    /// `undone(id)`, a resume starts owing it and the end of the run names
+    /// it on stderr. In a dry run nothing was done: it is journaled as
+    /// planned and not owed.
+    ///
+    /// ```rhai
+    /// must_undo("mobu-silence", "mobu flocks silenced: test", "sync Argo CD application `mobu`");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn must_undo(ctx: NativeCallContext, id: &str, what: &str, undo: &str) -> Result<(), Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        if id.trim().is_empty() {
+            return Err(script_error("Invalid", "`must_undo` needs an id"));
+        }
+        run.must_undo(id, what, undo);
+        Ok(())
+    }
+
+    /// Records that what `must_undo(id, ..)` recorded was undone. Returns
+    /// whether it was owed (false: nothing by that id was, nothing is
+    /// journaled).
+    ///
+    /// ```rhai
+    /// undone("mobu-silence");
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn undone(ctx: NativeCallContext, id: &str) -> Result<bool, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        run.check_cancelled()?;
+        Ok(run.undone(id))
+    }
+
+    /// What the run owes, including what the runs it resumes left owed:
+    /// `[#{id, what, undo}]`, by id.
+    ///
+    /// ```rhai
+    /// for owed in pending_undo() { log::warn(`still to undo: ${owed.what}`); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn pending_undo(ctx: NativeCallContext) -> Result<Array, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        Ok(run
+            .owed()
+            .into_iter()
+            .map(|(id, owed)| {
+                let mut map = rhai::Map::new();
+                map.insert("id".into(), id.into());
+                map.insert("what".into(), owed.what.into());
+                map.insert("undo".into(), owed.undo.into());
+                Dynamic::from_map(map)
+            })
+            .collect())
     }
 
     /// Calls `f` on every item with at most `limit` calls in flight and

@@ -3,7 +3,7 @@
 //! backend; POST, PUT, PATCH and DELETE are mutations and pass the effects
 //! gate, which has the backend send a HEAD instead in a dry run. Live or on
 //! the world is the backend's [`Http`] value, made from the run's target;
-//! `expect` waits through the run's one wait path. Any bearer token used is
+//! `expect` and `wait` wait through the run's one wait path. Any bearer token used is
 //! redacted from everything the run writes.
 
 use std::time::Duration;
@@ -52,7 +52,9 @@ pub(crate) mod http {
 
     /// Sends a GET to a URL whose body must be JSON: returns the parsed body; a status
     /// other than 2xx (`kind` `Status`) or a body that is not JSON (`kind`
-    /// `Invalid`) is an error. Options as for `get`.
+    /// `Invalid`) is an error. Options as for `get`, plus `secret: true`
+    /// for an answer that holds secrets (a Vault read): every string in it
+    /// is redacted from everything the run writes.
     ///
     /// ```rhai
     /// let info = http::get_json("https://hub.example.org/hub/api/", #{});
@@ -93,6 +95,29 @@ pub(crate) mod http {
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
         super::expect(&ctx, url, status, &options)
+    }
+
+    /// Sends a GET to a URL until `until` (a closure over the answer map,
+    /// as `get` returns it) returns true, retrying `every` (default "10s")
+    /// for at most `timeout` (default "5m"); no answer counts as a retry.
+    /// Options as for `expect`. Returns the answer that met it. In a dry
+    /// run it asks once and, if the answer does not meet it yet, reports
+    /// "would wait" and returns `#{would_wait: true}`. `Timeout` names the
+    /// last answer seen.
+    ///
+    /// ```rhai
+    /// let user = http::wait(`${hub}/hub/api/users/tester`,
+    ///     |r| r.status == 200 && r.json.servers[""]?.ready == true,
+    ///     #{ bearer: p.hub_token, timeout: "10m", every: "5s" });
+    /// ```
+    #[rhai_fn(name = "wait", return_raw)]
+    pub fn wait_until(
+        ctx: NativeCallContext,
+        url: &str,
+        until: rhai::FnPtr,
+        options: rhai::Map,
+    ) -> Result<rhai::Map, Box<EvalAltResult>> {
+        super::wait_until(&ctx, url, &until, &options)
     }
 
     /// Sends a POST to a URL: a mutation, so it passes the effects gate (a dry run
@@ -145,6 +170,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_mins(5);
 const DEFAULT_EVERY: Duration = Duration::from_secs(10);
 const READ_OPTIONS: [&str; 5] = ["headers", "bearer", "timeout", "insecure", "connect_to"];
+const JSON_OPTIONS: [&str; 6] = ["headers", "bearer", "timeout", "insecure", "secret", "connect_to"];
 const EXPECT_OPTIONS: [&str; 7] = ["headers", "bearer", "timeout", "insecure", "every", "connect_to", "from"];
 const WRITE_OPTIONS: [&str; 6] = ["headers", "bearer", "timeout", "insecure", "body", "connect_to"];
 
@@ -201,7 +227,10 @@ fn read(ctx: &NativeCallContext, method: Read, url: &str, options: &rhai::Map) -
 
 fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptResult<Dynamic> {
     let run = Run::from_context(ctx)?;
-    let response = read(ctx, Read::Get, url, options)?;
+    let secret = Options::new("http::get_json", options, &JSON_OPTIONS)?.bool("secret")?.unwrap_or(false);
+    let mut options = options.clone();
+    options.remove("secret");
+    let response = read(ctx, Read::Get, url, &options)?;
     let status = response.get("status").and_then(|s| s.as_int().ok()).unwrap_or(0);
     if !(200..300).contains(&status) {
         return Err(script_error("Status", &run.redactor().redact(&format!("`{url}` answered {status}"))));
@@ -214,7 +243,74 @@ fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptRe
             &run.redactor().redact(&format!("`{url}` did not answer JSON ({e}); the body starts: {start:?}")),
         )
     })?;
+    if secret {
+        learn_secrets(&run, &json);
+    }
     rhai::serde::to_dynamic(json)
+}
+
+/// Every string value of a secret answer becomes a secret of the run.
+fn learn_secrets(run: &Run, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if !s.is_empty() => run.redactor().add(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| learn_secrets(run, v)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| learn_secrets(run, v)),
+        _ => {}
+    }
+}
+
+fn wait_until(ctx: &NativeCallContext, url: &str, until: &rhai::FnPtr, options: &rhai::Map) -> ScriptResult<rhai::Map> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let opts = Options::new("http::wait", options, &EXPECT_OPTIONS)?;
+    let timeout = opts.duration("timeout")?.unwrap_or(DEFAULT_EXPECT_TIMEOUT);
+    let every = opts.duration("every")?.unwrap_or(DEFAULT_EVERY).max(Duration::from_millis(100));
+    let req = request(&run, Read::Get, url, opts, DEFAULT_TIMEOUT)?;
+    let http = Http::new(run.target());
+    let wait = Wait::new(format!("{url} as wanted"), timeout)
+        .label(format!("for {url} to answer as wanted"))
+        .journal(format!("http {url} as wanted"));
+    // Each look runs when the run calls the poll, on the script thread:
+    // the condition is a script closure, which must not run inside the
+    // runtime.
+    let look = |remaining: Duration| -> ScriptResult<Poll<Response>> {
+        let look = Request { timeout: req.timeout.min(remaining.max(Duration::from_secs(1))), ..req.clone() };
+        match run.block_on(http.read(&look))? {
+            Ok(response) => {
+                let progress = format!("status {}", response.status);
+                if until.call_within_context::<bool>(ctx, (to_map(response.clone()),))? {
+                    Ok(Poll::Done(response))
+                } else {
+                    Ok(Poll::pending(progress, every))
+                }
+            }
+            Err(e) => Ok(Poll::pending(run.redactor().redact(&e.to_string()), every)),
+        }
+    };
+    match run.wait(&wait, |remaining| std::future::ready(look(remaining))) {
+        Ok(Waited::Done { value, .. }) => Ok(to_map(value)),
+        Ok(Waited::WouldWait { .. }) => {
+            let mut map = to_map(Response {
+                status: 0,
+                headers: std::collections::BTreeMap::new(),
+                body: String::new(),
+                address: None,
+            });
+            map.insert("would_wait".into(), true.into());
+            Ok(map)
+        }
+        Err(WaitError::Failed(e)) => Err(e),
+        Err(WaitError::Timeout { progress, .. }) => Err(script_error(
+            "Timeout",
+            &run.redactor().redact(&format!(
+                "`{url}` did not answer as wanted within {} (last: {})",
+                crate::duration::format(timeout),
+                progress.unwrap_or_default()
+            )),
+        )),
+        Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
+        Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),
+    }
 }
 
 fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) -> ScriptResult<rhai::Map> {

@@ -11,6 +11,7 @@ mod aws;
 mod core;
 mod dns;
 mod ec2;
+mod git;
 mod helm;
 mod http;
 mod k8s;
@@ -66,6 +67,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("ec2", rhai::exported_module!(ec2::ec2)),
         ("route53", rhai::exported_module!(route53::route53)),
         ("argocd", rhai::exported_module!(argocd::argocd)),
+        ("git", rhai::exported_module!(git::git_api)),
     ]
 }
 
@@ -85,6 +87,7 @@ pub(crate) fn world_sections() -> Vec<(&'static str, SectionLoader)> {
         ("aws", crate::backends::aws::world::load_world),
         (crate::backends::argocd::world::SECTION, crate::backends::argocd::world::load_world),
         (crate::world::faults::SECTION, crate::world::faults::load_world),
+        (crate::backends::git::world::SECTION, crate::backends::git::world::load_world),
     ]
 }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use crate::backends::{argocd, aws, dns, http, k8s, shell};
+use crate::backends::{argocd, aws, dns, git, http, k8s, shell};
 
 /// A world file: a simulated site for `--rehearse` and `--world FILE`.
 /// Time on a world is virtual: it starts at `start` and moves only when
@@ -49,6 +49,11 @@ struct WorldFile {
     /// What an Argo CD sync does (`argocd::`): by kube context, then by
     /// `NAMESPACE/NAME` of the Application.
     argocd: Option<BTreeMap<String, BTreeMap<String, argocd::world::AppWorld>>>,
+    /// Simulated git remotes (`git::`): repositories by URL, their commits
+    /// and what happens to a pushed branch.
+    git: Option<git::world::GitWorld>,
+    /// Faults the world injects (`--faults FILE` puts them in too).
+    faults: Option<crate::world::faults::Faults>,
 }
 
 /// The JSON Schema of a world file (draft-07, which the YAML language

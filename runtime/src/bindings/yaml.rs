@@ -10,7 +10,7 @@ use rhai::{Dynamic, EvalAltResult, NativeCallContext};
 use serde_json::Value;
 
 use super::{script_error, ScriptResult};
-use crate::backends::yaml::edit::{self, Op};
+use crate::backends::yaml::edit::{self, Op, Seg};
 use crate::backends::yaml::{diff, Error, Files};
 use crate::effects::{Change, Outcome, Permit};
 use crate::run::Run;
@@ -18,26 +18,30 @@ use crate::run::Run;
 #[export_module]
 pub(crate) mod yaml {
     /// Reads one key of a YAML file; `()` when it is not there. `key_path`
-    /// is dotted (`"jupyterhub.hub.baseUrl"`) or an array of keys (for keys
-    /// that contain dots).
+    /// is dotted (`"jupyterhub.hub.baseUrl"`), with `[N]` for an entry of a
+    /// sequence (`"config.autostart[0].name"`), or an array of keys and
+    /// indices (for keys that contain dots: `["config", "autostart", 0]`).
     ///
     /// ```rhai
     /// let url = yaml::get("applications/nublado2/values-idfdev.yaml", "jupyterhub.hub.baseUrl");
+    /// let flocks = yaml::get("applications/mobu/values-idfdev.yaml", "config.autostart");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn get(ctx: NativeCallContext, path: &str, key_path: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {
         super::get(&ctx, path, &key_path)
     }
 
-    /// Sets one key of a YAML file, creating missing mappings on the way,
-    /// and leaves every other byte as it was. Returns `#{changed, planned,
-    /// diff}` (`diff`: the unified diff of the file). A mutation: a dry run
-    /// prints the diff and writes nothing. Edits that cannot be made in
-    /// place (flow mappings, keys inside sequences, anchors) are refused
-    /// with kind `Invalid`.
+    /// Sets one key (or one entry of a sequence) of a YAML file, creating
+    /// missing mappings on the way, and leaves every other byte as it was.
+    /// Returns `#{changed, planned, diff}` (`diff`: the unified diff of the
+    /// file). A mutation: a dry run prints the diff and writes nothing.
+    /// Edits that cannot be made in place (flow collections, nested
+    /// sequences, anchors) are refused with kind `Invalid`, as is an index
+    /// past the end of its sequence.
     ///
     /// ```rhai
     /// yaml::set("applications/nublado2/values-idfdev.yaml", "jupyterhub.hub.baseUrl", "/n2");
+    /// yaml::set("applications/mobu/values-idfdev.yaml", "config.autostart[0].business.use_cachemachine", false);
     /// ```
     #[rhai_fn(return_raw)]
     pub fn set(
@@ -52,11 +56,13 @@ pub(crate) mod yaml {
     }
 
     /// Removes one key of a YAML file (nothing happens when it is not
-    /// there); a mapping left empty becomes `{}`. Returns `#{changed,
-    /// planned, diff}` like `yaml::set`.
+    /// there), or one entry of a sequence (`"list[2]"`, which must exist;
+    /// the entries after it move up); a mapping left empty becomes `{}`, a
+    /// sequence `[]`. Returns `#{changed, planned, diff}` like `yaml::set`.
     ///
     /// ```rhai
     /// yaml::remove("applications/nublado/values-idfdev.yaml", "jupyterhub.hub.baseUrl");
+    /// yaml::remove("environments/values-idfdev.yaml", "applications.cachemachine");
     /// ```
     #[rhai_fn(return_raw)]
     pub fn remove(ctx: NativeCallContext, path: &str, key_path: Dynamic) -> Result<rhai::Map, Box<EvalAltResult>> {
@@ -64,17 +70,25 @@ pub(crate) mod yaml {
     }
 }
 
-fn keys(key_path: &Dynamic) -> ScriptResult<Vec<String>> {
+fn keys(key_path: &Dynamic) -> ScriptResult<Vec<Seg>> {
     let invalid = |e: edit::Error| script_error("Invalid", &e.to_string());
     if key_path.is_string() {
         return edit::parse_path(&key_path.to_string()).map_err(invalid);
     }
     let Some(array) = key_path.read_lock::<rhai::Array>() else {
-        return Err(script_error("Invalid", "a key path is a dotted string or an array of keys"));
+        return Err(script_error("Invalid", "a key path is a dotted string or an array of keys and indices"));
     };
-    let keys: Vec<String> = array.iter().map(ToString::to_string).collect();
-    if keys.is_empty() || keys.iter().any(String::is_empty) {
-        return Err(invalid(edit::Error::BadPath(keys.join("."))));
+    let keys: Vec<Seg> = array
+        .iter()
+        .map(|k| match k.as_int() {
+            Ok(i) => usize::try_from(i).map(Seg::Index).map_err(|_| format!("[{i}]")),
+            Err(_) => Ok(Seg::Key(k.to_string())),
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|bad| invalid(edit::Error::BadPath(bad)))?;
+    if !matches!(keys.first(), Some(Seg::Key(k)) if !k.is_empty()) || keys.iter().any(|k| *k == Seg::Key(String::new()))
+    {
+        return Err(invalid(edit::Error::BadPath(edit::dotted(&keys))));
     }
     Ok(keys)
 }
@@ -88,14 +102,10 @@ fn get(ctx: &NativeCallContext, path: &str, key_path: &Dynamic) -> ScriptResult<
     run.check_cancelled()?;
     let keys = keys(key_path)?;
     let text = Files::new(run.target()).read(path).map_err(|e| run.fail(&e))?;
-    match lookup(&parse(&run, path, &text)?, &keys) {
+    match edit::lookup(&parse(&run, path, &text)?, &keys) {
         Some(v) => rhai::serde::to_dynamic(v),
         None => Ok(Dynamic::UNIT),
     }
-}
-
-fn lookup<'a>(doc: &'a Value, keys: &[String]) -> Option<&'a Value> {
-    keys.iter().try_fold(doc, |node, key| node.get(key))
 }
 
 fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> ScriptResult<rhai::Map> {
@@ -109,13 +119,13 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
         return Ok(result(false, false, String::new()));
     }
     let unified = diff::unified(&old, &new, path);
-    let before = edit::parse(&old).ok().and_then(|doc| lookup(&doc, &keys).cloned());
+    let before = edit::parse(&old).ok().and_then(|doc| edit::lookup(&doc, &keys).cloned());
     let after = match op {
         Op::Set(v) => Some(v.clone()),
         Op::Remove => None,
     };
     let verb = if *op == Op::Remove { "remove" } else { "set" };
-    let change = Change::new("yaml", verb, format!("{} in {path}", keys.join("."))).before_after(before, after);
+    let change = Change::new("yaml", verb, format!("{} in {path}", edit::dotted(&keys))).before_after(before, after);
     let outcome = run.change(change, async |p: &Permit| files.replace(p, path, &old, &new))?;
     Ok(match outcome {
         Outcome::Planned(()) => {

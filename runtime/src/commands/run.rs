@@ -144,6 +144,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         None => backends::Target::Live(backends::Live { kubeconfig: req.kubeconfig.clone() }),
     };
     let lineage = resumed.as_ref().map_or_else(|| id.clone(), |r| r.lineage.clone());
+    let resumed_owed = resumed.as_ref().map(|r| r.owed.clone()).unwrap_or_default();
     let replay = resumed.as_ref().map(|r| r.replay.clone()).unwrap_or_default();
     // Saving the world after every change makes a world file the site's
     // state: a run killed half-way leaves it as far as it got, so the run
@@ -178,6 +179,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
         limits: Limits::new(req.max_virtual_time, clock_start),
         save_world: save_each_change.then(|| save_world.clone()).flatten(),
         forecast: Mutex::default(),
+        owed: Mutex::new(resumed_owed),
     });
     let _ = run.me.set(Arc::downgrade(&run));
 
@@ -278,6 +280,7 @@ pub(crate) fn execute(req: RunRequest<'_>) -> Result<Status, Error> {
             }
         }
     }
+    warn_owed(&run);
     run.release_remotes();
     let status = failure.as_ref().map_or(Status::Success, |d| d.status);
     let saved = match (&req.save_world, run.target()) {
@@ -402,6 +405,22 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
             run.printer().warn(&format!("rollback of `{step}` failed: {why}"));
         }
         run.record(&Event::Rollback { step, status: if error.is_some() { "failed" } else { "ok" }.into(), error });
+    }
+}
+
+/// A run never leaves silently what it owes the site (see `run::undo`).
+fn warn_owed(run: &Run) {
+    let owed = run.owed();
+    if owed.is_empty() {
+        return;
+    }
+    run.printer().warn(&format!(
+        "this run leaves {} change{} that must be undone:",
+        owed.len(),
+        if owed.len() == 1 { "" } else { "s" }
+    ));
+    for (id, o) in &owed {
+        run.printer().warn(&format!("`{id}`: {}; to undo: {}", o.what, o.undo));
     }
 }
 

@@ -12,6 +12,7 @@ pub mod lock;
 mod locking;
 pub(crate) mod resume;
 mod steps;
+pub(crate) mod undo;
 pub(crate) mod wait;
 
 use std::future::Future;
@@ -61,6 +62,9 @@ pub struct Run {
     pub(crate) me: std::sync::OnceLock<std::sync::Weak<Run>>,
     /// Steps' times and the windows the runbook marks, for the forecast.
     pub(crate) forecast: Mutex<crate::forecast::Forecast>,
+    /// What the run (and the lineage it continues) owes the site: changes
+    /// recorded as "must undo" and not yet undone.
+    pub(crate) owed: Mutex<undo::Ledger>,
 }
 
 /// Bounds on a run, so that a runaway script stops with a clear error

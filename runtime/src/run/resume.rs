@@ -55,6 +55,8 @@ pub(crate) struct Resumed {
     pub(crate) torn: Option<usize>,
     /// The latest time on the run clock the earlier runs recorded.
     pub(crate) last_clock: Option<jiff::Timestamp>,
+    /// What the lineage recorded as "must undo" and did not undo.
+    pub(crate) owed: super::undo::Ledger,
 }
 
 /// Why a run cannot be resumed.
@@ -222,6 +224,7 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
             replay.in_doubt.remove(key);
         }
     }
+    let owed = super::undo::owed(events);
     let is_world = target == "world";
     let world_lost = is_world && saved.is_none() && made_changes && !dry_run;
     let last_clock = events
@@ -249,6 +252,7 @@ pub(crate) fn load(path: &Path, id: Option<&str>) -> Result<Resumed, Error> {
         targets,
         torn,
         last_clock,
+        owed,
     })
 }
 

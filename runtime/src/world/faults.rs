@@ -47,7 +47,7 @@ pub const SECTION: &str = "faults";
 pub const THROTTLED: (&str, &str) = ("Throttling", "Rate exceeded");
 
 /// The `faults:` section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     /// Seed of the generator `probability` draws from.
@@ -60,7 +60,7 @@ pub struct Faults {
 
 /// One fault: what it strikes, and how often. (Unknown fields are refused
 /// by [`Kind`], which sees every field but these.)
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fault {
     /// What goes wrong.
     #[serde(flatten)]
@@ -75,7 +75,7 @@ pub struct Fault {
 }
 
 /// The kinds of fault.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Kind {
     /// Route53 answers `Throttling: Rate exceeded` to a record change.

@@ -4,7 +4,9 @@
 //! `NotFound`, 409 `AlreadyExists`/`Conflict`, 403 `Forbidden`, 422
 //! `Invalid`), filters lists by `labelSelector` and `fieldSelector`, serves
 //! discovery for a CRD (`applications.argoproj.io`), streams watch events,
-//! honours `dryRun=All` (validates, stores nothing), binds pre-bound
+//! honours `dryRun=All` (validates, stores nothing), keeps a deleted object
+//! that has finalizers (`deletionTimestamp`, a namespace `Terminating`)
+//! until a test clears them or a patch removes them, binds pre-bound
 //! claims to their volumes (`binder.rs`) and records every
 //! request so tests can assert on them. It is not a real API server: no
 //! authentication, no admission chain, no resourceVersion semantics beyond
@@ -162,6 +164,22 @@ impl FakeApi {
     /// The next watch sees this object deleted (then it is gone).
     pub fn delete_on_next_watch(&self, obj: Value) {
         self.lock().pending.push(("DELETED", obj));
+    }
+
+    /// The controller behind an object's finalizers is done: they are
+    /// cleared and, if it was being deleted, the object goes.
+    pub fn clear_finalizers(&self, kind: &str, name: &str) {
+        let mut state = self.lock();
+        let Some(i) =
+            state.objects.iter().position(|o| o["kind"] == json!(kind) && o["metadata"]["name"] == json!(name))
+        else {
+            return;
+        };
+        if state.objects[i]["metadata"]["deletionTimestamp"].is_null() {
+            state.objects[i]["metadata"]["finalizers"] = json!([]);
+        } else {
+            state.objects.remove(i);
+        }
     }
 
     /// Puts a file into a pod, for exec.
@@ -389,7 +407,11 @@ impl FakeApi {
                 }
                 if !dry {
                     self.lock().objects.retain(|o| !matches(o, name));
-                    obj = self.insert(obj);
+                    let released = !obj["metadata"]["deletionTimestamp"].is_null()
+                        && obj["metadata"]["finalizers"].as_array().is_none_or(Vec::is_empty);
+                    if !released {
+                        obj = self.insert(obj);
+                    }
                     self.bind_claims();
                 }
                 if sub == Some("scale") {
@@ -418,12 +440,28 @@ impl FakeApi {
                         );
                     }
                 }
-                if !dry {
-                    self.lock().objects.retain(|o| {
-                        !(matches(o, name) || (kind == "Namespace" && o["metadata"]["namespace"] == json!(name)))
-                    });
+                let held = obj["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                if dry {
+                    return (200, obj);
                 }
-                (200, obj)
+                if kind == "Namespace" {
+                    self.lock().objects.retain(|o| o["metadata"]["namespace"] != json!(name));
+                }
+                if !held {
+                    self.lock().objects.retain(|o| !matches(o, name));
+                    return (200, obj);
+                }
+                // Held by finalizers: marked, kept until they are cleared.
+                let mut marked = obj;
+                if marked["metadata"]["deletionTimestamp"].is_null() {
+                    marked["metadata"]["deletionTimestamp"] = json!("2026-11-21T06:00:00Z");
+                    if kind == "Namespace" {
+                        marked["status"]["phase"] = json!("Terminating");
+                    }
+                    self.lock().objects.retain(|o| !matches(o, name));
+                    marked = self.insert(marked);
+                }
+                (200, marked)
             }
             ("DELETE", None) => {
                 if kind == "Namespace" {

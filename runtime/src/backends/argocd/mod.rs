@@ -23,6 +23,10 @@ pub mod world;
 pub const KIND: &str = "applications.argoproj.io";
 /// The label Argo CD tracks an application's objects by.
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// The annotation hubops leaves on an Application whose automated sync it
+/// suspended: the policy it had (and which run), so that it can be put
+/// back exactly, by this run's rollback or a later run that finds it.
+pub const SUSPENDED: &str = "hubops.dev/suspended-auto-sync";
 
 fn text<'a>(app: &'a Value, pointer: &str) -> &'a str {
     app.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
@@ -37,15 +41,22 @@ fn or_unknown(value: &str) -> &str {
 }
 
 /// `#{name, namespace, project, sync_status, health, synced, healthy,
-/// revision, operation, message, pending, source}`: `sync_status` and
+/// revision, operation, message, pending, source, auto_sync, self_heal,
+/// auto_prune, suspended, parent}`: `sync_status` and
 /// `health` are Argo CD's words (`Synced`,
 /// `OutOfSync`, `Healthy`, `Progressing`, `Degraded`, ...; `Unknown` before
 /// the controller has looked); `operation` is the phase of the newest
 /// operation (`Running`, `Succeeded`, `Failed`, `Error`, or `""`), and
 /// `pending` whether one is set and not yet completed. (`sync` is a
-/// reserved word in Rhai, hence `sync_status`.)
+/// reserved word in Rhai, hence `sync_status`.) `auto_sync` says whether
+/// Argo CD syncs it by itself (`spec.syncPolicy.automated`), `self_heal`
+/// and `auto_prune` how; `suspended` whether hubops suspended that (see
+/// [`SUSPENDED`]); `parent` the application that manages this Application
+/// object (an app of apps, by its instance label), or `""`.
 #[must_use]
 pub fn summary(app: &Value) -> Value {
+    let automated = automated(app);
+    let flag = |k: &str| automated.and_then(|a| a.get(k)).and_then(Value::as_bool).unwrap_or(false);
     json!({
         "name": text(app, "/metadata/name"),
         "namespace": text(app, "/metadata/namespace"),
@@ -61,7 +72,58 @@ pub fn summary(app: &Value) -> Value {
         "source": app.pointer("/spec/source").cloned()
             .or_else(|| app.pointer("/spec/sources").cloned())
             .unwrap_or(Value::Null),
+        "auto_sync": automated.is_some(),
+        "self_heal": flag("selfHeal"),
+        "auto_prune": flag("prune"),
+        "suspended": suspended(app).is_some(),
+        "parent": app.pointer("/metadata/labels").and_then(|l| l.get(INSTANCE_LABEL)).and_then(Value::as_str).unwrap_or_default(),
     })
+}
+
+/// The automated sync policy, when Argo CD syncs the application by
+/// itself (`automated` set and not `enabled: false`).
+#[must_use]
+pub fn automated(app: &Value) -> Option<&Value> {
+    app.pointer("/spec/syncPolicy/automated")
+        .filter(|a| a.is_object())
+        .filter(|a| a.get("enabled").and_then(Value::as_bool) != Some(false))
+}
+
+/// What hubops recorded when it suspended the application's automated
+/// sync: `{automated, by}`.
+#[must_use]
+pub fn suspended(app: &Value) -> Option<Value> {
+    let text = app.pointer("/metadata/annotations").and_then(|a| a.get(SUSPENDED)).and_then(Value::as_str)?;
+    serde_json::from_str(text).ok().or_else(|| Some(json!({ "automated": null, "by": text })))
+}
+
+/// The merge patch that suspends automated sync, recording the policy in
+/// [`SUSPENDED`] (`by`: the run); `None` when it does not sync by itself.
+#[must_use]
+pub fn suspend_patch(app: &Value, by: &str) -> Option<Value> {
+    let automated = automated(app)?;
+    let record = json!({ "automated": automated, "by": by }).to_string();
+    Some(json!({
+        "metadata": { "annotations": { SUSPENDED: record } },
+        "spec": { "syncPolicy": { "automated": null } },
+    }))
+}
+
+/// The merge patch that puts back the automated sync [`suspend_patch`]
+/// suspended; `None` when hubops suspended nothing there. `Err` when the
+/// record is not one hubops wrote.
+pub fn resume_patch(app: &Value) -> Result<Option<Value>, String> {
+    let Some(record) = suspended(app) else { return Ok(None) };
+    let automated = record.get("automated").filter(|a| a.is_object()).ok_or_else(|| {
+        format!(
+            "application `{}` has annotation `{SUSPENDED}` but it does not hold the policy to put back; set spec.syncPolicy.automated by hand and remove the annotation",
+            text(app, "/metadata/name")
+        )
+    })?;
+    Ok(Some(json!({
+        "metadata": { "annotations": { SUSPENDED: null } },
+        "spec": { "syncPolicy": { "automated": automated } },
+    })))
 }
 
 /// Asks Argo CD to sync Application `at` (`(namespace, name)`): sets its
@@ -227,6 +289,31 @@ mod tests {
         assert!(goal.over(Some(&failed_app)));
         assert_eq!(failed(&failed_app).as_deref(), Some("one or more objects failed to apply"));
         assert_eq!(goal.describe(), "synced and healthy");
+    }
+
+    #[test]
+    fn suspending_and_resuming_automated_sync() {
+        let mut app = app();
+        assert_eq!(suspend_patch(&app, "run-1"), None, "not automated: nothing to suspend");
+        app["spec"]["syncPolicy"] =
+            json!({ "automated": { "prune": true, "selfHeal": true }, "syncOptions": ["CreateNamespace=true"] });
+        let s = summary(&app);
+        assert_eq!(
+            (s["auto_sync"].as_bool(), s["self_heal"].as_bool(), s["suspended"].as_bool()),
+            (Some(true), Some(true), Some(false))
+        );
+        let patch = suspend_patch(&app, "run-1").unwrap();
+        crate::backends::k8s::patch::merge(&mut app, &patch);
+        assert_eq!(app["spec"]["syncPolicy"], json!({ "syncOptions": ["CreateNamespace=true"] }));
+        let s = summary(&app);
+        assert_eq!((s["auto_sync"].as_bool(), s["suspended"].as_bool()), (Some(false), Some(true)));
+        let back = resume_patch(&app).unwrap().unwrap();
+        crate::backends::k8s::patch::merge(&mut app, &back);
+        assert_eq!(app["spec"]["syncPolicy"]["automated"], json!({ "prune": true, "selfHeal": true }));
+        assert_eq!(app["metadata"].get("annotations"), Some(&json!({})));
+        assert_eq!(resume_patch(&app), Ok(None));
+        app["metadata"]["annotations"] = json!({ SUSPENDED: "by hand" });
+        assert!(resume_patch(&app).unwrap_err().contains("does not hold the policy"));
     }
 
     #[test]

@@ -94,6 +94,19 @@ pub enum Error {
         /// The timeout, as written.
         after: String,
     },
+    /// A wait for an object to be deleted ran out of time while the object
+    /// was still there, held by its finalizers (a namespace `Terminating`).
+    #[error("{what} not deleted after {after}: it is still {phase}, held by finalizers {}", list(.finalizers))]
+    StillTerminating {
+        /// The object: `namespace nublado2-dave`.
+        what: String,
+        /// `Terminating` (a namespace's phase), or `being deleted`.
+        phase: String,
+        /// Its `metadata.finalizers` (and a namespace's `spec.finalizers`).
+        finalizers: Vec<String>,
+        /// The timeout, as written.
+        after: String,
+    },
     /// Anything else the client reported (bad answer, TLS, ...).
     #[error("{message}")]
     Client {
@@ -129,7 +142,7 @@ impl Failure for Error {
             Self::UnknownContext { .. } | Self::Kubeconfig { .. } | Self::Usage(_) => "Usage",
             Self::Unreachable { .. } => "Unreachable",
             Self::UnknownKind { .. } => "NotFound",
-            Self::Timeout { .. } => "Timeout",
+            Self::Timeout { .. } | Self::StillTerminating { .. } => "Timeout",
             Self::Client { .. } => "Internal",
             Self::Api { code, reason, .. } => match (code, reason.as_str()) {
                 (_, "AlreadyExists" | "Conflict") | (409, _) => "Conflict",
@@ -148,6 +161,7 @@ impl Failure for Error {
     fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
         match self {
             Self::UnknownContext { known, .. } => vec![("contexts", serde_json::json!(known))],
+            Self::StillTerminating { finalizers, .. } => vec![("finalizers", serde_json::json!(finalizers))],
             _ => Vec::new(),
         }
     }

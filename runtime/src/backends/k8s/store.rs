@@ -1,8 +1,10 @@
 //! Object operations of a simulated cluster, with the API server's answers:
 //! the same `Status` reasons and messages (`pods "x" not found`, `already
 //! exists`), namespaces that must exist, cascading deletes (a namespace takes
-//! its objects, a `Deployment` its `ReplicaSets` and pods), load balancer
-//! addresses for `LoadBalancer` services.
+//! its objects, a `Deployment` its `ReplicaSets` and pods), deletes held by
+//! finalizers (the object stays with a `deletionTimestamp`, a namespace
+//! `Terminating`, until they are cleared), load balancer addresses for
+//! `LoadBalancer` services.
 //!
 //! Every change hubops makes takes the gate's [`Permit`]; under
 //! `Permit::Check` it is made on a copy of the cluster, so the answer (the
@@ -17,7 +19,7 @@ use super::kinds::{self, ResourceKind};
 use super::patch;
 use super::rules;
 use super::select::Matcher;
-use super::world::ClusterWorld;
+use super::world::{ClusterWorld, Finalize, ScheduledEvent};
 use super::{name_of, namespace_of, DeleteOptions, Error, PatchType, Selector};
 use crate::effects::Permit;
 
@@ -156,8 +158,17 @@ impl ClusterWorld {
         let namespace = kinds::builtin(&kinds::parse("ns")).unwrap_or_else(|| kind.clone());
         let has_namespaces = self.objects.iter().any(|o| namespace.matches_object(o));
         // A world that lists no namespaces at all has every namespace.
-        if kind.namespaced && has_namespaces && self.position(&namespace, "", ns).is_none() {
-            return Err(Error::not_found(&namespace, ns));
+        if kind.namespaced && has_namespaces {
+            let Some(i) = self.position(&namespace, "", ns) else {
+                return Err(Error::not_found(&namespace, ns));
+            };
+            if self.objects[i].pointer("/metadata/deletionTimestamp").is_some() {
+                return Err(Error::api(
+                    403,
+                    "Forbidden",
+                    format!("unable to create new content in namespace {ns} because it is being terminated"),
+                ));
+            }
         }
         Ok(())
     }
@@ -383,6 +394,12 @@ impl ClusterWorld {
         rules::validate_update(kind, name, &self.objects[i], &obj)?;
         self.stamp(&mut obj);
         self.objects[i] = obj.clone();
+        // Clearing the last finalizer of a deleted object lets it go, as
+        // `kubectl patch ns x -p '{"metadata":{"finalizers":null}}'` does.
+        if obj.pointer("/metadata/deletionTimestamp").is_some() && finalizers_of(&obj).is_empty() {
+            self.objects.remove(i);
+            self.cascade(kind, &obj);
+        }
         Ok(obj)
     }
 
@@ -478,6 +495,10 @@ impl ClusterWorld {
             }
             return Ok(self.objects[i].clone());
         }
+        let finalizers = finalizers_of(&obj);
+        if !finalizers.is_empty() {
+            return Ok(self.mark_deleted(kind, i, &finalizers));
+        }
         self.objects.remove(i);
         self.cascade(kind, &obj);
         Ok(obj)
@@ -485,6 +506,61 @@ impl ClusterWorld {
 
     fn never_terminates(&self, ns: &str, name: &str) -> bool {
         self.moment.stuck_pods.iter().any(|(n, pod)| pod == name && n.as_deref().is_none_or(|n| n == ns))
+    }
+
+    /// A delete of an object that has finalizers: the API server keeps it
+    /// with a `deletionTimestamp` until they are cleared (a namespace is
+    /// `Terminating` and loses its contents now); the controllers the
+    /// world names clear theirs in time (see `world.rs`).
+    fn mark_deleted(&mut self, kind: &ResourceKind, i: usize, finalizers: &[String]) -> Value {
+        let mut obj = self.objects[i].clone();
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            return obj;
+        }
+        let (elapsed, now) = self.now.unwrap_or((std::time::Duration::ZERO, jiff::Timestamp::UNIX_EPOCH));
+        set(&mut obj, "/metadata/deletionTimestamp", json!(now.to_string()));
+        let namespace = kind.group.is_empty() && kind.kind == "Namespace";
+        if namespace {
+            set(&mut obj, "/status/phase", json!("Terminating"));
+        }
+        self.stamp(&mut obj);
+        self.objects[i] = obj.clone();
+        if namespace {
+            self.cascade(kind, &obj);
+        }
+        for finalizer in finalizers {
+            let Some(after) = self.finalizers.get(finalizer).and_then(|d| crate::duration::parse(d).ok()) else {
+                continue;
+            };
+            self.schedule(ScheduledEvent {
+                after: crate::duration::format(elapsed + after),
+                apply: None,
+                delete: None,
+                finalize: Some(Finalize {
+                    kind: kind.plural_query(),
+                    namespace: namespace_of(&obj).map(String::from),
+                    name: name_of(&obj).unwrap_or_default().to_string(),
+                    finalizer: finalizer.clone(),
+                }),
+            });
+        }
+        obj
+    }
+
+    /// A finalizer's controller is done: it clears its finalizer, and a
+    /// deleted object with none left goes. The world's own change.
+    pub(crate) fn clear_finalizer(&mut self, kind: &ResourceKind, ns: &str, name: &str, finalizer: &str) {
+        let Some(i) = self.position(kind, ns, name) else { return };
+        let mut obj = self.objects[i].clone();
+        let left: Vec<String> = finalizers_of(&obj).into_iter().filter(|f| f != finalizer).collect();
+        set_finalizers(&mut obj, &left);
+        if left.is_empty() && obj.pointer("/metadata/deletionTimestamp").is_some() {
+            self.objects.remove(i);
+            self.cascade(kind, &obj);
+            return;
+        }
+        self.stamp(&mut obj);
+        self.objects[i] = obj;
     }
 
     fn cascade(&mut self, kind: &ResourceKind, obj: &Value) {
@@ -566,6 +642,20 @@ impl ClusterWorld {
             }
         }
         Ok(names.into_iter().map(|(_, n)| n).collect())
+    }
+}
+
+/// An object's `metadata.finalizers`.
+pub(crate) fn finalizers_of(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("finalizers".into(), json!(finalizers));
     }
 }
 

@@ -18,7 +18,17 @@
 //!     events:                            # changes at a virtual time after start
 //!       - {after: 2m, apply: {apiVersion: v1, kind: Pod, ...}}
 //!       - {after: 5m, delete: {kind: pod, namespace: daskhub, name: hub-0}}
+//!     finalizers:                        # how long each finalizer's controller takes
+//!       nublado.lsst.io/cleanup: 3m      #   to clear it once its object is deleted
 //! ```
+//!
+//! An object deleted while its `metadata.finalizers` is not empty stays, as
+//! the API server keeps it: it gets a `deletionTimestamp` (a namespace also
+//! `status.phase: Terminating`, loses its contents at once and refuses new
+//! ones), and goes once the last finalizer is cleared. Each finalizer named
+//! under `finalizers:` is cleared that long after the delete (an event
+//! `finalize` in `events`, so a saved world keeps the countdown); one the
+//! section does not name is never cleared, as when its controller is gone.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,6 +45,8 @@ pub struct K8sWorld {
     pub clusters: BTreeMap<String, ClusterWorld>,
     /// Virtual time (since the world's start) up to which events were applied.
     settled: Duration,
+    /// The world's start, once a caller said it (events stamp times by it).
+    pub(crate) start: Option<jiff::Timestamp>,
     /// Files copied out of pods during the run (`copy_from`): on a world
     /// they land here, never on disk. Not saved.
     pub local: BTreeMap<String, Vec<u8>>,
@@ -65,6 +77,10 @@ pub struct ClusterWorld {
     /// Changes that happen by themselves, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ScheduledEvent>,
+    /// Finalizer -> how long its controller takes to clear it from a
+    /// deleted object (`3m`); finalizers not named are never cleared.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub finalizers: BTreeMap<String, String>,
     /// Last resourceVersion handed out.
     #[serde(skip)]
     pub(crate) revision: u64,
@@ -72,6 +88,11 @@ pub struct ClusterWorld {
     /// (set for the call only).
     #[serde(skip)]
     pub(crate) moment: Moment,
+    /// The virtual time of the change being made (since the world's start,
+    /// and as a time), when the caller knows it: deletions with finalizers
+    /// stamp and schedule by it.
+    #[serde(skip)]
+    pub(crate) now: Option<(Duration, jiff::Timestamp)>,
 }
 
 /// The run's clock and the world's faults, as one call on a cluster sees
@@ -85,7 +106,7 @@ pub(crate) struct Moment {
 }
 
 /// A change that happens by itself at a virtual time.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduledEvent {
     /// When, after the world's start: `90s`, `2m`.
@@ -96,10 +117,29 @@ pub struct ScheduledEvent {
     /// Deletes this object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete: Option<ObjectKey>,
+    /// Clears a finalizer from a deleted object (which then goes, once it
+    /// has none left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalize: Option<Finalize>,
+}
+
+/// A finalizer to clear from an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Finalize {
+    /// The object's kind, as kubectl accepts it.
+    pub kind: String,
+    /// Its namespace (absent for cluster-scoped kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// The finalizer.
+    pub finalizer: String,
 }
 
 /// An object named by kind, namespace and name.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectKey {
     /// The kind, as kubectl accepts it.
@@ -112,8 +152,20 @@ pub struct ObjectKey {
 }
 
 impl ScheduledEvent {
-    fn at(&self) -> Duration {
+    pub(crate) fn at(&self) -> Duration {
         crate::duration::parse(&self.after).unwrap_or_default()
+    }
+
+    /// Creates or updates `obj` at `after`.
+    #[must_use]
+    pub fn apply(after: String, obj: Value) -> Self {
+        Self { after, apply: Some(obj), delete: None, finalize: None }
+    }
+
+    /// Deletes `key` at `after`.
+    #[must_use]
+    pub fn delete(after: String, key: ObjectKey) -> Self {
+        Self { after, apply: None, delete: Some(key), finalize: None }
     }
 }
 
@@ -142,7 +194,7 @@ impl WorldPart for K8sWorld {
 pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
     let clusters: BTreeMap<String, ClusterWorld> =
         serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
-    let mut world = K8sWorld { clusters, settled: Duration::ZERO, local: BTreeMap::new() };
+    let mut world = K8sWorld { clusters, settled: Duration::ZERO, start: None, local: BTreeMap::new() };
     for (context, cluster) in &mut world.clusters {
         for (i, obj) in cluster.objects.iter().enumerate() {
             let kind = obj.get("kind").and_then(Value::as_str);
@@ -157,9 +209,13 @@ pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> 
         }
         for event in &cluster.events {
             crate::duration::parse(&event.after).map_err(|e| format!("cluster `{context}`: event `after`: {e}"))?;
-            if event.apply.is_some() == event.delete.is_some() {
-                return Err(format!("cluster `{context}`: an event has either `apply` or `delete`"));
+            let actions = [event.apply.is_some(), event.delete.is_some(), event.finalize.is_some()];
+            if actions.iter().filter(|a| **a).count() != 1 {
+                return Err(format!("cluster `{context}`: an event has one of `apply`, `delete` or `finalize`"));
             }
+        }
+        for (finalizer, after) in &cluster.finalizers {
+            crate::duration::parse(after).map_err(|e| format!("cluster `{context}`: finalizer `{finalizer}`: {e}"))?;
         }
         cluster.events.sort_by_key(ScheduledEvent::at);
         cluster.normalize();
@@ -176,11 +232,16 @@ impl K8sWorld {
         if elapsed < self.settled {
             return;
         }
+        let start = self.start;
         for cluster in self.clusters.values_mut() {
             while cluster.events.first().is_some_and(|e| e.at() <= elapsed) {
                 let event = cluster.events.remove(0);
+                let at = event.at();
+                let when = start.and_then(|s| s.checked_add(at).ok()).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                cluster.now = Some((at, when));
                 cluster.happen(&event);
             }
+            cluster.now = None;
         }
         self.settled = elapsed;
     }
@@ -222,5 +283,17 @@ impl ClusterWorld {
                 );
             }
         }
+        if let Some(f) = &event.finalize {
+            if let Ok(kind) = self.resolve(&f.kind) {
+                self.clear_finalizer(&kind, f.namespace.as_deref().unwrap_or(""), &f.name, &f.finalizer);
+            }
+        }
+    }
+
+    /// Inserts an event after those due at the same time or earlier.
+    pub fn schedule(&mut self, event: ScheduledEvent) {
+        let when = event.at();
+        let position = self.events.iter().position(|e| e.at() > when).unwrap_or(self.events.len());
+        self.events.insert(position, event);
     }
 }

@@ -84,6 +84,7 @@ impl WorldCluster {
         let elapsed = self.world.elapsed();
         let now = self.world.now();
         let mut world = self.world.lock();
+        let start = world.start();
         let missing = || Error::UnknownContext { context: self.context.clone(), known: Vec::new() };
         // The world's faults: an API server down for a while, pods that
         // never finish terminating (whoever deletes them: a binding, or a
@@ -94,14 +95,17 @@ impl WorldCluster {
         for (context, cluster) in &mut part.clusters {
             cluster.moment = super::world::Moment { now: Some(now), stuck_pods: faults.stuck_pods(context) };
         }
+        part.start = Some(start);
         part.settle(elapsed);
         // Taken out so that `f` can see both the cluster and the section.
         let mut cluster = part.clusters.remove(&self.context).ok_or_else(missing)?;
+        cluster.now = Some((elapsed, now));
         let out = if cluster.unreachable || down {
             Err(Error::Unreachable { context: self.context.clone(), server: self.server.clone(), source: None })
         } else {
             f(&mut cluster, part)
         };
+        cluster.now = None;
         part.clusters.insert(self.context.clone(), cluster);
         for cluster in part.clusters.values_mut() {
             cluster.moment = super::world::Moment::default();
@@ -166,7 +170,9 @@ impl WorldCluster {
         self.with(|c, _| c.scale(permit, kind, at, replicas))
     }
 
-    /// Deletes an object and what it owns; returns it.
+    /// Deletes an object and what it owns; returns it. An object an Argo CD
+    /// application tracks with automated sync and `selfHeal` comes back
+    /// (the world's Argo CD controller, `argocd::world::self_heal`).
     pub fn delete(
         &self,
         permit: &Permit,
@@ -174,7 +180,11 @@ impl WorldCluster {
         at: (&str, &str),
         options: &DeleteOptions,
     ) -> Result<Value, Error> {
-        self.with(|c, _| c.delete(permit, kind, at, options))
+        let deleted = self.with(|c, _| c.delete(permit, kind, at, options))?;
+        if !permit.is_check() && deleted.pointer("/metadata/deletionTimestamp").is_none() {
+            crate::backends::argocd::world::self_heal(self, std::slice::from_ref(&deleted));
+        }
+        Ok(deleted)
     }
 
     /// Deletes every selected object; returns their names.
@@ -185,7 +195,18 @@ impl WorldCluster {
         ns: &str,
         selector: &Selector,
     ) -> Result<Vec<String>, Error> {
-        self.with(|c, _| c.delete_all(permit, kind, ns, selector))
+        let (names, deleted) = self.with(|c, _| {
+            let before = c.list(kind, ns, selector)?;
+            let names = c.delete_all(permit, kind, ns, selector)?;
+            Ok((names, before))
+        })?;
+        if !permit.is_check() {
+            let held =
+                |o: &Value| o.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+            let gone: Vec<Value> = deleted.into_iter().filter(|o| !held(o)).collect();
+            crate::backends::argocd::world::self_heal(self, &gone);
+        }
+        Ok(names)
     }
 
     /// Runs a command against a pod's files (`None` under `Permit::Check`:
@@ -336,5 +357,66 @@ clusters:
         let hub = ExecTarget { ns: "daskhub".into(), pod: "jupyter-alice".into(), container: None };
         let out = c.exec(&apply, &hub, &["echo".into(), "hi".into()], &[]).unwrap().unwrap();
         assert_eq!(out.stdout, b"hi\n");
+    }
+
+    const TERMINATING: &str = r"
+name: finalizers
+start: 2026-11-21T06:00:00Z
+clusters:
+  rsp:
+    finalizers: {nublado.lsst.io/cleanup: 3m}
+    objects:
+      - {apiVersion: v1, kind: Namespace, metadata: {name: nublado2-dave, finalizers: [nublado.lsst.io/cleanup]}}
+      - {apiVersion: v1, kind: Namespace, metadata: {name: nublado2-erin, finalizers: [example.com/gone]}}
+      - {apiVersion: v1, kind: Pod, metadata: {name: nb-dave, namespace: nublado2-dave}, status: {phase: Running}}
+";
+
+    fn rsp() -> WorldCluster {
+        let world = World::load(TERMINATING, "f.yaml", &[(SECTION, super::super::world::load_world)]).unwrap();
+        let clock = Arc::new(Clock::starting_at(world.start()));
+        WorldCluster::open(&Shared::new(world, clock), Some("rsp")).unwrap()
+    }
+
+    #[test]
+    fn a_namespace_with_finalizers_stays_terminating_until_they_clear() {
+        let c = rsp();
+        let ns = kind("ns");
+        let apply = Permit::for_tests();
+        let deleted = c.delete(&apply, &ns, ("", "nublado2-dave"), &DeleteOptions::default()).unwrap();
+        assert_eq!(deleted["metadata"]["deletionTimestamp"], "2026-11-21T06:00:00Z");
+        let now = c.get_opt(&ns, "", "nublado2-dave").unwrap().unwrap();
+        assert_eq!(now["status"]["phase"], "Terminating");
+        assert_eq!(c.get_opt(&kind("pod"), "nublado2-dave", "nb-dave").unwrap(), None, "its contents go at once");
+        let cm =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "nublado2-dave"}});
+        let err = c.create(&apply, &kind("cm"), "nublado2-dave", &cm).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unable to create new content in namespace nublado2-dave because it is being terminated"
+        );
+        assert_eq!(c.next_change().unwrap(), Some(Duration::from_mins(3)));
+        // Deleting again changes nothing.
+        c.delete(&apply, &ns, ("", "nublado2-dave"), &DeleteOptions::default()).unwrap();
+        assert_eq!(c.next_change().unwrap(), Some(Duration::from_mins(3)));
+        c.shared().clock().sleep(Duration::from_mins(3), &crate::cancel::Cancel::default(), |_| {}).unwrap();
+        assert_eq!(c.get_opt(&ns, "", "nublado2-dave").unwrap(), None, "gone once its finalizer cleared");
+    }
+
+    #[test]
+    fn a_finalizer_the_world_does_not_clear_holds_until_it_is_patched_away() {
+        let c = rsp();
+        let ns = kind("ns");
+        let before = saved(&c);
+        c.delete(&Permit::for_tests_check(), &ns, ("", "nublado2-erin"), &DeleteOptions::default()).unwrap();
+        assert_eq!(saved(&c), before, "a checked delete marks nothing");
+        c.delete(&Permit::for_tests(), &ns, ("", "nublado2-erin"), &DeleteOptions::default()).unwrap();
+        assert_eq!(c.next_change().unwrap(), None, "nothing will clear it");
+        c.shared().clock().sleep(Duration::from_hours(1), &crate::cancel::Cancel::default(), |_| {}).unwrap();
+        assert!(c.get_opt(&ns, "", "nublado2-erin").unwrap().is_some());
+        let saved_world = saved(&c);
+        assert!(saved_world.contains("deletionTimestamp"), "{saved_world}");
+        let unstick = json!({"metadata": {"finalizers": null}});
+        c.patch(&Permit::for_tests(), &ns, ("", "nublado2-erin"), &unstick, PatchType::Merge).unwrap();
+        assert_eq!(c.get_opt(&ns, "", "nublado2-erin").unwrap(), None);
     }
 }

@@ -216,6 +216,36 @@ impl HostsWorld {
         Ok(())
     }
 
+    /// Host `local`'s text files under folder `prefix` (`phalanx`), by
+    /// path relative to it (a git checkout's working tree on a world).
+    #[must_use]
+    pub fn local_tree(&self, prefix: &str) -> BTreeMap<String, String> {
+        let prefix = format!("{}/", normal(prefix).trim_end_matches('/'));
+        let Some(host) = self.hosts.get(LOCAL) else { return BTreeMap::new() };
+        host.files
+            .iter()
+            .filter_map(|(path, file)| match file {
+                File::Text(text) => path.strip_prefix(&prefix).map(|rel| (rel.to_string(), text.clone())),
+                File::Sized { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Removes a local file; under `Permit::Check` only checks that it
+    /// is one. Removing a file that is not there is not an error.
+    pub fn remove_local(&mut self, permit: &Permit, path: &str) -> Result<(), Error> {
+        let path = normal(path);
+        if path.is_empty() || path.ends_with('/') {
+            return Err(Error::NotAFile { path });
+        }
+        if !permit.is_check() {
+            if let Some(host) = self.hosts.get_mut(LOCAL) {
+                host.files.remove(&path);
+            }
+        }
+        Ok(())
+    }
+
     /// Copies as `rsync -a` would between host trees; under
     /// `Permit::Check` (or for a transfer the runbook only previews) only
     /// reports what would move. Returns the report and rsync's status.

@@ -68,6 +68,23 @@ impl Until {
     }
 }
 
+/// What holds an object that was deleted but is still there: its phase
+/// and finalizers (`metadata.finalizers`, then a namespace's
+/// `spec.finalizers`); `None` when it is not being deleted.
+fn held(obj: &Value) -> Option<(String, Vec<String>)> {
+    obj.pointer("/metadata/deletionTimestamp")?;
+    let names = |p: &str| -> Vec<String> {
+        obj.pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    };
+    let mut finalizers = names("/metadata/finalizers");
+    finalizers.extend(names("/spec/finalizers"));
+    let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("being deleted").to_string();
+    Some((phase, finalizers))
+}
+
 /// Waits; returns the object as it was when the condition held (`()` once
 /// deleted). In a dry run it looks once: the object as it is now.
 pub(crate) fn wait(
@@ -103,7 +120,11 @@ pub(crate) fn wait(
         Err(WaitError::Failed(e)) => Err(e),
         Err(WaitError::Timeout { .. }) => {
             let after = crate::duration::format(timeout);
-            Err(run.fail(&Error::Timeout { what, condition: goal, after }))
+            let deleting = matches!(until, Until::Named(Condition::Deleted));
+            match seen.take().filter(|_| deleting).and_then(|obj| held(&obj)) {
+                Some((phase, finalizers)) => Err(run.fail(&Error::StillTerminating { what, phase, finalizers, after })),
+                None => Err(run.fail(&Error::Timeout { what, condition: goal, after })),
+            }
         }
         Err(WaitError::Interrupted) => Err(script_error("Interrupted", "interrupted")),
         Err(WaitError::Stopped(why)) => Err(script_error("Runaway", &why)),

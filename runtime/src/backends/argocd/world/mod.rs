@@ -11,10 +11,15 @@
 //!         - apiVersion: apps/v1 #   app.kubernetes.io/instance: NAME
 //!           kind: Deployment
 //!           metadata: {name: hub, namespace: nublado}
+//!         - when: {file: environments/values-idfdev.yaml, key: applications.nublado2, equals: true}
+//!           manifest: {...}     # only while the synced revision says so
 //!       sync_time: 30s          # virtual time a sync takes (default 10s)
 //!       health: Healthy         # health after the sync (default Healthy)
 //!       fails: "..."            # the sync fails with this message
+//!       fails_times: 1          #   ... only the next N syncs (default: every one)
 //!       revision: 4f2c1a9       # revision reported when the sync names none
+//!       then:                   # changes after a successful sync (users come back)
+//!         - {after: 5m, apply: {apiVersion: v1, kind: Namespace, ...}}
 //! ```
 //!
 //! A sync (an `operation` set on the Application by `argocd::sync_app`;
@@ -22,8 +27,9 @@
 //! picked up when `argocd::wait` first looks) starts at once
 //! (`status.operationState.phase: Running`); after `sync_time` of virtual
 //! time the desired manifests are applied (with `prune`, objects carrying
-//! the instance label that are no longer desired are deleted), and the
-//! Application gets `status.sync.status: Synced`, `status.health.status`,
+//! the instance label that are no longer desired are deleted, and a pruned
+//! Application takes the objects it tracks with it), and the Application
+//! gets `status.sync.status: Synced`, `status.health.status`,
 //! `status.operationState.phase: Succeeded` and no `operation`. A failing
 //! sync applies nothing and ends `OutOfSync` with phase `Failed`. An
 //! Application the section does not name syncs to no objects and ends
@@ -32,9 +38,22 @@
 //! need theirs written out; a manifest whose namespace does not exist is
 //! dropped, as the cluster would refuse it (list the `Namespace` first).
 //!
+//! The revision a sync deploys is the one its operation names, else the
+//! section's `revision`, else (for an Application whose `repoURL` is one
+//! of the world's `git:` repositories) the tip of its `targetRevision`
+//! there, else what `status.sync.revision` says; `when` conditions read
+//! the values files of that revision ([`plan`]). The world's controller
+//! also reacts between syncs ([`react`]): with automated sync and
+//! `selfHeal`, an object the application tracks that is deleted is put
+//! back 5 seconds later; a new revision of its repository is seen as the
+//! `git:` section's `refresh` says.
+//!
 //! The completion is scheduled as ordinary events of the cluster
 //! (`clusters.CONTEXT.events`), so `--save-world` in the middle of a sync
 //! writes a world in which it is still under way.
+
+mod plan;
+mod react;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -51,6 +70,9 @@ use crate::effects::Permit;
 use crate::world::faults::{self, Call, Struck};
 use crate::world::WorldPart;
 
+pub(crate) use plan::Plan;
+pub(crate) use react::{refresh, self_heal};
+
 /// The section this module owns.
 pub const SECTION: &str = "argocd";
 /// How long a sync takes when the world does not say.
@@ -60,7 +82,8 @@ pub const DEFAULT_SYNC_TIME: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppWorld {
-    /// Manifests the sync applies.
+    /// Manifests the sync applies, or `{when, manifest}` for one it applies
+    /// only while the synced revision's values say so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub desired: Vec<Value>,
     /// Virtual time a sync takes: `30s`.
@@ -72,9 +95,15 @@ pub struct AppWorld {
     /// The sync fails with this message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fails: Option<String>,
+    /// How many more syncs fail (`fails`); unset: every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_times: Option<u32>,
     /// The revision reported when the sync names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Changes that follow a successful sync, `after` counted from its end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<ScheduledEvent>,
 }
 
 /// The `argocd:` section: context -> `NAMESPACE/NAME` -> what a sync does.
@@ -103,12 +132,13 @@ pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> 
             if let Some(t) = &app.sync_time {
                 crate::duration::parse(t).map_err(|e| format!("{at}: `sync_time`: {e}"))?;
             }
-            for (i, obj) in app.desired.iter().enumerate() {
-                if obj.get("apiVersion").is_none() || obj.get("kind").is_none() || name_of(obj).is_none() {
-                    return Err(format!(
-                        "{at}, desired object {}: a manifest needs `apiVersion`, `kind` and `metadata.name`",
-                        i + 1
-                    ));
+            for (i, item) in app.desired.iter().enumerate() {
+                plan::check_desired(item).map_err(|why| format!("{at}, desired object {}: {why}", i + 1))?;
+            }
+            for event in &app.then {
+                crate::duration::parse(&event.after).map_err(|e| format!("{at}: `then` event `after`: {e}"))?;
+                if event.apply.is_some() == event.delete.is_some() || event.finalize.is_some() {
+                    return Err(format!("{at}: a `then` event has either `apply` or `delete`"));
                 }
             }
         }
@@ -133,20 +163,16 @@ pub struct Clock {
     pub now: jiff::Timestamp,
 }
 
-/// What the `argocd:` section says a sync of this Application does, and the
-/// virtual time now.
-/// `starting`: a sync is about to start, so a fault of the world's
-/// (`argocd-sync-fails`) may make it fail.
-fn declared(cluster: &WorldCluster, (ns, name): (&str, &str), starting: bool) -> (Option<AppWorld>, Clock) {
-    let shared = cluster.shared();
-    let clock = Clock { elapsed: shared.elapsed(), now: shared.now() };
-    let mut world = shared.lock();
-    let mut declared = world.part::<ArgoWorld>(SECTION).and_then(|a| a.app(cluster.context(), ns, name).cloned());
+/// A fault of the world's (`argocd-sync-fails`) that makes the sync of
+/// Application `(ns, name)` fail; `starting`: a sync is about to start, so
+/// the fault may strike (and is spent).
+fn struck(cluster: &WorldCluster, (ns, name): (&str, &str), starting: bool) -> Option<String> {
+    let mut world = cluster.shared().lock();
     let app = format!("{ns}/{name}");
-    if let Some(Struck::SyncFails(why)) = faults::strike(&mut world, Call::ArgoSync { app: &app }, starting) {
-        declared.get_or_insert_with(AppWorld::default).fails = Some(why);
+    match faults::strike(&mut world, Call::ArgoSync { app: &app }, starting) {
+        Some(Struck::SyncFails(why)) => Some(why),
+        _ => None,
     }
-    (declared, clock)
 }
 
 /// Whether the Application has a sync to start: an `operation` (or one
@@ -169,15 +195,22 @@ pub fn sync(
     at: (&str, &str),
     doc: &Value,
 ) -> Result<Value, Error> {
-    let starting = !permit.is_check() && sync_starts(cluster, app_kind, at, true);
-    let (declared, clock) = declared(cluster, at, starting);
-    cluster.with(|c, _| {
-        let app = c.patch(permit, app_kind, at, doc, PatchType::Merge)?;
-        if permit.is_check() {
-            return Ok(app);
-        }
-        start_sync(c, app_kind, at, declared.as_ref(), &clock)
-    })
+    if permit.is_check() {
+        return cluster.with(|c, _| c.patch(permit, app_kind, at, doc, PatchType::Merge));
+    }
+    let starting = sync_starts(cluster, app_kind, at, true);
+    let mut plan = Plan::make(cluster, app_kind, at, doc.pointer("/operation"))?;
+    if let Some(why) = struck(cluster, at, starting) {
+        plan.fails = Some(why);
+    }
+    let (app, started) = cluster.with(|c, _| {
+        c.patch(permit, app_kind, at, doc, PatchType::Merge)?;
+        start_sync(c, app_kind, at, &plan)
+    })?;
+    if started {
+        plan.spend_failure(cluster, at);
+    }
+    Ok(app)
 }
 
 /// The simulated controller noticing an `operation` set by other means
@@ -185,8 +218,15 @@ pub fn sync(
 /// would: the world acting by itself, so no permit.
 pub fn notice(cluster: &WorldCluster, app_kind: &ResourceKind, at: (&str, &str)) -> Result<(), Error> {
     let starting = sync_starts(cluster, app_kind, at, false);
-    let (declared, clock) = declared(cluster, at, starting);
-    cluster.with(|c, _| start_sync(c, app_kind, at, declared.as_ref(), &clock).map(|_| ()))
+    let mut plan = Plan::make(cluster, app_kind, at, None)?;
+    if let Some(why) = struck(cluster, at, starting) {
+        plan.fails = Some(why);
+    }
+    let (_, started) = cluster.with(|c, _| start_sync(c, app_kind, at, &plan))?;
+    if started {
+        plan.spend_failure(cluster, at);
+    }
+    Ok(())
 }
 
 /// Starts the sync that the `operation` set on Application `name` asks
@@ -194,19 +234,19 @@ pub fn notice(cluster: &WorldCluster, app_kind: &ResourceKind, at: (&str, &str))
 /// operation did so through the gate; this is the controller's part, which
 /// the world does by itself (like its scheduled events), so it needs no
 /// permit. An Application with no operation, or one already running, is
-/// left alone.
+/// left alone (`false`: no sync started).
 fn start_sync(
     cluster: &mut ClusterWorld,
     app_kind: &ResourceKind,
     (ns, name): (&str, &str),
-    declared: Option<&AppWorld>,
-    clock: &Clock,
-) -> Result<Value, Error> {
+    plan: &Plan,
+) -> Result<(Value, bool), Error> {
     let app = cluster.get(app_kind, ns, name)?;
     let operation = app.get("operation").cloned().unwrap_or(Value::Null);
     if operation.is_null() || app.pointer("/status/operationState/phase").and_then(Value::as_str) == Some("Running") {
-        return Ok(app);
+        return Ok((app, false));
     }
+    let clock = &plan.clock;
     let started = clock.now.to_string();
     let running = json!({
         "apiVersion": app.get("apiVersion").cloned().unwrap_or(Value::Null),
@@ -215,24 +255,12 @@ fn start_sync(
         "status": { "operationState": { "phase": "Running", "message": "", "operation": operation, "startedAt": started } }
     });
     let app = cluster.upsert(app_kind, ns, &running)?;
-    let empty = AppWorld::default();
-    let declared_or_default = declared.unwrap_or(&empty);
-    let sync_time = declared_or_default
-        .sync_time
-        .as_deref()
-        .and_then(|t| crate::duration::parse(t).ok())
-        .unwrap_or(DEFAULT_SYNC_TIME);
-    let at = crate::duration::format(clock.elapsed + sync_time);
-    let finished = clock.now.checked_add(sync_time).unwrap_or(clock.now).to_string();
-    let revision = operation
-        .pointer("/sync/revision")
-        .and_then(Value::as_str)
-        .or(declared_or_default.revision.as_deref())
-        .or_else(|| app.pointer("/spec/source/targetRevision").and_then(Value::as_str))
-        .unwrap_or("HEAD")
-        .to_string();
+    let done_after = clock.elapsed + plan.sync_time;
+    let at = crate::duration::format(done_after);
+    let finished = clock.now.checked_add(plan.sync_time).unwrap_or(clock.now).to_string();
+    let revision = plan.revision.clone();
     let mut events = Vec::new();
-    let status = if let Some(why) = &declared_or_default.fails {
+    let status = if let Some(why) = &plan.fails {
         json!({
             "sync": { "status": "OutOfSync", "revision": app.pointer("/status/sync/revision").cloned().unwrap_or(Value::Null) },
             "health": { "status": app.pointer("/status/health/status").cloned().unwrap_or(json!("Missing")) },
@@ -241,24 +269,20 @@ fn start_sync(
         })
     } else {
         let destination = app.pointer("/spec/destination/namespace").and_then(Value::as_str);
-        let desired: Vec<Value> =
-            declared_or_default.desired.iter().map(|obj| tracked(obj, name, destination)).collect();
+        let desired: Vec<Value> = plan.desired.iter().map(|obj| tracked(obj, name, destination)).collect();
         let prune = operation.pointer("/sync/prune").and_then(Value::as_bool).unwrap_or(false);
-        if prune && declared.is_some() {
-            events.extend(pruned(cluster, name, &desired).into_iter().map(|key| ScheduledEvent {
-                after: at.clone(),
-                apply: None,
-                delete: Some(key),
-            }));
+        if prune && plan.declared {
+            events
+                .extend(pruned(cluster, name, &desired).into_iter().map(|key| ScheduledEvent::delete(at.clone(), key)));
         }
-        events.extend(desired.into_iter().map(|obj| ScheduledEvent {
-            after: at.clone(),
-            apply: Some(obj),
-            delete: None,
-        }));
+        events.extend(desired.into_iter().map(|obj| ScheduledEvent::apply(at.clone(), obj)));
+        for then in &plan.then {
+            let after = crate::duration::parse(&then.after).unwrap_or_default();
+            events.push(ScheduledEvent { after: crate::duration::format(done_after + after), ..then.clone() });
+        }
         json!({
             "sync": { "status": "Synced", "revision": revision },
-            "health": { "status": declared_or_default.health.clone().unwrap_or_else(|| "Healthy".into()) },
+            "health": { "status": plan.health.clone() },
             "operationState": { "phase": "Succeeded", "message": "successfully synced (all tasks run)",
                                 "operation": operation, "startedAt": started, "finishedAt": finished,
                                 "syncResult": { "revision": revision } },
@@ -272,11 +296,11 @@ fn start_sync(
         "operation": null,
         "status": status,
     });
-    events.push(ScheduledEvent { after: at, apply: Some(done), delete: None });
+    events.push(ScheduledEvent::apply(at, done));
     for event in events {
-        schedule(cluster, event);
+        cluster.schedule(event);
     }
-    Ok(app)
+    Ok((app, true))
 }
 
 /// A desired manifest as the sync applies it: labelled for tracking, and
@@ -293,41 +317,43 @@ fn tracked(obj: &Value, app: &str, destination: Option<&str>) -> Value {
     obj
 }
 
-/// Objects the application tracks that are no longer desired.
-fn pruned(cluster: &ClusterWorld, app: &str, desired: &[Value]) -> Vec<ObjectKey> {
-    let key = |o: &Value| {
-        (
-            o.get("apiVersion").cloned(),
-            o.get("kind").cloned(),
-            namespace_of(o).map(String::from),
-            name_of(o).map(String::from),
-        )
-    };
-    let wanted: Vec<_> = desired.iter().map(key).collect();
-    cluster
-        .objects
-        .iter()
-        .filter(|o| {
-            o.pointer("/metadata/labels").and_then(|l| l.get(INSTANCE_LABEL)).and_then(Value::as_str) == Some(app)
-        })
-        .filter(|o| !wanted.contains(&key(o)))
-        .filter_map(|o| {
-            let kind = cluster.kind_of_object(o).ok()?;
-            Some(ObjectKey {
-                kind: kind.plural_query(),
-                namespace: namespace_of(o).map(String::from),
-                name: name_of(o).unwrap_or_default().to_string(),
-            })
-        })
-        .collect()
+fn identity(o: &Value) -> (Option<Value>, Option<Value>, Option<String>, Option<String>) {
+    (
+        o.get("apiVersion").cloned(),
+        o.get("kind").cloned(),
+        namespace_of(o).map(String::from),
+        name_of(o).map(String::from),
+    )
 }
 
-/// Inserts an event after those due at the same time or earlier.
-fn schedule(cluster: &mut ClusterWorld, event: ScheduledEvent) {
-    let at = |e: &ScheduledEvent| crate::duration::parse(&e.after).unwrap_or_default();
-    let when = at(&event);
-    let position = cluster.events.iter().position(|e| at(e) > when).unwrap_or(cluster.events.len());
-    cluster.events.insert(position, event);
+fn tracked_by<'a>(cluster: &'a ClusterWorld, app: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    cluster.objects.iter().filter(move |o| {
+        o.pointer("/metadata/labels").and_then(|l| l.get(INSTANCE_LABEL)).and_then(Value::as_str) == Some(app)
+    })
+}
+
+fn key_of(cluster: &ClusterWorld, o: &Value) -> Option<ObjectKey> {
+    let kind = cluster.kind_of_object(o).ok()?;
+    Some(ObjectKey {
+        kind: kind.plural_query(),
+        namespace: namespace_of(o).map(String::from),
+        name: name_of(o).unwrap_or_default().to_string(),
+    })
+}
+
+/// Objects the application tracks that are no longer desired; a pruned
+/// Application's own objects go with it (Argo CD's resources finalizer).
+fn pruned(cluster: &ClusterWorld, app: &str, desired: &[Value]) -> Vec<ObjectKey> {
+    let wanted: Vec<_> = desired.iter().map(identity).collect();
+    let mut out = Vec::new();
+    for o in tracked_by(cluster, app).filter(|o| !wanted.contains(&identity(o))) {
+        if o.get("kind").and_then(Value::as_str) == Some("Application") {
+            let child = name_of(o).unwrap_or_default();
+            out.extend(tracked_by(cluster, child).filter_map(|c| key_of(cluster, c)));
+        }
+        out.extend(key_of(cluster, o));
+    }
+    out
 }
 
 #[cfg(test)]
