@@ -140,7 +140,7 @@ try { argocd::wait(green, "argocd", "mobu", #{ healty: true }); } catch (e) { pr
     done.status(0).stdout(
         "NotFound: Argo CD application `nublado3` not found in namespace `argocd` of cluster `green`
 NotFound: Argo CD application `nublado3` not found in namespace `argocd` of cluster `green`
-Conflict: Argo CD application `mobu` in namespace `argocd` already has an operation in progress; wait for it with argocd::wait
+Conflict: sync application argocd/mobu failed
 Timeout: application argocd/mobu not synced and healthy after 5m
 Synced
 Failed: the sync of Argo CD application `gafaelfawr` in namespace `argocd` failed: one or more synchronization tasks completed unsuccessfully

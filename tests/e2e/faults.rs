@@ -36,6 +36,7 @@ fn cutover_with(faults: &str) -> (crate::support::Done, tempfile::TempDir) {
             "--save-world",
             "after.yaml",
         ])
+        .args(&["--ack", "cognito-blue", "--ack", "cognito-green", "--ack", "cognito-revert"])
         .run()
 }
 
@@ -291,7 +292,7 @@ fn cae_cutover_rolls_back_when_green_fails_its_health_check_after_the_swap() {
     done.status(1);
     assert!(
         done.stderr
-            .contains("error: `https://hub.cal-adapt.org/hub/health` did not answer 200 within 10m (last: status 502)"),
+            .contains("error: `https://hub.cal-adapt.org/hub/health` at d4e5f6-green.elb.us-west-2.amazonaws.com did not answer 200 within 10m (last: status 502)"),
         "{}",
         done.stderr
     );
@@ -338,7 +339,7 @@ fn cae_home_volumes_resumes_after_ec2_refuses_a_volume() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
-    assert!(stderr.contains("Skipping 3 snapshot volumes (finished in run"), "{stderr}");
+    assert!(stderr.contains("Skipping 7 snapshot volumes (finished in run"), "{stderr}");
     let world: Value = serde_norway::from_str(&read(dir.path(), "site.yaml")).unwrap();
     let account = &world["aws"]["accounts"]["cae"];
     assert_eq!(account["snapshots"].as_array().unwrap().len(), 3, "no second snapshot");

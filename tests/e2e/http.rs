@@ -196,7 +196,7 @@ mod more {
         );
         let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai", "-q"]).run();
         done.status(0).stdout(&format!(
-            "Invalid: `hub.example.org/health` is not a URL: relative URL without a base\nInvalid: `ftp://x/y` is not an http or https URL\nInvalid: `{}/api` did not answer JSON (expected value at line 1 column 1); the body starts: \"<html>hub</html>\"\nInvalid: `http::get` has no option `retries` (options: headers, bearer, timeout, insecure)\n",
+            "Invalid: `hub.example.org/health` is not a URL: relative URL without a base\nInvalid: `ftp://x/y` is not an http or https URL\nInvalid: `{}/api` did not answer JSON (expected value at line 1 column 1); the body starts: \"<html>hub</html>\"\nInvalid: `http::get` has no option `retries` (options: headers, bearer, timeout, insecure, connect_to)\n",
             web.base
         ));
     }
@@ -331,7 +331,7 @@ mod more {
         let (done, _dir) = Test::new().file("t.rhai", &script).args(&["run", "t.rhai"]).run();
         done.status(1);
         assert!(
-            done.stderr.contains("error: `http::expect` has no option `evry` (options: headers, bearer, timeout, insecure, every); did you mean `every`?"),
+            done.stderr.contains("error: `http::expect` has no option `evry` (options: headers, bearer, timeout, insecure, every, connect_to, from); did you mean `every`?"),
             "{}",
             done.stderr
         );

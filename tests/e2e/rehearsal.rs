@@ -169,16 +169,17 @@ fn forecast(stderr: &str) -> String {
 fn the_cae_cutover_rehearsal_forecasts_its_window() {
     let (done, dir) = Test::new()
         .args(&["run", "cae-blue-green", "--rehearse", "--set", "stage=cutover", "--yes", "--journal", "j.jsonl"])
+        .args(&["--ack", "cognito-blue", "--ack", "cognito-green"])
         .run();
     done.status(0);
     assert_eq!(
         forecast(&done.stderr),
         "    Forecast 12m of virtual time on the world's clock
-             4 no active users on blue: 9m
-             5 legacy.cal-adapt.org -> blue: 1m
-             6 hub.cal-adapt.org -> green: 1m
-             7 hub.cal-adapt.org resolves to d4e5f6-green.elb.us-west-2.amazonaws.com everywhere: 1m
-             cutover window: 3m (from `legacy.cal-adapt.org -> blue` to `https://hub.cal-adapt.org is healthy`)
+             5 no active users on blue: 9m
+             7 legacy.cal-adapt.org -> blue: 1m
+             8 hub.cal-adapt.org -> green: 1m
+             10 hub.cal-adapt.org resolves to d4e5f6-green.elb.us-west-2.amazonaws.com everywhere: 1m
+             cutover window: 3m (from `legacy.cal-adapt.org -> blue` to `https://hub.cal-adapt.org is served by d4e5f6-green.elb.us-west-2.amazonaws.com`)
 "
     );
     let events = done.journal("j.jsonl");
@@ -189,7 +190,7 @@ fn the_cae_cutover_rehearsal_forecasts_its_window() {
             _ => None,
         })
         .collect();
-    assert_eq!(clock_ms[3], ("no active users on blue".to_string(), Some(9 * 60_000)));
+    assert_eq!(clock_ms[4], ("no active users on blue".to_string(), Some(9 * 60_000)));
     assert!(clock_ms.iter().all(|(_, ms)| ms.is_some()), "every step has its virtual time: {clock_ms:?}");
     let windows: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Window { .. })).collect();
     assert_eq!(
@@ -201,7 +202,7 @@ fn the_cae_cutover_rehearsal_forecasts_its_window() {
             status: Some("ok".into()),
             clock_ms: Some(180_000),
             from: Some("legacy.cal-adapt.org -> blue".into()),
-            to: Some("https://hub.cal-adapt.org is healthy".into()),
+            to: Some("https://hub.cal-adapt.org is served by d4e5f6-green.elb.us-west-2.amazonaws.com".into()),
         }
     );
     drop(dir);
@@ -216,9 +217,10 @@ fn every_bundled_runbook_rehearsal_prints_its_forecast() {
         (&["cae-blue-green", "--set", "stage=cleanup"], "    Forecast 0s of virtual time on the world's clock\n"),
         (
             &["cae-home-volumes"],
-            "    Forecast 13m of virtual time on the world's clock
-             4 snapshots complete: 12m
-             5 create gp3 volumes: 1m
+            "    Forecast 22m of virtual time on the world's clock
+             4 no user servers on blue: 9m
+             8 snapshots complete: 12m
+             9 create gp3 volumes: 1m
              homes frozen window: 13m (from `snapshot volumes` to `claims bound on green`)
 ",
         ),

@@ -289,19 +289,26 @@ fn sync(ctx: &NativeCallContext, c: &Cluster, ns: &str, name: &str, options: &rh
     let options = Options::new("argocd::sync_app", options, &["prune", "revision"])?;
     let prune = options.bool("prune")?.unwrap_or(false);
     let revision = options.str("revision")?;
-    let app = get_app(&run, c, ns, name)?;
-    if argo::pending(&app) {
-        return Err(script_error(
-            "Conflict",
-            &format!(
-                "Argo CD application `{name}` in namespace `{ns}` already has an operation in progress; wait for it with argocd::wait"
-            ),
-        ));
-    }
+    get_app(&run, c, ns, name)?;
     let kind = c.kind(&run, KIND)?;
     let doc = argo::sync_operation(prune, revision.as_deref());
     let change = c.change("sync", kind.describe(ns, name), ns).before_after(None, Some(doc.clone()));
-    let app = run.change(change, async |p: &Permit| argo::sync(&c.0, p, &kind, (ns, name), &doc).await)?;
+    // Whether a sync runs already is asked when the sync is sent, not
+    // before the gate: a resumed run is handed back the sync it started
+    // (which is running now) instead of being refused by it.
+    let app = run.change(change, async |p: &Permit| {
+        let now = c.0.get_opt(&kind, ns, name).await?;
+        if now.as_ref().is_some_and(argo::pending) {
+            return Err(crate::backends::k8s::Error::Api {
+                code: 409,
+                reason: "Conflict".into(),
+                message: format!(
+                    "Argo CD application `{name}` in namespace `{ns}` already has an operation in progress; wait for it with argocd::wait"
+                ),
+            });
+        }
+        argo::sync(&c.0, p, &kind, (ns, name), &doc).await
+    })?;
     let planned = app.is_planned();
     let mut map = summary(&app.into_inner())?;
     map.insert("planned".into(), planned.into());

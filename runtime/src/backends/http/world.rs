@@ -128,8 +128,12 @@ pub struct Endpoint {
     /// the endpoint only if DNS leads there, as it would live.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// Answers by virtual time: the last one whose `after` has passed since
-    /// the world's start is given.
+    /// Its answers hold secrets (a Vault read): every string of their
+    /// `json` and `body` is a secret of any run on this world from when the
+    /// world loads, so output, journals and saved worlds show `***` for
+    /// them, in a resumed run as in the run that first read them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
     /// It answers only while every one of these holds.
     #[serde(default, rename = "while", skip_serializing_if = "Vec::is_empty")]
     pub while_: Vec<Requires>,
@@ -187,12 +191,30 @@ impl WorldPart for HttpWorld {
 }
 
 /// Loads the `http:` section.
+/// Every string in a secret endpoint's answer, known to the redactor.
+fn secret_strings(value: &Value) {
+    match value {
+        Value::String(s) if !s.is_empty() => crate::redact::global().add(s),
+        Value::Array(items) => items.iter().for_each(secret_strings),
+        Value::Object(map) => map.values().for_each(secret_strings),
+        _ => {}
+    }
+}
+
 pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
     let world: HttpWorld = serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
     for endpoint in &world.endpoints {
         url::Url::parse(&endpoint.url).map_err(|e| format!("`{}` is not a URL: {e}", endpoint.url))?;
         if endpoint.answers.is_empty() {
             return Err(format!("endpoint `{}` has no answers", endpoint.url));
+        }
+        for answer in endpoint.answers.iter().filter(|_| endpoint.secret) {
+            if let Some(json) = &answer.json {
+                secret_strings(json);
+            }
+            if let Some(body) = answer.body.as_deref().filter(|b| !b.is_empty()) {
+                crate::redact::global().add(body);
+            }
         }
         for answer in &endpoint.answers {
             crate::duration::parse(&answer.after).map_err(|e| format!("endpoint `{}`: `after`: {e}", endpoint.url))?;

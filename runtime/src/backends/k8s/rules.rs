@@ -148,6 +148,15 @@ pub(crate) fn derive_deployment_status(obj: &mut Value, now: Option<&str>) {
         return;
     }
     let int = |p: &str| obj.pointer(p).and_then(Value::as_i64);
+    // A world that states the conditions and no replica counts is taken at
+    // its word: there is nothing to derive them from.
+    let counted = ["replicas", "availableReplicas", "readyReplicas", "updatedReplicas"]
+        .iter()
+        .any(|k| obj.pointer(&format!("/status/{k}")).is_some());
+    let stated = obj.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| !c.is_empty());
+    if stated && !counted {
+        return;
+    }
     let replicas = int("/spec/replicas").unwrap_or(1);
     let available = int("/status/availableReplicas").unwrap_or(0);
     let updated = int("/status/updatedReplicas").unwrap_or_else(|| int("/status/replicas").unwrap_or(0));
