@@ -65,12 +65,14 @@ fn every_allow_of_a_mutating_call_sits_on_a_function_that_takes_a_permit() {
             if l.starts_with("//") {
                 continue;
             }
-            if l.starts_with("#![allow(clippy::disallowed_methods") || l.starts_with("#![expect(clippy::disallowed_methods")
+            if l.starts_with("#![allow(clippy::disallowed_methods")
+                || l.starts_with("#![expect(clippy::disallowed_methods")
             {
                 problems.push(format!("{rel}:{}: a whole-module allow", i + 1));
                 continue;
             }
-            if !(l.starts_with("#[allow(clippy::disallowed_methods") || l.starts_with("#[expect(clippy::disallowed_methods"))
+            if !(l.starts_with("#[allow(clippy::disallowed_methods")
+                || l.starts_with("#[expect(clippy::disallowed_methods"))
             {
                 continue;
             }
@@ -140,13 +142,10 @@ fn no_binding_reads_the_run_mode_or_picks_live_or_world() {
 
 #[test]
 fn huge_durations_are_clear_errors_not_panics() {
-    for (call, shown) in [("sleep(1e300)", "1e300"), ("seconds(2e19)", "2e19"), ("sleep(\"99999999d\")", "99999999d")]
-    {
+    for (call, shown) in [("sleep(1e300)", "1e300"), ("seconds(2e19)", "2e19"), ("sleep(\"99999999d\")", "99999999d")] {
         let script = format!("step(\"wait\", || {call});\n");
-        let (done, dir) = crate::support::Test::new()
-            .file("d.rhai", &script)
-            .args(&["run", "d.rhai", "--journal", "j.jsonl"])
-            .run();
+        let (done, dir) =
+            crate::support::Test::new().file("d.rhai", &script).args(&["run", "d.rhai", "--journal", "j.jsonl"]).run();
         done.status(1);
         assert!(done.stderr.contains(&format!("`{shown}` is longer than 366 days")), "{call}: {}", done.stderr);
         let events = hubops::journal::read(&dir.path().join("j.jsonl")).unwrap();

@@ -32,6 +32,7 @@ pub mod argocd;
 pub mod aws;
 pub mod dns;
 pub mod helm;
+pub mod homes;
 pub mod http;
 pub mod k8s;
 pub mod shell;

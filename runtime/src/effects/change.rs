@@ -72,6 +72,10 @@ pub struct Change {
     pub after: Option<Value>,
     /// Whether it destroys something (asks for confirmation unless `--yes`).
     pub destructive: bool,
+    /// Whether making it twice does no harm (an rsync): a resumed run sends
+    /// one that was in doubt again without asking first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub idempotent: bool,
 }
 
 impl Change {
@@ -85,6 +89,7 @@ impl Change {
             before: None,
             after: None,
             destructive: false,
+            idempotent: false,
         }
     }
 
@@ -92,6 +97,13 @@ impl Change {
     #[must_use]
     pub fn destructive(mut self) -> Self {
         self.destructive = true;
+        self
+    }
+
+    /// Marks the change safe to make again (see the `idempotent` field).
+    #[must_use]
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 

@@ -154,7 +154,7 @@ impl Gate {
             self.replayed.fetch_add(1, Ordering::SeqCst);
             return Ok(Outcome::Applied(value));
         }
-        if self.replay.in_doubt.contains(&key) && !self.yes {
+        if self.replay.in_doubt.contains(&key) && !self.yes && !change.idempotent {
             let question = format!(
                 "{} was being made when the run it resumes stopped, and may have been made; make it again?",
                 change.describe()
@@ -265,5 +265,6 @@ fn redact_change(redactor: &Redactor, change: Change) -> Change {
         before: change.before.map(|v| redactor.redact_value(&v)),
         after: change.after.map(|v| redactor.redact_value(&v)),
         destructive: change.destructive,
+        idempotent: change.idempotent,
     }
 }

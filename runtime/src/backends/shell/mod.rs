@@ -122,7 +122,7 @@ impl Shell {
                 }
                 Ok((rsync::parse(&output.stdout), status))
             }
-            Self::World(world) => world::change(world, |h| h.rsync(permit, transfer)),
+            Self::World(world) => world::change(world, |h, now| h.rsync(permit, transfer, now)),
         }
     }
 }
