@@ -1,7 +1,7 @@
 //! `homes::` - home directories copied between file servers: `tree` names
 //! one (a server and the folder that holds one folder per user), `list`
 //! reads its folders and the server's clock, `changed` finds the folders
-//! changed since then, and `sync` copies one user's folder with rsync run
+//! changed since then, and `copy` copies one user's folder with rsync run
 //! on the target server, retrying what rsync calls partial (exit 23/24) and
 //! holding back deletions past the blast radius. Passes over many users,
 //! forecasts and the questions to the operator are `stdlib/homes.rhai`.
@@ -10,7 +10,7 @@
 //! one call to the family value ([`Homes`]) through the gate; the retry
 //! loop waits through the run's wait path.
 
-mod sync;
+mod copy;
 
 use std::time::Duration;
 
@@ -92,11 +92,11 @@ pub(crate) mod homes {
     /// the options and the result).
     ///
     /// ```rhai
-    /// let r = homes::sync(from, to, "alice");
+    /// let r = homes::copy(from, to, "alice");
     /// ```
     #[rhai_fn(return_raw)]
-    pub fn sync(ctx: NativeCallContext, from: Tree, to: Tree, user: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
-        sync::sync(&ctx, &from, &to, user, &rhai::Map::new())
+    pub fn copy(ctx: NativeCallContext, from: Tree, to: Tree, user: &str) -> Result<rhai::Map, Box<EvalAltResult>> {
+        copy::copy(&ctx, &from, &to, user, &rhai::Map::new())
     }
 
     /// Copies one user's folder with rsync (`-a`, numeric ids, partial
@@ -115,18 +115,18 @@ pub(crate) mod homes {
     /// the result says what would move.
     ///
     /// ```rhai
-    /// let r = homes::sync(from, to, "alice", #{ max_delete: "5%", bwlimit: "50M" });
+    /// let r = homes::copy(from, to, "alice", #{ max_delete: "5%", bwlimit: "50M" });
     /// if r.status != "copied" { log::warn(`${r.user}: ${r.status} ${r.error}`); }
     /// ```
-    #[rhai_fn(name = "sync", return_raw)]
-    pub fn sync_with(
+    #[rhai_fn(name = "copy", return_raw)]
+    pub fn copy_with(
         ctx: NativeCallContext,
         from: Tree,
         to: Tree,
         user: &str,
         options: rhai::Map,
     ) -> Result<rhai::Map, Box<EvalAltResult>> {
-        sync::sync(&ctx, &from, &to, user, &options)
+        copy::copy(&ctx, &from, &to, user, &options)
     }
 
     /// `nfs-old:/export/home-01/homes/hub`.

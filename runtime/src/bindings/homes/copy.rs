@@ -1,4 +1,4 @@
-//! `homes::sync`: one user's copy. Each rsync attempt is one change through
+//! `homes::copy`: one user's copy. Each rsync attempt is one change through
 //! the gate (so a resume hands back what an earlier run copied); rsync's
 //! partial transfers (23, 24) and lost connections are tried again after a
 //! backoff that waits on the run's clock; deletions are first only counted
@@ -213,7 +213,7 @@ struct Outcome {
     planned: bool,
 }
 
-pub(super) fn sync(
+pub(super) fn copy(
     ctx: &NativeCallContext,
     from: &Tree,
     to: &Tree,
@@ -223,7 +223,7 @@ pub(super) fn sync(
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     user_name(user)?;
-    let o = Options::new("homes::sync", options, &SYNC_OPTIONS)?;
+    let o = Options::new("homes::copy", options, &SYNC_OPTIONS)?;
     let how = how(o)?;
     let threshold = max_delete(o)?;
     let policy = policy(o)?;
