@@ -19,6 +19,7 @@ mod gate_rules;
 mod helm;
 mod helm_cluster;
 mod homes;
+mod hub_db;
 mod http;
 mod k8s;
 mod k8s_live;
