@@ -320,24 +320,35 @@ fn exec_and_verified_copies_over_the_exec_websocket() {
     let mut objects = objects();
     objects.push(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub-new", "namespace": "jupyterhub"}, "status": {"phase": "Running"}}));
     let api = FakeApi::start(objects);
+    let pods = tempfile::tempdir().unwrap();
+    api.pods_in(pods.path());
+    // The test server's pods are folders of this machine: scripts name
+    // their files by the folder's path.
     api.put_file("daskhub", "hub-0", "/srv/jupyterhub/jupyterhub.sqlite", "SQLite format 3 users=alice");
+    api.put_file("jupyterhub", "hub-new", "/srv/jupyterhub/.keep", "");
+    api.put_file("jupyterhub", "hub-new", "/tmp/.keep", "");
+    let db = api.pod_path("daskhub", "hub-0", "/srv/jupyterhub/jupyterhub.sqlite");
+    let new_db = api.pod_path("jupyterhub", "hub-new", "/srv/jupyterhub/jupyterhub.sqlite");
+    let again = api.pod_path("jupyterhub", "hub-new", "/tmp/again.sqlite");
     let (done, dir) = test(
         &api,
-        r#"
+        &format!(
+            r#"
 let blue = k8s::cluster("blue");
 let green = k8s::cluster("green");
-let db = "/srv/jupyterhub/jupyterhub.sqlite";
-let r = blue.exec("daskhub", "hub-0", ["cat", db], #{ container: "hub" });
-print(`${r.status} ${r.stdout}`);
+let db = "{db}";
+let r = blue.exec("daskhub", "hub-0", ["cat", db], #{{ container: "hub" }});
+print(`${{r.status}} ${{r.stdout}}`);
 let r = blue.exec("daskhub", "hub-0", "cat /nope");
-print(`${r.status} ${r.stderr}`);
-let copied = blue.copy("daskhub", "hub-0", db, green, "jupyterhub", "hub-new", db);
+print(`${{r.status}} ${{r.stderr}}`);
+let copied = blue.copy("daskhub", "hub-0", db, green, "jupyterhub", "hub-new", "{new_db}");
 print(copied.bytes);
 let got = blue.copy_from("daskhub", "hub-0", db, "local.sqlite");
-let put = green.copy_to("local.sqlite", "jupyterhub", "hub-new", "/tmp/again.sqlite");
+let put = green.copy_to("local.sqlite", "jupyterhub", "hub-new", "{again}");
 print(got.sha256 == put.sha256 && got.sha256 == copied.sha256);
-try { blue.exec("daskhub", "nobody", ["true"]); } catch (e) { print(`${e.kind}: ${e.causes[0]}`); }
-"#,
+try {{ blue.exec("daskhub", "nobody", ["true"]); }} catch (e) {{ print(`${{e.kind}}: ${{e.causes[0]}}`); }}
+"#
+        ),
     )
     .args(&["--yes"])
     .run();
@@ -354,6 +365,11 @@ NotFound: pods \"nobody\" not found
     assert_eq!(
         api.file("jupyterhub", "hub-new", "/srv/jupyterhub/jupyterhub.sqlite").as_deref(),
         Some("SQLite format 3 users=alice")
+    );
+    assert_eq!(
+        api.file("jupyterhub", "hub-new", "/srv/jupyterhub/jupyterhub.sqlite.hubops-incoming"),
+        None,
+        "moved into place"
     );
     assert_eq!(api.file("jupyterhub", "hub-new", "/tmp/again.sqlite").as_deref(), Some("SQLite format 3 users=alice"));
     let first = api.requests().into_iter().find(|r| r.path.ends_with("/exec")).unwrap();

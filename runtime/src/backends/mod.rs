@@ -33,6 +33,7 @@ pub mod aws;
 pub mod dns;
 pub mod git;
 pub mod helm;
+pub mod homes;
 pub mod http;
 pub mod k8s;
 pub mod shell;

@@ -13,6 +13,7 @@ mod dns;
 mod ec2;
 mod git;
 mod helm;
+mod homes;
 mod http;
 mod k8s;
 pub(crate) mod options;
@@ -61,6 +62,7 @@ pub(crate) fn families() -> Vec<(&'static str, Module)> {
         ("dns", rhai::exported_module!(dns::dns)),
         ("helm", helm::module()),
         ("sh", rhai::exported_module!(shell::sh)),
+        ("homes", rhai::exported_module!(homes::homes)),
         ("yaml", rhai::exported_module!(yaml::yaml)),
         ("k8s", k8s::module()),
         ("aws", rhai::exported_module!(aws::aws)),

@@ -81,6 +81,10 @@ pub struct Change {
     /// confirmation point like a delete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// Whether making it twice does no harm (an rsync): a resumed run sends
+    /// one that was in doubt again without asking first.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub idempotent: bool,
 }
 
 impl Change {
@@ -96,6 +100,7 @@ impl Change {
             destructive: false,
             scope: None,
             confirm: None,
+            idempotent: false,
         }
     }
 
@@ -125,6 +130,13 @@ impl Change {
     #[must_use]
     pub fn asks(&self) -> bool {
         self.destructive || self.confirm.is_some()
+    }
+
+    /// Marks the change safe to make again (see the `idempotent` field).
+    #[must_use]
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
     }
 
     /// Records the state before and after.

@@ -170,7 +170,7 @@ impl Gate {
             self.replayed.fetch_add(1, Ordering::SeqCst);
             return Ok(Outcome::Applied(value));
         }
-        if self.replay.in_doubt.contains(&key) && !self.yes {
+        if self.replay.in_doubt.contains(&key) && !self.yes && !change.idempotent {
             let question = format!(
                 "{} was being made when the run it resumes stopped, and may have been made; make it again?",
                 change.describe()
@@ -333,5 +333,6 @@ fn redact_change(redactor: &Redactor, change: Change) -> Change {
         destructive: change.destructive,
         scope: change.scope,
         confirm: change.confirm.map(|c| redactor.redact(&c)),
+        idempotent: change.idempotent,
     }
 }

@@ -80,8 +80,9 @@ struct State {
     forbidden: Vec<String>,
     /// Events sent, one per watch request: (`MODIFIED` or `DELETED`, object).
     pending: Vec<(&'static str, Value)>,
-    /// Files in pods, for exec: `ns/pod` -> path -> text.
-    files: BTreeMap<String, BTreeMap<String, String>>,
+    /// The folder whose `NS/POD/` subfolders are the pods' working
+    /// folders, where their commands run.
+    pods: Option<std::path::PathBuf>,
 }
 
 /// The running server. Its threads end with the test process.
@@ -182,15 +183,48 @@ impl FakeApi {
         }
     }
 
-    /// Puts a file into a pod, for exec.
-    pub fn put_file(&self, ns: &str, pod: &str, path: &str, text: &str) {
-        self.lock().files.entry(format!("{ns}/{pod}")).or_default().insert(path.into(), text.into());
+    /// Keeps the pods' folders in `dir` (the test's own scratch folder,
+    /// removed with it); without it they go to a folder in the system's
+    /// temporary folder named after the server's port.
+    pub fn pods_in(&self, dir: &std::path::Path) {
+        self.lock().pods = Some(dir.to_path_buf());
     }
 
-    /// A file in a pod.
+    /// The working folder of a pod: commands `exec` runs there, for real.
+    #[must_use]
+    #[allow(clippy::disallowed_methods)] // the test server's own pods (see `streams::run`)
+    pub fn pod_dir(&self, ns: &str, pod: &str) -> std::path::PathBuf {
+        let root = {
+            let mut state = self.lock();
+            let port = self.url.rsplit(':').next().unwrap_or("0").to_string();
+            state.pods.get_or_insert_with(|| std::env::temp_dir().join(format!("hubops-kube-api-{port}"))).clone()
+        };
+        let dir = root.join(ns).join(pod);
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    }
+
+    /// The absolute path of `path` (relative to the pod's folder) in a pod:
+    /// what scripts name, since commands run on this machine.
+    #[must_use]
+    pub fn pod_path(&self, ns: &str, pod: &str, path: &str) -> String {
+        self.pod_dir(ns, pod).join(path.trim_start_matches('/')).display().to_string()
+    }
+
+    /// Puts a file into a pod's folder, for exec.
+    #[allow(clippy::disallowed_methods)] // the test server's own pods (see `streams::run`)
+    pub fn put_file(&self, ns: &str, pod: &str, path: &str, text: &str) {
+        let full = std::path::PathBuf::from(self.pod_path(ns, pod, path));
+        if let Some(parent) = full.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(full, text);
+    }
+
+    /// A file in a pod's folder.
     #[must_use]
     pub fn file(&self, ns: &str, pod: &str, path: &str) -> Option<String> {
-        self.lock().files.get(&format!("{ns}/{pod}")).and_then(|f| f.get(path)).cloned()
+        std::fs::read_to_string(self.pod_path(ns, pod, path)).ok()
     }
 
     /// A kubeconfig whose `contexts` all point at this server; the first is

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::exec::{ExecTarget, Output};
+use super::exec::{ExecTarget, Output, Piped};
 use super::live::LiveCluster;
 use super::world_cluster::WorldCluster;
 use super::{kinds, DeleteOptions, Error, LogOptions, PatchType, ResourceKind, Selector};
@@ -208,6 +208,41 @@ impl Cluster {
         match self {
             Self::Live(c) => c.exec(permit, target, cmd, stdin).await,
             Self::World(c) => c.exec(permit, target, cmd, stdin),
+        }
+    }
+
+    /// Streams what `from_cmd` writes in a pod here into `to_cmd`'s stdin
+    /// in a pod of `to` (this cluster or another), a chunk at a time,
+    /// hashing as it goes. Under `Permit::Check` nothing runs: both pods are
+    /// checked and the answer is `None`.
+    pub async fn pipe(
+        &self,
+        permit: &Permit,
+        from: (&ExecTarget, &[String]),
+        to: (&Cluster, &ExecTarget, &[String]),
+    ) -> Result<Option<Piped>, Error> {
+        let (to_cluster, to_target, to_cmd) = to;
+        if permit.is_check() {
+            self.exec(permit, from.0, &[], &[]).await?;
+            to_cluster.exec(permit, to_target, &[], &[]).await?;
+            return Ok(None);
+        }
+        match (self, to_cluster) {
+            (Self::Live(a), Self::Live(b)) => a.pipe(permit, from, (b, to_target, to_cmd)).await.map(Some),
+            (Self::World(_), Self::World(_)) => {
+                // A world's pods are in memory already: there is no stream.
+                let sent = self.exec(permit, from.0, from.1, &[]).await?.unwrap_or_default();
+                let sha256 = super::exec::sha256_hex(&sent.stdout);
+                let received = to_cluster.exec(permit, to_target, to_cmd, &sent.stdout).await?.unwrap_or_default();
+                Ok(Some(Piped {
+                    bytes: sent.stdout.len() as u64,
+                    sha256,
+                    from: Output { stdout: Vec::new(), ..sent },
+                    to: received,
+                    broken: None,
+                }))
+            }
+            _ => Err(Error::Usage("cannot copy between a live cluster and a world's".into())),
         }
     }
 }

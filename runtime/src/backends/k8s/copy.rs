@@ -1,7 +1,8 @@
 //! Verified copies built on exec: pod to pod (across clusters), pod to a
-//! local file, a local file to a pod. The bytes stream through hubops (no
-//! temporary file in either pod), and every copy is verified: the SHA-256
-//! of what was read must be what `sha256sum` reports at the destination.
+//! local file, a local file to a pod. Pod to pod, the bytes stream through
+//! hubops a chunk at a time into a file beside the destination, which is
+//! moved into place once checked; every copy is verified: the SHA-256 of
+//! what was read must be what `sha256sum` reports at the destination.
 //!
 //! Under `Permit::Check` nothing runs in any container: the source pod must
 //! exist (on a world, the file too), the destination pod must be one a
@@ -95,8 +96,7 @@ async fn sha256_at(permit: &Permit, at: &PodPath<'_>) -> Result<String, Error> {
 }
 
 async fn write_verified(permit: &Permit, to: &PodPath<'_>, bytes: &[u8]) -> Result<String, Error> {
-    let quoted = format!("'{}'", to.path.replace('\'', r"'\''"));
-    let script = vec!["sh".to_string(), "-c".to_string(), format!("cat > {quoted}")];
+    let script = vec!["sh".to_string(), "-c".to_string(), format!("cat > {}", quote(&to.path))];
     let out = run_in(permit, to, &script, bytes).await?;
     if out.status != 0 {
         return Err(Error::api(
@@ -117,16 +117,58 @@ async fn write_verified(permit: &Permit, to: &PodPath<'_>, bytes: &[u8]) -> Resu
     Ok(want)
 }
 
-/// Pod to pod, on the same or another cluster; nothing is written locally.
+/// Pod to pod, on the same or another cluster, streamed a chunk at a time
+/// (never whole in memory) into a file beside the destination, checked,
+/// then moved into place: a reader of the destination never sees half a
+/// copy. Nothing is written locally.
 pub async fn copy(permit: &Permit, from: &PodPath<'_>, to: &PodPath<'_>) -> Result<Option<Copied>, Error> {
     if permit.is_check() {
         can_read(permit, from).await?;
         to.cluster.exec(permit, &to.target, &[], &[]).await?;
         return Ok(None);
     }
-    let bytes = read(permit, from).await?;
-    let sha256 = write_verified(permit, to, &bytes).await?;
-    Ok(Some(Copied { bytes: bytes.len(), sha256 }))
+    let incoming = format!("{}.hubops-incoming", to.path);
+    let write = vec!["sh".to_string(), "-c".to_string(), format!("cat > {}", quote(&incoming))];
+    let piped = from
+        .cluster
+        .pipe(permit, (&from.target, &["cat".to_string(), from.path.clone()]), (to.cluster, &to.target, &write))
+        .await?
+        .ok_or_else(|| Error::Client { message: "nothing was streamed".into(), source: None })?;
+    if piped.from.status != 0 {
+        let said = String::from_utf8_lossy(&piped.from.stderr).trim().to_string();
+        return Err(Error::api(404, "NotFound", format!("cannot read {}: {said}", from.describe())));
+    }
+    if piped.broken.is_some() || piped.to.status != 0 {
+        let said = piped.broken.clone().unwrap_or_else(|| String::from_utf8_lossy(&piped.to.stderr).trim().to_string());
+        return Err(Error::api(500, "InternalError", format!("cannot write {}: {said}", to.describe())));
+    }
+    let staged = PodPath { cluster: to.cluster, target: to.target.clone(), path: incoming.clone() };
+    let got = sha256_at(permit, &staged).await?;
+    if got != piped.sha256 {
+        let _ = run_in(permit, to, &["rm".into(), "-f".into(), incoming], &[]).await;
+        return Err(Error::api(
+            500,
+            "InternalError",
+            format!("checksum mismatch after copy to {}: sent {}, found {got}", to.describe(), piped.sha256),
+        ));
+    }
+    let out = run_in(permit, to, &["mv".into(), "-f".into(), incoming, to.path.clone()], &[]).await?;
+    if out.status != 0 {
+        return Err(Error::api(
+            500,
+            "InternalError",
+            format!(
+                "cannot put the copy in place at {}: {}",
+                to.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(Some(Copied { bytes: usize::try_from(piped.bytes).unwrap_or(usize::MAX), sha256: piped.sha256 }))
+}
+
+fn quote(path: &str) -> String {
+    format!("'{}'", path.replace('\'', r"'\''"))
 }
 
 /// Pod to a local file (on a world: to the run's scratch space).
@@ -174,4 +216,37 @@ pub async fn copy_to(permit: &Permit, bytes: &[u8], to: &PodPath<'_>) -> Result<
     }
     let sha256 = write_verified(permit, to, bytes).await?;
     Ok(Some(Copied { bytes: bytes.len(), sha256 }))
+}
+
+/// A container's log saved to a local file (on a world: to the run's
+/// scratch space): what `cleanup` keeps of a hub before its cluster goes.
+/// The log is read under either permit (a check finds an unreadable one);
+/// it is written only under `Permit::Apply`. Returns its size.
+#[allow(clippy::disallowed_methods)] // writes the operator's local copy; takes the Permit
+pub async fn save_logs(
+    permit: &Permit,
+    cluster: &Cluster,
+    (ns, pod): (&str, &str),
+    options: &super::LogOptions,
+    local: &str,
+) -> Result<Option<usize>, Error> {
+    let text = cluster.logs(ns, pod, options).await?;
+    if permit.is_check() {
+        return Ok(None);
+    }
+    match cluster {
+        Cluster::World(world) => world.keep(permit, local, text.as_bytes())?,
+        Cluster::Live(_) => {
+            let path = std::path::Path::new(local);
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::Client {
+                    message: format!("cannot make `{}`: {e}", dir.display()),
+                    source: None,
+                })?;
+            }
+            std::fs::write(path, text.as_bytes())
+                .map_err(|e| Error::Client { message: format!("cannot write `{local}`: {e}"), source: None })?;
+        }
+    }
+    Ok(Some(text.len()))
 }

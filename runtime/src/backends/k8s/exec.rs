@@ -4,7 +4,10 @@
 //! interpreter over the pod's file tree (`files:` in the world) that knows
 //! what runbooks use to move files: `cat`, `sha256sum`, `ls`, `test -e|-f`,
 //! `rm [-f]`, `mkdir -p`, `tee`, `echo`, `true`, `false`, and
-//! `sh -c "cat > PATH"`; anything else exits 127 as a shell would.
+//! `sh -c "cat > PATH"`, `mv`, and the `sqlite3` a database copy runs
+//! (`.backup` and `PRAGMA integrity_check`); anything else exits 127 as a
+//! shell would. [`pipe`] streams one pod's output into another's input,
+//! a chunk at a time, hashing as it goes.
 
 use std::collections::BTreeMap;
 
@@ -26,11 +29,7 @@ pub struct Output {
 /// Hex SHA-256 of bytes.
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
+    hex(&Sha256::digest(bytes))
 }
 
 /// Where a command runs, for messages.
@@ -116,6 +115,25 @@ pub fn simulate(files: &mut BTreeMap<String, String>, cmd: &[String], stdin: &[u
                 }
             }
         }
+        "mv" => {
+            let paths: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+            match paths.as_slice() {
+                [from, to] => match files.remove(from.as_str()) {
+                    Some(content) => {
+                        files.insert((*to).clone(), content);
+                    }
+                    None => {
+                        out.stderr = text(&format!("mv: cannot stat '{from}': No such file or directory\n"));
+                        out.status = 1;
+                    }
+                },
+                _ => {
+                    out.stderr = text("mv: missing file operand\n");
+                    out.status = 1;
+                }
+            }
+        }
+        "sqlite3" => return sqlite(files, args),
         "tee" => {
             let content = String::from_utf8_lossy(stdin).into_owned();
             for path in args.iter().filter(|a| !a.starts_with('-')) {
@@ -141,6 +159,151 @@ pub fn simulate(files: &mut BTreeMap<String, String>, cmd: &[String], stdin: &[u
         }
     }
     out
+}
+
+/// The `sqlite3` command line a database copy runs: `DB ".backup 'TO'"`
+/// copies a database as sqlite's own backup does, `DB "PRAGMA
+/// integrity_check"` says `ok` for a file that is a database (on a world:
+/// text that starts with sqlite's header).
+fn sqlite(files: &mut BTreeMap<String, String>, args: &[String]) -> Output {
+    let fail =
+        |message: &str| Output { stderr: format!("Error: {message}\n").into_bytes(), status: 1, ..Output::default() };
+    let (Some(db), Some(sql)) = (args.first(), args.get(1)) else { return fail("expected a database and a command") };
+    let Some(content) = files.get(db).cloned() else { return fail("unable to open database file") };
+    if !content.starts_with("SQLite format 3") {
+        return Output { stderr: b"Error: file is not a database\n".to_vec(), status: 26, ..Output::default() };
+    }
+    if let Some(to) = sql.strip_prefix(".backup ") {
+        files.insert(to.trim().trim_matches(['\'', '"']).to_string(), content);
+        return Output::default();
+    }
+    if sql.trim().eq_ignore_ascii_case("PRAGMA integrity_check") {
+        return Output { stdout: b"ok\n".to_vec(), ..Output::default() };
+    }
+    fail(&format!("near \"{sql}\": syntax error"))
+}
+
+/// What [`pipe`] moved: how many bytes, their SHA-256 (computed as they
+/// passed), how each command ended, and the broken pipe if the receiving
+/// side stopped reading.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Piped {
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Their SHA-256, hex.
+    pub sha256: String,
+    /// The sending command's stderr and status (its stdout went across).
+    pub from: Output,
+    /// The receiving command's output and status.
+    pub to: Output,
+    /// Why the stream broke, if it did.
+    pub broken: Option<String>,
+}
+
+/// The chunk a pipe moves at a time: memory stays this small whatever the
+/// file's size.
+const CHUNK: usize = 64 << 10;
+/// How much of a command's own output (stderr) a pipe keeps.
+const KEEP: usize = 64 << 10;
+
+/// Reads `pipe` to its end, keeping at most [`KEEP`] bytes.
+async fn drain(pipe: Option<impl tokio::io::AsyncRead + Unpin>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let Some(mut pipe) = pipe else { return kept };
+    let mut chunk = vec![0u8; 8 << 10];
+    while let Ok(n) = pipe.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        let room = KEEP.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+    }
+    kept
+}
+
+/// Streams what `from_cmd` writes in one pod into `to_cmd`'s stdin in
+/// another (or the same), a chunk at a time: nothing is held whole in
+/// memory and nothing lands on this machine.
+#[allow(clippy::disallowed_methods)] // runs commands in pods: takes the gate's Permit
+pub async fn pipe(
+    _permit: &crate::effects::Permit,
+    from: (kube::Client, &ExecTarget, &[String]),
+    to: (kube::Client, &ExecTarget, &[String]),
+) -> Result<Piped, kube::Error> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let params = |container: &Option<String>, stdin: bool| kube::api::AttachParams {
+        container: container.clone(),
+        stdin,
+        stdout: true,
+        stderr: true,
+        tty: false,
+        ..kube::api::AttachParams::default()
+    };
+    let (from_client, from_target, from_cmd) = from;
+    let (to_client, to_target, to_cmd) = to;
+    let source_api: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(from_client, &from_target.ns);
+    let sink_api: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(to_client, &to_target.ns);
+    let mut source =
+        source_api.exec(&from_target.pod, from_cmd.to_vec(), &params(&from_target.container, false)).await?;
+    let mut sink = sink_api.exec(&to_target.pod, to_cmd.to_vec(), &params(&to_target.container, true)).await?;
+    let (source_status, sink_status) = (source.take_status(), sink.take_status());
+    let (mut out, source_err) = (source.stdout(), source.stderr());
+    let (mut input, sink_out, sink_err) = (sink.stdin(), sink.stdout(), sink.stderr());
+    let copy = async {
+        let mut hasher = Sha256::new();
+        let mut chunk = vec![0u8; CHUNK];
+        let mut bytes = 0u64;
+        let mut broken = None;
+        if let (Some(out), Some(input)) = (out.as_mut(), input.as_mut()) {
+            loop {
+                let n = match out.read(&mut chunk).await {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        broken = Some(format!("reading: {e}"));
+                        break;
+                    }
+                };
+                hasher.update(&chunk[..n]);
+                bytes += n as u64;
+                if let Err(e) = input.write_all(&chunk[..n]).await {
+                    broken = Some(format!("writing: {e}"));
+                    break;
+                }
+            }
+            let _ = input.shutdown().await;
+        }
+        drop(input);
+        (bytes, hex(&hasher.finalize()), broken)
+    };
+    let ((bytes, sha256, broken), from_stderr, to_stdout, to_stderr) =
+        tokio::join!(copy, drain(source_err), drain(sink_out), drain(sink_err));
+    let from_status = match source_status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let to_status = match sink_status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _ = source.join().await;
+    let _ = sink.join().await;
+    Ok(Piped {
+        bytes,
+        sha256,
+        from: Output { stdout: Vec::new(), stderr: from_stderr, status: exit_code(from_status.as_ref()) },
+        to: Output { stdout: to_stdout, stderr: to_stderr, status: exit_code(to_status.as_ref()) },
+        broken,
+    })
+}
+
+fn hex(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// Runs a command in a live container.
@@ -248,5 +411,24 @@ mod tests {
         );
         assert_eq!(run(&mut files, &["vim"], "").2, 127);
         assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn sqlite_backups_and_checks_and_moves() {
+        let mut files = BTreeMap::from([("/srv/db".to_string(), "SQLite format 3 users".to_string())]);
+        assert_eq!(run(&mut files, &["sqlite3", "/srv/db", ".backup '/srv/db.copy'"], "").2, 0);
+        assert_eq!(files["/srv/db.copy"], "SQLite format 3 users");
+        assert_eq!(
+            run(&mut files, &["sqlite3", "/srv/db.copy", "PRAGMA integrity_check"], ""),
+            ("ok\n".into(), String::new(), 0)
+        );
+        assert_eq!(run(&mut files, &["mv", "-f", "/srv/db.copy", "/srv/new"], "").2, 0);
+        assert!(!files.contains_key("/srv/db.copy"));
+        files.insert("/srv/text".into(), "not a database".into());
+        assert_eq!(run(&mut files, &["sqlite3", "/srv/text", "PRAGMA integrity_check"], "").2, 26);
+        assert_eq!(
+            run(&mut files, &["sqlite3", "/nope", ".backup '/x'"], "").1,
+            "Error: unable to open database file\n"
+        );
     }
 }

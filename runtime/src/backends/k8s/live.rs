@@ -296,7 +296,15 @@ impl LiveCluster {
             let pod = kinds::builtin(&kinds::parse("pod")).ok_or_else(|| Error::UnknownKind { kind: "pod".into() })?;
             return self.get(&pod, &target.ns, &target.pod).await.map(|_| None);
         }
-        let out = super::exec::live(permit, self.client.clone(), target, cmd, stdin).await.map_err(|e| match e {
+        let out = super::exec::live(permit, self.client.clone(), target, cmd, stdin)
+            .await
+            .map_err(|e| self.exec_error(target, e))?;
+        Ok(Some(out))
+    }
+
+    /// An exec refused or failed, as our error.
+    fn exec_error(&self, target: &super::exec::ExecTarget, e: kube::Error) -> Error {
+        match e {
             // The upgrade's refusal carries no Status we can read; name the
             // pod as the API server would.
             kube::Error::UpgradeConnection(kube::client::UpgradeConnectionError::ProtocolSwitch(code)) => {
@@ -309,8 +317,27 @@ impl LiveCluster {
                 Error::Api { code: code.as_u16(), reason, message }
             }
             other => self.error(other),
-        })?;
-        Ok(Some(out))
+        }
+    }
+
+    /// Streams `from_cmd`'s output in a pod of this cluster into `to_cmd`'s
+    /// input in a pod of `to` (see [`super::exec::pipe`]). Apply only: a
+    /// check has nothing to stream.
+    pub async fn pipe(
+        &self,
+        permit: &Permit,
+        from: (&super::exec::ExecTarget, &[String]),
+        to: (&LiveCluster, &super::exec::ExecTarget, &[String]),
+    ) -> Result<super::exec::Piped, Error> {
+        let (from_target, from_cmd) = from;
+        let (to_cluster, to_target, to_cmd) = to;
+        super::exec::pipe(
+            permit,
+            (self.client.clone(), from_target, from_cmd),
+            (to_cluster.client.clone(), to_target, to_cmd),
+        )
+        .await
+        .map_err(|e| self.exec_error(from_target, e))
     }
 
     /// Watches one object: the stream yields it each time it changes.

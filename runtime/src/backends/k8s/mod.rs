@@ -17,6 +17,7 @@ mod cluster;
 pub mod condition;
 pub mod config;
 pub mod copy;
+pub mod database;
 mod discovery;
 pub mod exec;
 pub mod kinds;

@@ -135,7 +135,7 @@ impl Shell {
                 if let Some(code) = exit.filter(|c| *c != 0 && *c != RSYNC_VANISHED) {
                     return Err(rsync_failure(code));
                 }
-                let (report, status) = world::change(shared, |h| h.rsync(permit, transfer))?;
+                let (report, status) = world::change(shared, |h, now| h.rsync(permit, transfer, now))?;
                 // 24: what was there is copied, and rsync says some vanished.
                 Ok((report, exit.unwrap_or(status)))
             }

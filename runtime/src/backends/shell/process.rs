@@ -42,13 +42,19 @@ pub struct Invocation {
     /// The wall-clock limit. Wall time even on a virtual clock: a real
     /// process takes real time whatever the run's clock says.
     pub timeout: Duration,
+    /// Give the process a stdin pipe that stays open, with nothing written
+    /// to it, until the process ends (else stdin is closed). An `ssh` whose
+    /// remote command watches its stdin (see `backends::homes`) then learns
+    /// that hubops is gone however hubops ended, even by SIGKILL: the pipe
+    /// closes with hubops.
+    pub hold_stdin: bool,
 }
 
 impl Invocation {
     /// A process with no extra environment, in the current directory.
     #[must_use]
     pub fn new(program: impl Into<String>, args: Vec<String>, timeout: Duration) -> Self {
-        Self { program: program.into(), args, cwd: None, env: Vec::new(), timeout }
+        Self { program: program.into(), args, cwd: None, env: Vec::new(), timeout, hold_stdin: false }
     }
 
     /// The command line as a person would type it (POSIX quoting), for
@@ -250,7 +256,8 @@ fn is_executable(path: &std::path::Path) -> bool {
 pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output, Error> {
     let program = inv.program.clone();
     let mut cmd = effects::command(permit, &inv.program);
-    cmd.args(&inv.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let stdin = if inv.hold_stdin { Stdio::piped() } else { Stdio::null() };
+    cmd.args(&inv.args).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     // Its own process group: a timeout or Ctrl-C stops it and its children
     // together, and the terminal's Ctrl-C reaches hubops, which decides.
     cmd.process_group(0);
@@ -266,6 +273,8 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
         }
         _ => Error::Spawn { program: program.clone(), reason: source },
     })?;
+    // Held, never written, dropped (closed) when this function returns.
+    let _stdin = child.stdin.take();
     let stdout = Capture::start(child.stdout.take());
     let stderr = Capture::start(child.stderr.take());
     let started = Instant::now();

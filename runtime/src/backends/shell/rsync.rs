@@ -28,6 +28,14 @@ pub struct Transfer {
     /// even when the run applies: rsync gets `--dry-run` whatever the
     /// permit. The run's own mode is never here: it travels in the permit.
     pub preview: bool,
+    /// With `delete`: delete at most this many files (`--max-delete`);
+    /// `Some(0)`: none, only count them. rsync then exits 25 and says how
+    /// many it skipped ([`skipped_deletions`]).
+    pub max_delete: Option<u64>,
+    /// More options, passed as they are before the paths (`--numeric-ids`,
+    /// `--partial`, `--timeout=600`): they change how rsync works, not what
+    /// ends up at the destination.
+    pub extra: Vec<String>,
 }
 
 impl Transfer {
@@ -77,7 +85,15 @@ pub fn args(sync: &Transfer) -> Vec<String> {
         ["--archive", "--protect-args", "--stats", "--itemize-changes", "--no-human-readable"].map(String::from).into();
     if sync.delete {
         args.push("--delete".into());
+        match sync.max_delete {
+            // rsync 3.1+ reads 0 as "none", older ones as "unlimited"; -1
+            // is "none" to both.
+            Some(0) => args.push("--max-delete=-1".into()),
+            Some(n) => args.push(format!("--max-delete={n}")),
+            None => {}
+        }
     }
+    args.extend(sync.extra.iter().cloned());
     if let Some(limit) = &sync.bwlimit {
         args.push(format!("--bwlimit={limit}"));
     }
@@ -149,6 +165,15 @@ pub fn parse(stdout: &str) -> Report {
         }
     }
     report
+}
+
+/// How many deletions `--max-delete` held back, from rsync's stderr
+/// (`Deletions stopped due to --max-delete limit (3 skipped)`).
+#[must_use]
+pub fn skipped_deletions(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("--max-delete limit"))?;
+    let (_, rest) = line.rsplit_once('(')?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// `>f+++++++++ path` or `*deleting   path` -> `path`.
@@ -251,6 +276,8 @@ total size is 5,006  speedup is 0.95
             ssh: Some(vec!["ssh".into(), "-o".into(), "BatchMode=yes".into(), "-i".into(), "/keys/my key".into()]),
             bwlimit: Some("10M".into()),
             preview: true,
+            max_delete: Some(0),
+            extra: vec!["--numeric-ids".into()],
         };
         assert_eq!(
             args(&sync),
@@ -261,6 +288,8 @@ total size is 5,006  speedup is 0.95
                 "--itemize-changes",
                 "--no-human-readable",
                 "--delete",
+                "--max-delete=-1",
+                "--numeric-ids",
                 "--bwlimit=10M",
                 "--rsh",
                 "ssh -o BatchMode=yes -i '/keys/my key'",
@@ -282,6 +311,13 @@ total size is 5,006  speedup is 0.95
         }
         assert!(valid_word("/keys/my key"));
         assert!(!valid_word("it's"));
+    }
+
+    #[test]
+    fn reads_how_many_deletions_were_held_back() {
+        let stderr = "Deletions stopped due to --max-delete limit (2 skipped)\nrsync error: the --max-delete limit stopped deletions (code 25) at main.c(1394) [sender=3.5.0]\n";
+        assert_eq!(skipped_deletions(stderr), Some(2));
+        assert_eq!(skipped_deletions("rsync error: some files vanished"), None);
     }
 
     proptest::proptest! {

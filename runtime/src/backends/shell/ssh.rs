@@ -19,6 +19,13 @@ pub struct Login {
     pub port: Option<u16>,
     /// A private key file (`-i`).
     pub identity: Option<String>,
+    /// The known-hosts file to check the host's key against
+    /// (`UserKnownHostsFile`); ssh's own default when `None`.
+    pub known_hosts: Option<String>,
+    /// Accept and remember the key of a host seen for the first time
+    /// (`StrictHostKeyChecking=accept-new`), as an operator answering "yes"
+    /// once would; a changed key is still refused.
+    pub accept_new_host_key: bool,
 }
 
 /// A remote command.
@@ -81,6 +88,13 @@ pub fn base(login: &Login) -> Result<Vec<String>, Error> {
         check("identity", identity)?;
         argv.extend(["-i".into(), identity.clone()]);
     }
+    if let Some(known) = &login.known_hosts {
+        check("known-hosts file", known)?;
+        argv.extend(["-o".into(), format!("UserKnownHostsFile={known}")]);
+    }
+    if login.accept_new_host_key {
+        argv.extend(["-o".into(), "StrictHostKeyChecking=accept-new".into()]);
+    }
     if let Some(port) = login.port {
         argv.extend(["-p".into(), port.to_string()]);
     }
@@ -133,7 +147,12 @@ mod tests {
 
     #[test]
     fn builds_a_batch_mode_argv() {
-        let login = Login { user: Some("ubuntu".into()), port: Some(2222), identity: Some("/keys/nfs key".into()) };
+        let login = Login {
+            user: Some("ubuntu".into()),
+            port: Some(2222),
+            identity: Some("/keys/nfs key".into()),
+            ..Login::default()
+        };
         let remote = Remote::Words(vec!["du".into(), "-sh".into(), "/export/home-01/homes/my hub".into()]);
         assert_eq!(
             argv("nfs-old", &login, &remote).unwrap(),

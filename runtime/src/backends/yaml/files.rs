@@ -117,7 +117,7 @@ impl Files {
         }
         match self {
             Self::Live => replace_on_disk(permit, Path::new(path), new),
-            Self::World(world) => Ok(hosts::change(world, |h| h.write_local(permit, path, new.to_string()))?),
+            Self::World(world) => Ok(hosts::change(world, |h, _| h.write_local(permit, path, new.to_string()))?),
         }
     }
 }

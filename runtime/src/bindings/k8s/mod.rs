@@ -6,8 +6,9 @@
 //! `clusters:`, decided by the run's target when it is opened, never by a
 //! binding, which converts types and calls one of its verbs. Objects cross as maps with the
 //! API's own field names. The family is one Rhai module built from three
-//! exported modules (`api_read`, `api_write`, `api_exec`).
+//! exported modules (`api_read`, `api_write`, `api_exec`, `api_database`).
 
+mod api_database;
 mod api_exec;
 mod api_read;
 mod api_write;
@@ -24,5 +25,6 @@ pub(crate) fn module() -> rhai::Module {
     let mut module = rhai::exported_module!(api_read::k8s_read);
     module.combine_flatten(rhai::exported_module!(api_write::k8s_write));
     module.combine_flatten(rhai::exported_module!(api_exec::k8s_exec));
+    module.combine_flatten(rhai::exported_module!(api_database::k8s_database));
     module
 }

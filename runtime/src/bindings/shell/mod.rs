@@ -261,7 +261,7 @@ fn login_option(function: &str, o: Options<'_>) -> ScriptResult<Login> {
                 .ok_or_else(|| script_error("Invalid", &format!("`port` must be a port number, not {p}")))?,
         ),
     };
-    let login = Login { user: o.str("user")?, port, identity: o.str("identity")? };
+    let login = Login { user: o.str("user")?, port, identity: o.str("identity")?, ..Login::default() };
     ssh_args::base(&login).map_err(|e| script_error("Invalid", &format!("`{function}`: {e}")))?;
     Ok(login)
 }

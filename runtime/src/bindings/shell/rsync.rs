@@ -66,6 +66,7 @@ pub(super) fn run(ctx: &NativeCallContext, src: &str, dst: &str, options: &rhai:
         ssh: remote_shell(o)?,
         bwlimit: bwlimit(o)?,
         preview: o.bool("dry_run")?.unwrap_or(false),
+        ..Transfer::default()
     };
     let timeout = timeout(o, RSYNC_TIMEOUT)?;
     let verb = if transfer.preview { "preview" } else { "rsync" };

@@ -1,0 +1,391 @@
+//! Home directories copied between file servers: one rsync per user
+//! folder, run ON the target server over ssh and pulling from the source
+//! with the target's own key (the seed's NFS steps), or on one server that
+//! mounts both trees (Filestore, Azure Files), or on this machine. [`Homes`]
+//! is the family value, live or on a world's `hosts:`; it runs one rsync
+//! attempt, lists a tree, or finds what changed in one. Retries, the
+//! blast-radius rule and passes over many users are the binding's and the
+//! stdlib's (`stdlib/homes.rhai`); what runs where is [`remote`].
+//!
+//! Every verb takes the gate's [`Permit`]. Under `Permit::Check` the rsync
+//! runs with its own `--dry-run` (it reads both trees and writes neither);
+//! listings and searches are reads and run as they are. Nothing here knows
+//! Rhai, the run, or whether a run is a dry run.
+
+pub mod remote;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backends::shell::process::{self, Invocation};
+use crate::backends::shell::rsync::{self, Report, Transfer};
+use crate::backends::shell::ssh::{self, Login};
+use crate::backends::shell::world as hosts;
+use crate::backends::Target;
+use crate::cancel::Cancel;
+use crate::effects::{Failure, Permit};
+use remote::Runner;
+
+/// The host that stands for this machine.
+pub const LOCAL: &str = hosts::LOCAL;
+/// What ssh exits with when it, not the remote command, failed.
+const SSH_FAILED: i32 = 255;
+/// How long a listing or a search may take.
+const READ_TIMEOUT: Duration = Duration::from_mins(30);
+
+/// A tree of home directories: one folder per user under `root` on `host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// The server, as hubops reaches it over ssh (`local`: this machine).
+    pub host: String,
+    /// How hubops logs in to it.
+    pub login: Login,
+    /// The folder that holds the users' folders.
+    pub root: String,
+    /// How the other server reaches this one to pull from it.
+    pub pull: Pull,
+}
+
+/// How the target server logs in to the source to pull from it: the
+/// address it knows the source by and a login whose key is on the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pull {
+    /// The address (default: the tree's host).
+    pub address: Option<String>,
+    /// The login, with paths on the target server.
+    pub login: Login,
+}
+
+impl Tree {
+    /// `nfs-old:/export/home-01/homes/hub`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!("{}:{}", self.host, self.root)
+    }
+
+    fn folder(&self, user: &str) -> String {
+        format!("{}/{user}/", self.root.trim_end_matches('/'))
+    }
+}
+
+/// How every user of a pass is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct How {
+    /// Mirror deletions (`--delete`).
+    pub delete: bool,
+    /// `--bwlimit`.
+    pub bwlimit: Option<String>,
+    /// rsync's own `--timeout`: no data for this long ends the attempt.
+    pub io_timeout: Duration,
+    /// `--chown` (`1000:1000`), when the runner's rsync runs as root.
+    pub chown: Option<String>,
+    /// The rsync program on the runner.
+    pub rsync_path: String,
+    /// The longest one attempt may take.
+    pub timeout: Duration,
+}
+
+/// One user's copy: what runs where.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The user's folder name.
+    pub user: String,
+    /// Where rsync runs.
+    pub runner: Runner,
+    /// What it copies.
+    pub transfer: Transfer,
+    /// The rsync program on the runner.
+    pub rsync_path: String,
+    /// The longest the attempt may take.
+    pub timeout: Duration,
+    /// `from` and `to`, for messages.
+    pub shown: String,
+}
+
+impl Job {
+    /// `user`'s folder from `from` to `to`. rsync runs on the target (it
+    /// pulls), or here when the source is this machine (it pushes); trees
+    /// on one server are copied on that server.
+    pub fn new(from: &Tree, to: &Tree, user: &str, how: &How) -> Result<Self, Error> {
+        let push = from.host == LOCAL && to.host != LOCAL;
+        let runner = if push { Runner::Local } else { Runner::of(to) };
+        let mut ssh_words = None;
+        let src = if from.host == runner.host() {
+            from.folder(user)
+        } else {
+            let address = from.pull.address.clone().unwrap_or_else(|| from.host.clone());
+            let login = if runner == Runner::Local { from.login.clone() } else { from.pull.login.clone() };
+            ssh_words = Some(remote::rsh(&login)?);
+            format!("{address}:{}", from.folder(user))
+        };
+        let dst = if to.host == runner.host() {
+            to.folder(user)
+        } else {
+            ssh_words = Some(remote::rsh(&to.login)?);
+            format!("{}:{}", to.host, to.folder(user))
+        };
+        if let Some(bad) = ssh_words.iter().flatten().find(|w| !rsync::valid_word(w)) {
+            return Err(Error::Invalid { what: "word for rsync's remote shell", value: bad.clone() });
+        }
+        let mut extra = vec![
+            "--numeric-ids".to_string(),
+            "--partial".into(),
+            format!("--timeout={}", how.io_timeout.as_secs().max(1)),
+        ];
+        if let Some(chown) = &how.chown {
+            extra.push(format!("--chown={chown}"));
+        }
+        let transfer = Transfer {
+            src,
+            dst,
+            delete: how.delete,
+            ssh: ssh_words,
+            bwlimit: how.bwlimit.clone(),
+            preview: false,
+            max_delete: how.delete.then_some(0),
+            extra,
+        };
+        Ok(Self {
+            user: user.to_string(),
+            runner,
+            transfer,
+            rsync_path: how.rsync_path.clone(),
+            timeout: how.timeout,
+            shown: format!("{} -> {}", from.describe(), to.describe()),
+        })
+    }
+
+    /// The same copy, deleting at most `n` files the source no longer has.
+    #[must_use]
+    pub fn deleting(&self, n: u64) -> Self {
+        let mut job = self.clone();
+        job.transfer.max_delete = Some(n);
+        job
+    }
+
+    /// `alice on nfs-new: rsync ... nfs-old:/export/homes/alice/ /export/homes/alice/`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let argv = remote::rsync_argv(&self.rsync_path, &self.transfer);
+        let line = argv.iter().map(|w| process::quote(w)).collect::<Vec<_>>().join(" ");
+        format!("{} on {}: {line}", self.user, self.runner.host())
+    }
+}
+
+/// What one rsync attempt did (recorded in the journal, so a resume hands
+/// it back instead of copying again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// rsync's exit status (255: ssh failed).
+    pub status: i32,
+    /// What moved (or, checked, would).
+    pub report: Report,
+    /// Deletions `--max-delete` held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_deletions: Option<u64>,
+    /// The end of rsync's (and ssh's) stderr.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    /// How long it took, in milliseconds.
+    pub took_ms: u64,
+    /// Whether `took_ms` is a world's estimate that has not passed on the
+    /// run's clock yet (the binding waits it there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
+}
+
+/// A tree's folders and the server's clock when it was listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// The folder names, sorted.
+    pub users: Vec<String>,
+    /// The server's clock, seconds since 1970.
+    pub clock: i64,
+}
+
+/// Why a home-directory verb failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// ssh or rsync could not run, or the server could not be reached.
+    #[error(transparent)]
+    Command(#[from] process::Error),
+    /// A value that cannot be passed to ssh or rsync.
+    #[error("`{value}` is not a valid {what}")]
+    Invalid {
+        /// What it was meant to be.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// The tree's folder cannot be listed (it does not exist, or is no folder).
+    #[error("cannot list `{root}` on `{host}`{}", suffix(.stderr))]
+    List {
+        /// The server.
+        host: String,
+        /// The folder.
+        root: String,
+        /// What the server said.
+        stderr: String,
+    },
+    /// `find` could not look at all of the tree.
+    #[error("cannot tell what changed in `{root}` on `{host}`: find failed (status {status}){}", suffix(.stderr))]
+    Changed {
+        /// The server.
+        host: String,
+        /// The folder.
+        root: String,
+        /// find's status.
+        status: String,
+        /// What the server said.
+        stderr: String,
+    },
+}
+
+fn suffix(text: &str) -> String {
+    if text.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", text.trim())
+    }
+}
+
+impl From<ssh::Error> for Error {
+    fn from(e: ssh::Error) -> Self {
+        let ssh::Error::Invalid { what, value } = e;
+        Self::Invalid { what, value }
+    }
+}
+
+impl Failure for Error {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Command(e) => e.kind(),
+            Self::Invalid { .. } => "Invalid",
+            Self::List { .. } => "NotFound",
+            Self::Changed { .. } => "Failed",
+        }
+    }
+}
+
+/// Where the copies run, chosen once from the run's target.
+#[derive(Debug, Clone)]
+pub enum Homes {
+    /// Real servers; Ctrl-C stops what runs.
+    Live(Cancel),
+    /// The world's `hosts:`.
+    World(crate::world::Shared),
+}
+
+impl Homes {
+    /// The family value of a run on `target`.
+    #[must_use]
+    pub fn new(target: &Target, cancel: Cancel) -> Self {
+        match target {
+            Target::Live(_) => Self::Live(cancel),
+            Target::World(world) => Self::World(world.clone()),
+        }
+    }
+
+    /// One rsync attempt of `job`; every exit status is an answer. Under
+    /// `Permit::Check` rsync runs with `--dry-run`.
+    pub fn rsync(&self, permit: &Permit, job: &Job) -> Result<Attempt, Error> {
+        let transfer = if permit.is_check() { job.transfer.previewed() } else { job.transfer.clone() };
+        match self {
+            Self::Live(cancel) => {
+                let argv = remote::rsync_argv(&job.rsync_path, &transfer);
+                let inv = job.runner.invocation(&argv, job.timeout)?;
+                let started = std::time::Instant::now();
+                let out = process::run(permit, &inv, cancel)?;
+                Ok(Attempt {
+                    status: out.status,
+                    report: rsync::parse(&out.stdout),
+                    skipped_deletions: rsync::skipped_deletions(&out.stderr),
+                    stderr: process::tail(&out.stderr),
+                    took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    simulated: false,
+                })
+            }
+            Self::World(world) => {
+                let ran = hosts::change(world, |h, now| h.rsync_on(permit, job.runner.host(), &transfer, now))?;
+                Ok(Attempt {
+                    status: ran.status,
+                    skipped_deletions: rsync::skipped_deletions(&ran.stderr),
+                    stderr: process::tail(&ran.stderr),
+                    report: ran.report,
+                    took_ms: u64::try_from(ran.took.as_millis()).unwrap_or(u64::MAX),
+                    simulated: true,
+                })
+            }
+        }
+    }
+
+    /// The folders of `tree` and its server's clock. A read: it runs
+    /// under either permit.
+    pub fn list(&self, permit: &Permit, tree: &Tree) -> Result<Listing, Error> {
+        match self {
+            Self::Live(cancel) => {
+                let out = read(permit, cancel, tree, &remote::list_argv(&tree.root))?;
+                remote::parse_list(&out.stdout)
+                    .filter(|_| out.status == 0)
+                    .map(|(clock, users)| Listing { users, clock })
+                    .ok_or_else(|| Error::List {
+                        host: tree.host.clone(),
+                        root: tree.root.clone(),
+                        stderr: process::tail(&out.stderr),
+                    })
+            }
+            Self::World(world) => {
+                let clock = world.now().as_second();
+                let folders = hosts::read(world, |h| h.folders(&tree.host, &tree.root))?;
+                folders.map(|users| Listing { users, clock }).ok_or_else(|| Error::List {
+                    host: tree.host.clone(),
+                    root: tree.root.clone(),
+                    stderr: format!("cd: {}: No such file or directory", tree.root),
+                })
+            }
+        }
+    }
+
+    /// The folders of `tree` in which anything changed at or after `since`
+    /// (the server's clock, seconds since 1970). A read.
+    pub fn changed(&self, permit: &Permit, tree: &Tree, since: i64) -> Result<Vec<String>, Error> {
+        match self {
+            Self::Live(cancel) => {
+                let out = read(permit, cancel, tree, &remote::changed_argv(&tree.root, since))?;
+                let failed = |status: String| Error::Changed {
+                    host: tree.host.clone(),
+                    root: tree.root.clone(),
+                    status,
+                    stderr: process::tail(&out.stderr),
+                };
+                if out.status != 0 {
+                    return Err(failed(out.status.to_string()));
+                }
+                remote::parse_changed(&out.stdout).map_err(failed)
+            }
+            Self::World(world) => {
+                let since = jiff::Timestamp::from_second(since).unwrap_or(jiff::Timestamp::MIN);
+                Ok(hosts::read(world, |h| h.changed_since(&tree.host, &tree.root, since))?)
+            }
+        }
+    }
+}
+
+/// Runs a read-only command on a tree's server; ssh's own failure is
+/// [`process::Error::Unreachable`].
+fn read(permit: &Permit, cancel: &Cancel, tree: &Tree, argv: &[String]) -> Result<process::Output, Error> {
+    let runner = Runner::of(tree);
+    let inv: Invocation = runner.invocation(argv, READ_TIMEOUT)?;
+    let out = process::run(permit, &inv, cancel)?;
+    if out.status == SSH_FAILED && runner != Runner::Local {
+        return Err(Error::Command(process::Error::Unreachable {
+            host: tree.host.clone(),
+            stderr_tail: process::tail(&out.stderr),
+        }));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
