@@ -98,8 +98,8 @@ fn list_shows_bundled_and_search_path_runbooks_with_site_copies_first() {
     let (done, _dir) = Test::new().args(&["list"]).run();
     done.status(0);
     let names: Vec<&str> = done.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(names, ["cae-blue-green", "cae-home-volumes", "hub-health"]);
-    assert!(done.stdout.contains("hub-health        Check that a JupyterHub is healthy"), "{}", done.stdout);
+    assert_eq!(names, ["cae-blue-green", "cae-home-volumes", "hub-health", "nublado-migration"]);
+    assert!(done.stdout.contains("hub-health         Check that a JupyterHub is healthy"), "{}", done.stdout);
 }
 
 #[test]

@@ -223,6 +223,7 @@ hosts:
         jupyterhub:
           hub:
             baseUrl: /nb   # served here
+      homes/stale.txt: old
     commands:
       - run: git -C deploy pull --ff-only
         stdout: \"Already up to date.\\n\"
@@ -240,9 +241,9 @@ hosts:
 
 const MOVE: &str = r#"print(sh::run("git", ["-C", "deploy", "pull", "--ff-only"]).stdout);
 print(sh::ssh("nfs-old", ["du", "-s", "/export/homes/hub"]).stdout);
-let first = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", #{ delete: true, ssh: true });
+let first = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "homes/", #{ delete: true, ssh: true });
 print(`${first.files} ${first.bytes} ${first.deleted} ${first.planned}`);
-let second = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "nfs-new:/export/homes/hub/", #{ delete: true, ssh: true });
+let second = sh::rsync("ubuntu@nfs-old:/export/homes/hub/", "homes/", #{ delete: true, ssh: true });
 print(`${second.files} ${second.bytes}`);
 yaml::set("deploy/values.yaml", "jupyterhub.hub.baseUrl", "/n2");
 print(yaml::get("deploy/values.yaml", "jupyterhub.hub.baseUrl"));
@@ -258,15 +259,16 @@ fn a_rehearsal_moves_files_between_world_hosts_and_changes_only_the_world() {
     done.status(0).stdout("Already up to date.\n\n4884 /export/homes/hub\n\n2 5000002 1 false\n0 0\n/n2\n");
     assert!(!dir.path().join("deploy").exists(), "nothing local was touched");
     let after: serde_json::Value = serde_norway::from_str(&read(dir.path(), "after.yaml")).unwrap();
-    let new = &after["hosts"]["nfs-new"]["files"];
+    let local = &after["hosts"]["local"]["files"];
     assert_eq!(
-        new,
-        &serde_json::json!({ "/export/homes/hub/alice/a.ipynb": "{}", "/export/homes/hub/bob/data.h5": { "size": 5_000_000 } })
+        local,
+        &serde_json::json!({
+            "deploy/values.yaml": "# prod hub\njupyterhub:\n  hub:\n    baseUrl: /n2   # served here\n",
+            "homes/alice/a.ipynb": "{}",
+            "homes/bob/data.h5": { "size": 5_000_000 },
+        })
     );
-    assert_eq!(
-        after["hosts"]["local"]["files"]["deploy/values.yaml"],
-        "# prod hub\njupyterhub:\n  hub:\n    baseUrl: /n2   # served here\n"
-    );
+    assert_eq!(after["hosts"]["nfs-new"]["files"], serde_json::json!({ "/export/homes/hub/stale.txt": "old" }));
 }
 
 #[test]
@@ -277,7 +279,12 @@ fn a_dry_run_on_a_world_reports_what_would_move_and_leaves_it() {
         .args(&["run", "m.rhai", "--world", "w.yaml", "--dry-run", "--save-world", "after.yaml"])
         .run();
     done.status(0).stdout("\n\n2 5000002 1 true\n2 5000002\n/nb\n");
-    assert!(done.stderr.contains("Would move 2 files, 5000002 bytes, 1 deleted (ubuntu@nfs-old:/export/homes/hub/ -> nfs-new:/export/homes/hub/)"), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Would move 2 files, 5000002 bytes, 1 deleted (ubuntu@nfs-old:/export/homes/hub/ -> homes/)"),
+        "{}",
+        done.stderr
+    );
     assert!(
         done.stderr.contains("-    baseUrl: /nb   # served here\n+    baseUrl: /n2   # served here\n"),
         "{}",
