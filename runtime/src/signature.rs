@@ -65,12 +65,11 @@ impl Signature {
         if let (Some(property), Some(receiver)) = (self.property(), self.receiver()) {
             return format!("{}.{property}{ret}", receiver.to_lowercase());
         }
-        let (head, params) = match self.receiver() {
-            Some(receiver) => (format!("{}.{}", receiver.to_lowercase(), self.name), &self.params[1..]),
-            None => {
-                let module = self.module.as_ref().filter(|_| !self.global || self.receiver().is_none());
-                (module.map_or_else(|| self.name.clone(), |m| format!("{m}::{}", self.name)), &self.params[..])
-            }
+        let (head, params) = if let Some(receiver) = self.receiver() {
+            (format!("{}.{}", receiver.to_lowercase(), self.name), &self.params[1..])
+        } else {
+            let module = self.module.as_ref().filter(|_| !self.global || self.receiver().is_none());
+            (module.map_or_else(|| self.name.clone(), |m| format!("{m}::{}", self.name)), &self.params[..])
         };
         let params: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
         format!("{head}({}){ret}", params.join(", "))

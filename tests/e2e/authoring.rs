@@ -251,7 +251,7 @@ fn completions_and_a_man_page_come_from_the_command_line() {
     assert!(done.stdout.contains(".TH hubops 1"), "{}", &done.stdout[..done.stdout.len().min(400)]);
 }
 
-const DEPLOYMENT_WORLD: &str = r#"name: site
+const DEPLOYMENT_WORLD: &str = r"name: site
 clusters:
   prod:
     current: true
@@ -270,7 +270,7 @@ clusters:
                 - name: hub
                   image: quay.io/jupyterhub/k8s-hub:3.3.7
                   args: [jupyterhub, --config, /usr/local/etc/jupyterhub/jupyterhub_config.py]
-"#;
+";
 
 #[test]
 fn a_plan_shows_a_changed_deployment_field_by_field_and_writes_json() {
@@ -294,7 +294,7 @@ step("upgrade the hub", || c.apply(d));
     done.status(0);
     let plan = done.stderr.split("\nPlan:\n").nth(1).unwrap_or_default();
     let plan: String =
-        plan.lines().take_while(|l| !l.ends_with("nothing was changed")).map(|l| format!("{l}\n")).collect();
+        plan.lines().take_while(|l| !l.ends_with("nothing was changed")).flat_map(|l| [l, "\n"]).collect();
     // The annotation's line is 156 characters: folded to its first 80.
     let folded = format!("note: x{}... (156 characters)", "y".repeat(73));
     pretty_assertions::assert_eq!(

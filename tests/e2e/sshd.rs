@@ -87,7 +87,8 @@ impl Servers {
                 let (kind, body) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
                 format!("[{}]:{} {kind} {body}\n", s.addr, s.port)
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .concat();
         let known_hosts = keys.join("known_hosts");
         std::fs::write(&known_hosts, known).expect("known_hosts");
         Self { old, new, identity, transfer, known_hosts }

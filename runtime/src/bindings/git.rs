@@ -1,4 +1,4 @@
-//! `git::` - a site's GitOps checkout: where it stands (branch, revisions,
+//! `git::` - a site's `GitOps` checkout: where it stands (branch, revisions,
 //! whether one commit contains another, uncommitted files), and the
 //! changes a runbook makes to it (fetch, a new branch, a commit of named
 //! files, removing files, a push), each through the effects gate with ONE

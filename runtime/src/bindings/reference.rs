@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::signature::{self, Signature};
-use crate::Error;
 
 /// The reference as Markdown: global functions, then each family.
-pub(crate) fn reference_markdown(engine: &rhai::Engine) -> Result<String, Error> {
+pub(crate) fn reference_markdown(engine: &rhai::Engine) -> String {
     let functions: Vec<Signature> =
         signature::of_engine(engine, false).into_iter().filter(|s| !s.doc.is_empty()).collect();
     let mut by_family: BTreeMap<&str, Vec<&Signature>> = BTreeMap::new();
@@ -37,7 +36,7 @@ pub(crate) fn reference_markdown(engine: &rhai::Engine) -> Result<String, Error>
         out.push_str(&format!("\n## `{name}::`\n"));
         render(&mut out, functions);
     }
-    Ok(out)
+    out
 }
 
 fn render(out: &mut String, functions: &[&Signature]) {

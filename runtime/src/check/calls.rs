@@ -179,8 +179,11 @@ fn namespaced(engine: &[Signature], known: &Known, ns: &str, name: &str, n: usiz
             return None;
         }
         if named.is_empty() {
-            let names: Vec<String> = fns.iter().map(|f| format!("{ns}::{}", f.name)).collect();
-            return Some((format!("unknown function `{full}`"), did_you_mean(&full, names.iter().map(String::as_str))));
+            let candidates: Vec<String> = fns.iter().map(|f| format!("{ns}::{}", f.name)).collect();
+            return Some((
+                format!("unknown function `{full}`"),
+                did_you_mean(&full, candidates.iter().map(String::as_str)),
+            ));
         }
         let takes = named.iter().map(|f| f.display(&format!("{ns}::")));
         return Some((format!("function `{full}` cannot be called with {}", arguments(n)), Some(it_takes(takes))));
@@ -196,9 +199,12 @@ fn namespaced(engine: &[Signature], known: &Known, ns: &str, name: &str, n: usiz
         return None;
     }
     if named.is_empty() {
-        let names: Vec<String> =
+        let candidates: Vec<String> =
             in_module.iter().filter(|s| s.callable()).map(|s| format!("{ns}::{}", s.name)).collect();
-        return Some((format!("unknown function `{full}`"), did_you_mean(&full, names.iter().map(String::as_str))));
+        return Some((
+            format!("unknown function `{full}`"),
+            did_you_mean(&full, candidates.iter().map(String::as_str)),
+        ));
     }
     let takes = named.iter().map(|s| {
         // `k8s::apply(c, ..)` is written as a plain call here, even where

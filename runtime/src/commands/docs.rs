@@ -28,7 +28,7 @@ pub(super) fn docs(
         // the Rhai language server reads them from a folder.
         DocsFormat::Definitions if out.is_some() => engine.definitions().iter_files().collect(),
         DocsFormat::Definitions => vec![("hubops.d.rhai".into(), engine.definitions().single_file())],
-        DocsFormat::Markdown => vec![("reference.md".into(), crate::bindings::reference_markdown(&engine)?)],
+        DocsFormat::Markdown => vec![("reference.md".into(), crate::bindings::reference_markdown(&engine))],
         DocsFormat::World => vec![("world.md".into(), crate::bindings::world_reference())],
         DocsFormat::WorldSchema => vec![("world.schema.json".into(), json(&crate::bindings::world_schema()))],
     };

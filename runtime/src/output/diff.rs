@@ -64,7 +64,7 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<Field>) {
             }
         }
         (b, a) if b != a => {
-            out.push(Field { path: path.to_string(), op: "changed", before: Some(b.clone()), after: Some(a.clone()) })
+            out.push(Field { path: path.to_string(), op: "changed", before: Some(b.clone()), after: Some(a.clone()) });
         }
         _ => {}
     }

@@ -71,8 +71,8 @@ impl Printer {
 /// The plan as JSON: every change with its fields, grouped as printed.
 pub(crate) fn plan_json(plan: &[Planned]) -> Value {
     let changes: Vec<Value> = by_system(plan)
-        .into_iter()
-        .flat_map(|(_, items)| items)
+        .into_values()
+        .flatten()
         .map(|item| {
             let c = &item.change;
             json!({

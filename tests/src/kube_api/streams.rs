@@ -136,12 +136,9 @@ fn run(command: &[String], dir: &std::path::Path, stdin: Vec<u8>) -> (Vec<u8>, V
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) => {
-            let said = format!("exec: \"{program}\": executable file not found in $PATH\n");
-            return (Vec::new(), said.into_bytes(), 127);
-        }
+    let Ok(mut child) = child else {
+        let said = format!("exec: \"{program}\": executable file not found in $PATH\n");
+        return (Vec::new(), said.into_bytes(), 127);
     };
     let mut pipe = child.stdin.take();
     let feeder = std::thread::spawn(move || {

@@ -15,7 +15,7 @@ use crate::cancel::Cancel;
 use crate::effects::Permit;
 
 /// How long a local git command may take.
-const LOCAL: Duration = Duration::from_secs(60);
+const LOCAL: Duration = Duration::from_mins(1);
 /// How long one that talks to the remote may take.
 const NETWORK: Duration = Duration::from_mins(3);
 
@@ -26,9 +26,9 @@ fn dir(path: &str) -> Result<GitDir, Error> {
 /// `git -C path ARGS`, never asking for a password on the terminal (a run
 /// must not hang on a prompt), in the C locale (errors read the same).
 fn git(permit: &Permit, path: &str, args: &[&str], timeout: Duration, cancel: &Cancel) -> Result<Output, Error> {
-    let mut argv = vec!["-C".to_string(), path.to_string()];
-    argv.extend(args.iter().map(ToString::to_string));
-    let mut inv = Invocation::new("git", argv, timeout);
+    let mut command_line = vec!["-C".to_string(), path.to_string()];
+    command_line.extend(args.iter().map(ToString::to_string));
+    let mut inv = Invocation::new("git", command_line, timeout);
     inv.env = vec![("GIT_TERMINAL_PROMPT".into(), "0".into()), ("LC_ALL".into(), "C".into())];
     Ok(process::run(permit, &inv, cancel)?)
 }

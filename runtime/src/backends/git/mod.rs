@@ -1,4 +1,4 @@
-//! Git checkouts, as a GitOps runbook needs them: where a checkout stands
+//! Git checkouts, as a `GitOps` runbook needs them: where a checkout stands
 //! (its branch, revisions, whether one commit contains another, which files
 //! have uncommitted changes), and the changes a runbook makes to it (fetch,
 //! a new branch, a commit of named files, removing files, a push). One
@@ -149,10 +149,11 @@ fn list(files: &[String]) -> String {
 impl Failure for Error {
     fn kind(&self) -> &'static str {
         match self {
-            Self::NotARepo { .. } | Self::UnknownRevision { .. } | Self::NoRemote { .. } | Self::NoBranch { .. } => {
-                "NotFound"
-            }
-            Self::Untracked { .. } => "NotFound",
+            Self::NotARepo { .. }
+            | Self::UnknownRevision { .. }
+            | Self::NoRemote { .. }
+            | Self::NoBranch { .. }
+            | Self::Untracked { .. } => "NotFound",
             Self::Unsupported { .. } => "Usage",
             Self::Corrupt { .. } | Self::Io { .. } | Self::BadBranch { .. } | Self::Outside { .. } => "Invalid",
             Self::BranchExists { .. } | Self::Dirty { .. } | Self::NothingToCommit { .. } => "Conflict",
@@ -339,6 +340,7 @@ pub(crate) fn relative(path: &str, files: &[String]) -> Result<Vec<String>, Erro
 /// Whether git would take `name` as a branch name (the rules of
 /// `git check-ref-format --branch`, for checks that start no process).
 #[must_use]
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // git's rule is case-sensitive: `x.LOCK` is a valid name
 pub fn valid_branch(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(['-', '/'])

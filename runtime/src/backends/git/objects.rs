@@ -64,7 +64,11 @@ pub(crate) fn is_id(text: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 fn unhex(id: &str) -> Option<[u8; 20]> {
@@ -324,7 +328,7 @@ impl GitDir {
     /// alternate); `None` when none has it.
     pub(crate) fn object(&self, id: &str) -> Result<Option<Object>, Error> {
         let Some(raw) = unhex(id) else { return Ok(None) };
-        for objects in self.object_dirs()? {
+        for objects in self.object_dirs() {
             if let Some(object) = loose(&objects, id)? {
                 return Ok(Some(object));
             }
@@ -337,7 +341,7 @@ impl GitDir {
         Ok(None)
     }
 
-    fn object_dirs(&self) -> Result<Vec<PathBuf>, Error> {
+    fn object_dirs(&self) -> Vec<PathBuf> {
         let objects = self.common.join("objects");
         let mut dirs = vec![objects.clone()];
         let alternates = objects.join("info/alternates");
@@ -347,7 +351,7 @@ impl GitDir {
                 dirs.push(if p.is_absolute() { p.to_path_buf() } else { objects.join(p) });
             }
         }
-        Ok(dirs)
+        dirs
     }
 }
 
@@ -533,22 +537,18 @@ impl Pack {
             _ => None,
         };
         let data = inflate(reader, size).map_err(|e| io(&self.pack, e))?;
-        match base {
-            Some(base) => {
-                let data = apply_delta(&base.data, &data).ok_or_else(|| corrupt(&self.pack, "bad delta"))?;
-                Ok(Object { kind: base.kind, data })
-            }
-            None => {
-                let kind = match type_code {
-                    1 => Kind::Commit,
-                    2 => Kind::Tree,
-                    3 => Kind::Blob,
-                    4 => Kind::Tag,
-                    _ => return Err(corrupt(&self.pack, "unknown object type")),
-                };
-                Ok(Object { kind, data })
-            }
+        if let Some(base) = base {
+            let data = apply_delta(&base.data, &data).ok_or_else(|| corrupt(&self.pack, "bad delta"))?;
+            return Ok(Object { kind: base.kind, data });
         }
+        let kind = match type_code {
+            1 => Kind::Commit,
+            2 => Kind::Tree,
+            3 => Kind::Blob,
+            4 => Kind::Tag,
+            _ => return Err(corrupt(&self.pack, "unknown object type")),
+        };
+        Ok(Object { kind, data })
     }
 }
 

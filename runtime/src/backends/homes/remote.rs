@@ -81,11 +81,11 @@ impl Runner {
     /// `argv` (program first) run here, or on the server through the
     /// wrapper; the process holds its stdin for the wrapper to watch.
     pub fn invocation(&self, argv: &[String], timeout: std::time::Duration) -> Result<Invocation, ssh::Error> {
-        let Some((program, args)) = argv.split_first() else {
+        let Some((program, rest)) = argv.split_first() else {
             return Ok(Invocation::new("true", Vec::new(), timeout));
         };
         match self {
-            Self::Local => Ok(Invocation::new(program.clone(), args.to_vec(), timeout)),
+            Self::Local => Ok(Invocation::new(program.clone(), rest.to_vec(), timeout)),
             Self::Remote { host, login } => {
                 let mut words: Vec<String> = vec!["sh".into(), "-c".into(), WRAPPER.into(), "hubops".into()];
                 words.extend(argv.iter().cloned());

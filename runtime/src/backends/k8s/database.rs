@@ -101,6 +101,7 @@ fn sqlite_file(url: &str) -> Option<String> {
 }
 
 /// Whether a path can be named in a sqlite dot-command and a shell word.
+#[must_use]
 pub fn valid_path(path: &str) -> bool {
     path.starts_with('/') && !path.contains(['\'', '"', '\\', '\n', '\0']) && !path.ends_with('/')
 }

@@ -43,6 +43,24 @@ pub struct ExecTarget {
     pub container: Option<String>,
 }
 
+/// `mv FROM TO` on a simulated pod's files.
+fn mv(files: &mut BTreeMap<String, String>, args: &[String]) -> Output {
+    let mut out = Output::default();
+    let paths: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let [from, to] = paths.as_slice() else {
+        out.stderr = b"mv: missing file operand\n".to_vec();
+        out.status = 1;
+        return out;
+    };
+    if let Some(content) = files.remove(from.as_str()) {
+        files.insert((*to).clone(), content);
+    } else {
+        out.stderr = format!("mv: cannot stat '{from}': No such file or directory\n").into_bytes();
+        out.status = 1;
+    }
+    out
+}
+
 /// Runs a command against a simulated pod's files.
 pub fn simulate(files: &mut BTreeMap<String, String>, cmd: &[String], stdin: &[u8]) -> Output {
     let mut out = Output::default();
@@ -115,24 +133,7 @@ pub fn simulate(files: &mut BTreeMap<String, String>, cmd: &[String], stdin: &[u
                 }
             }
         }
-        "mv" => {
-            let paths: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-            match paths.as_slice() {
-                [from, to] => match files.remove(from.as_str()) {
-                    Some(content) => {
-                        files.insert((*to).clone(), content);
-                    }
-                    None => {
-                        out.stderr = text(&format!("mv: cannot stat '{from}': No such file or directory\n"));
-                        out.status = 1;
-                    }
-                },
-                _ => {
-                    out.stderr = text("mv: missing file operand\n");
-                    out.status = 1;
-                }
-            }
-        }
+        "mv" => return mv(files, args),
         "sqlite3" => return sqlite(files, args),
         "tee" => {
             let content = String::from_utf8_lossy(stdin).into_owned();

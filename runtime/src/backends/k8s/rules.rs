@@ -3,7 +3,7 @@
 //!
 //! - immutable fields on update: a claim's spec (but `resources.requests`,
 //!   `volumeAttributesClassName`, and a `volumeName` set once), a volume's
-//!   source, the selector of a Deployment, ReplicaSet or DaemonSet;
+//!   source, the selector of a Deployment, `ReplicaSet` or `DaemonSet`;
 //! - the conditions the deployment controller derives from replica counts
 //!   (`Available`, `Progressing`), so a Deployment whose replicas are ready
 //!   is `Available` although its manifest lists no conditions;
@@ -231,7 +231,7 @@ fn max_unavailable(obj: &Value, replicas: i64) -> i64 {
 }
 
 /// A stable stand-in for the pod-template hash of a Deployment's current
-/// ReplicaSet (ten characters of the alphabet Kubernetes uses).
+/// `ReplicaSet` (ten characters of the alphabet Kubernetes uses).
 fn template_hash(template: &Value) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
