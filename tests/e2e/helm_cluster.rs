@@ -286,12 +286,31 @@ fn a_live_rollback_on_a_cluster_passes_its_context_to_helm() {
         .file("kubeconfig", &api.kubeconfig(&["green"]))
         .env("KUBECONFIG", "kubeconfig")
         .file("r.rhai", script)
-        .args(&["run", "r.rhai"])
+        .args(&["run", "r.rhai", "--journal", "j.jsonl"])
         .run();
     done.status(0).stdout("false\n");
     assert_eq!(
         read(dir.path(), "helm.argv"),
         "rollback\njupyterhub\n1\n--kube-context\ngreen\n--namespace\njupyterhub\n--timeout\n300s\n---\n"
+    );
+    // The release is on its cluster: the rollback held the cluster's Lease
+    // in the release's namespace, and let it go at the end.
+    let locks: Vec<(String, String)> = done
+        .journal("j.jsonl")
+        .into_iter()
+        .filter_map(|e| match e {
+            hubops::journal::Event::Lock { target, action, .. } if target.starts_with("lease") => {
+                Some((target, action))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        locks,
+        [
+            ("lease k8s/green jupyterhub".to_string(), "acquired".to_string()),
+            ("lease k8s/green jupyterhub".to_string(), "released".to_string())
+        ]
     );
 }
 

@@ -371,7 +371,12 @@ impl Run {
         }
         self.lock_system(&change.system)?;
         if let Some(scope) = change.scope.clone() {
-            self.hold_remote(&change.system, &scope)?;
+            // A Helm release is on its cluster: one Lease for both.
+            let remote = change
+                .system
+                .strip_prefix("helm/")
+                .map_or_else(|| change.system.clone(), |context| format!("k8s/{context}"));
+            self.hold_remote(&remote, &scope)?;
             self.keep_renewing();
         }
         let persist = |path: &std::path::Path| {
