@@ -113,6 +113,17 @@ impl Redactor {
         }
     }
 
+    /// Adds every non-empty string in `value` (a secret answer, such as a
+    /// Vault read), and nothing else: its numbers and keys are not secret.
+    pub fn add_strings(&self, value: &Value) {
+        match value {
+            Value::String(s) if !s.is_empty() => self.add(s),
+            Value::Array(items) => items.iter().for_each(|v| self.add_strings(v)),
+            Value::Object(map) => map.values().for_each(|v| self.add_strings(v)),
+            _ => {}
+        }
+    }
+
     /// Whether any secret is known.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -244,19 +244,9 @@ fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptRe
         )
     })?;
     if secret {
-        learn_secrets(&run, &json);
+        run.redactor().add_strings(&json);
     }
     rhai::serde::to_dynamic(json)
-}
-
-/// Every string value of a secret answer becomes a secret of the run.
-fn learn_secrets(run: &Run, value: &serde_json::Value) {
-    match value {
-        serde_json::Value::String(s) if !s.is_empty() => run.redactor().add(s),
-        serde_json::Value::Array(items) => items.iter().for_each(|v| learn_secrets(run, v)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| learn_secrets(run, v)),
-        _ => {}
-    }
 }
 
 fn wait_until(ctx: &NativeCallContext, url: &str, until: &rhai::FnPtr, options: &rhai::Map) -> ScriptResult<rhai::Map> {

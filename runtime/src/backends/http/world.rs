@@ -191,16 +191,6 @@ impl WorldPart for HttpWorld {
 }
 
 /// Loads the `http:` section.
-/// Every string in a secret endpoint's answer, known to the redactor.
-fn secret_strings(value: &Value) {
-    match value {
-        Value::String(s) if !s.is_empty() => crate::redact::global().add(s),
-        Value::Array(items) => items.iter().for_each(secret_strings),
-        Value::Object(map) => map.values().for_each(secret_strings),
-        _ => {}
-    }
-}
-
 pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> {
     let world: HttpWorld = serde_json::from_value(section.clone()).map_err(|e| e.to_string())?;
     for endpoint in &world.endpoints {
@@ -210,7 +200,7 @@ pub(crate) fn load_world(section: &Value) -> Result<Box<dyn WorldPart>, String> 
         }
         for answer in endpoint.answers.iter().filter(|_| endpoint.secret) {
             if let Some(json) = &answer.json {
-                secret_strings(json);
+                crate::redact::global().add_strings(json);
             }
             if let Some(body) = answer.body.as_deref().filter(|b| !b.is_empty()) {
                 crate::redact::global().add(body);
