@@ -249,6 +249,14 @@ fn get_json(ctx: &NativeCallContext, url: &str, options: &rhai::Map) -> ScriptRe
     rhai::serde::to_dynamic(json)
 }
 
+/// What a dry run's wait answers: no status, and `would_wait`.
+fn would_wait() -> rhai::Map {
+    let mut map =
+        to_map(Response { status: 0, headers: std::collections::BTreeMap::new(), body: String::new(), address: None });
+    map.insert("would_wait".into(), true.into());
+    map
+}
+
 fn wait_until(ctx: &NativeCallContext, url: &str, until: &rhai::FnPtr, options: &rhai::Map) -> ScriptResult<rhai::Map> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
@@ -279,16 +287,7 @@ fn wait_until(ctx: &NativeCallContext, url: &str, until: &rhai::FnPtr, options: 
     };
     match run.wait(&wait, |remaining| std::future::ready(look(remaining))) {
         Ok(Waited::Done { value, .. }) => Ok(to_map(value)),
-        Ok(Waited::WouldWait { .. }) => {
-            let mut map = to_map(Response {
-                status: 0,
-                headers: std::collections::BTreeMap::new(),
-                body: String::new(),
-                address: None,
-            });
-            map.insert("would_wait".into(), true.into());
-            Ok(map)
-        }
+        Ok(Waited::WouldWait { .. }) => Ok(would_wait()),
         Err(WaitError::Failed(e)) => Err(e),
         Err(WaitError::Timeout { progress, .. }) => Err(script_error(
             "Timeout",
@@ -353,16 +352,7 @@ fn expect(ctx: &NativeCallContext, url: &str, status: i64, options: &rhai::Map) 
     });
     match waited {
         Ok(Waited::Done { value, .. }) => Ok(to_map(value)),
-        Ok(Waited::WouldWait { .. }) => {
-            let mut map = to_map(Response {
-                status: 0,
-                headers: std::collections::BTreeMap::new(),
-                body: String::new(),
-                address: None,
-            });
-            map.insert("would_wait".into(), true.into());
-            Ok(map)
-        }
+        Ok(Waited::WouldWait { .. }) => Ok(would_wait()),
         Err(WaitError::Timeout { progress, .. }) => Err(script_error(
             "Timeout",
             &run.redactor().redact(&format!(
