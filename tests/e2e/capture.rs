@@ -287,3 +287,92 @@ fn a_captured_cae_site_rehearses_the_home_volume_migration_its_live_dry_run_plan
     };
     assert_eq!(verbs(changes(&rehearsal, "applied")), verbs(planned));
 }
+
+/// A hub's namespace on a test API server: the `hub` Deployment with a
+/// ready replica and `proxy-public` behind the load balancer `lb`.
+fn hub_cluster(ns: &str, lb: &str) -> FakeApi {
+    FakeApi::start(vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "hub", "namespace": ns, "labels": {"component": "hub"}},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"component": "hub"}}},
+               "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "proxy-public", "namespace": ns},
+               "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "targetPort": 8443}]},
+               "status": {"loadBalancer": {"ingress": [{"hostname": lb}]}}}),
+    ])
+}
+
+#[test]
+fn a_captured_zone_and_its_servers_plan_the_blue_green_prepare_its_live_dry_run_plans() {
+    let dns = crate::dns::Site::start();
+    let moto = Moto::start();
+    let zone = moto.zone("example.test", false);
+    moto.change(&zone, &["{'Action': 'CREATE', 'ResourceRecordSet': {'Name': 'hub.example.test', 'Type': 'CNAME', 'TTL': 60, 'ResourceRecords': [{'Value': 'blue.lb.test'}]}}".to_string()]);
+    let blue = hub_cluster("daskhub", "blue.lb.test");
+    let green = hub_cluster("jupyterhub", "green.lb.test");
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: cae-blue\n\
+         clusters:\n- name: blue\n  cluster:\n    server: {}\n- name: green\n  cluster:\n    server: {}\n\
+         users:\n- name: tester\n  user:\n    token: not-a-secret\n\
+         contexts:\n- name: cae-blue\n  context:\n    cluster: blue\n    user: tester\n\
+         - name: cae-green\n  context:\n    cluster: green\n    user: tester\n",
+        blue.url, green.url
+    );
+    let live = || {
+        crate::moto::fake_credentials(dns.test())
+            .env("HUBOPS_AWS_ENDPOINT", &moto.endpoint)
+            .file("kubeconfig", &kubeconfig)
+            .file(".aws/config", "[profile cae]\nregion = us-west-2\n")
+            .env("KUBECONFIG", "kubeconfig")
+    };
+    let sets = ["--set", "stage=prepare", "--set", "zone=example.test"];
+    let mut args = vec!["capture", "cae-blue-green"];
+    args.extend(SETS);
+    args.extend(sets);
+    let (done, dir) = live().args(&args).run();
+    done.status(0);
+    let world = read(dir.path(), "captured.yaml");
+    assert_no_secret(&world, "not-a-secret");
+    let parsed: Value = serde_norway::from_str(&world).expect("yaml");
+    let servers: Vec<&str> = parsed["dns"]["zones"]["example.test"]["nameservers"]
+        .as_array()
+        .expect("the zone's servers")
+        .iter()
+        .filter_map(|s| s["host"].as_str())
+        .collect();
+    assert_eq!(servers, ["ns1.example.test", "ns2.example.test"]);
+    let records = parsed["aws"]["accounts"]["cae"]["zones"][0]["records"].as_array().expect("records");
+    assert!(records.iter().any(|r| r["type"] == "CNAME" && r["values"] == json!(["blue.lb.test"])), "{records:?}");
+
+    let mut args = vec!["run", "cae-blue-green", "--dry-run", "--journal", "j.jsonl"];
+    args.extend(SETS);
+    args.extend(sets);
+    let (live_plan, _live_dir) = live().args(&args).run();
+    live_plan.status(0);
+    let (world_plan, _world_dir) = Test::new()
+        .file("captured.yaml", &world)
+        .args(&[
+            "run",
+            "cae-blue-green",
+            "--world",
+            "captured.yaml",
+            "--dry-run",
+            "--journal",
+            "j.jsonl",
+            "--set",
+            "stage=prepare",
+        ])
+        .run();
+    world_plan.status(0);
+    let planned = changes(&live_plan, "planned");
+    assert_eq!(planned.len(), 1, "new-hub -> green: {planned:?}");
+    assert_eq!(changes(&world_plan, "planned"), planned);
+    let (rehearsal, _rehearsal_dir) = Test::new()
+        .file("captured.yaml", &world)
+        .args(&["run", "cae-blue-green", "--world", "captured.yaml", "--journal", "j.jsonl"])
+        .run();
+    rehearsal.status(0);
+    assert!(rehearsal.stdout.contains("green is reachable at https://new-hub.example.test"), "{}", rehearsal.stdout);
+    assert_eq!(changes(&rehearsal, "applied"), planned);
+}
