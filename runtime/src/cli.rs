@@ -146,6 +146,9 @@ pub(crate) struct CaptureArgs {
     /// Overwrite the file
     #[arg(long)]
     pub(crate) force: bool,
+    /// Folder of journals whose live runs' waits give the world's timings (default: hubops' journals)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) journals: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +314,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Config, 
             out: c.out,
             kubeconfig: c.kubeconfig,
             force: c.force,
+            journals: c.journals,
         }),
         Command::Docs { format, out } => config::Command::Docs {
             format: match format {

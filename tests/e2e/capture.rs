@@ -275,7 +275,8 @@ fn a_captured_cae_site_rehearses_the_home_volume_migration_its_live_dry_run_plan
     let (world_plan, _plan_dir) = on_world(&["--dry-run"]);
     world_plan.status(0);
     let planned = changes(&live, "planned");
-    assert!(planned.len() >= 6, "{planned:?}\n{}", live.stderr);
+    // Two snapshots, two gp3 volumes, two PVs and two claims on green.
+    assert_eq!(planned.len(), 8, "{planned:?}\n{}", live.stderr);
     assert_eq!(changes(&world_plan, "planned"), planned);
     // The rehearsal makes what the live dry run plans, verb for verb.
     let (rehearsal, _rehearsal_dir) = on_world(&[]);
@@ -375,4 +376,40 @@ fn a_captured_zone_and_its_servers_plan_the_blue_green_prepare_its_live_dry_run_
     rehearsal.status(0);
     assert!(rehearsal.stdout.contains("green is reachable at https://new-hub.example.test"), "{}", rehearsal.stdout);
     assert_eq!(changes(&rehearsal, "applied"), planned);
+}
+
+#[test]
+fn a_capture_carries_the_timings_live_runs_measured_and_no_dry_runs() {
+    let site = site();
+    let capture = |journals: &std::path::Path| {
+        let mut args = vec!["capture", "cae-home-volumes", "--journals", journals.to_str().expect("path")];
+        args.extend(SETS);
+        let (done, dir) = site.test().args(&args).run();
+        done.status(0);
+        let world: Value = serde_norway::from_str(&read(dir.path(), "captured.yaml")).expect("yaml");
+        (done, world["aws"]["accounts"]["cae"]["timing"].clone())
+    };
+    let mut dry = vec!["run", "cae-home-volumes", "--dry-run", "--journal", "j.jsonl"];
+    dry.extend(SETS);
+    let (done, dry_dir) = site.test().args(&dry).run();
+    done.status(0);
+    assert_eq!(capture(dry_dir.path()).1, Value::Null, "a dry run measures nothing");
+
+    let mut live = vec!["run", "cae-home-volumes", "--yes", "--journal", "j.jsonl"];
+    live.extend(SETS);
+    let (done, live_dir) = site.test().args(&live).run();
+    done.status(0);
+    let run_id = done
+        .journal("j.jsonl")
+        .into_iter()
+        .find_map(|e| match e {
+            Event::RunStart { run_id, .. } => Some(run_id),
+            _ => None,
+        })
+        .expect("a run");
+    let (captured, timing) = capture(live_dir.path());
+    let keys: Vec<&String> = timing.as_object().expect("timing from the live run").keys().collect();
+    assert_eq!(keys, ["snapshot", "volume"]);
+    assert!(captured.stderr.contains("timing.snapshot: "), "{}", captured.stderr);
+    assert!(captured.stderr.contains(&format!("as measured by live run {run_id}")), "{}", captured.stderr);
 }

@@ -19,6 +19,7 @@
 //! parameter gives several values); an optional one left empty is skipped.
 
 mod read;
+mod timing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ pub(crate) struct CaptureConfig {
     pub(crate) kubeconfig: Option<PathBuf>,
     /// `--force`: overwrite `out`.
     pub(crate) force: bool,
+    /// `--journals DIR`: where the live runs whose waits give the timings
+    /// are journaled (default: hubops' journal folder).
+    pub(crate) journals: Option<PathBuf>,
 }
 
 /// Why a capture wrote nothing.
@@ -175,7 +179,9 @@ pub(super) fn capture(
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
     let target = crate::backends::Target::Live(crate::backends::Live { kubeconfig: args.kubeconfig.clone() });
-    let sections = runtime.block_on(read_all(&target, &needs, printer))?;
+    let mut sections = runtime.block_on(read_all(&target, &needs, printer))?;
+    let journals = args.journals.clone().unwrap_or_else(crate::journal::default_dir);
+    measured_timing(&mut sections, &journals, printer);
     let secrets: Vec<(String, String)> = values
         .secret_names
         .iter()
@@ -289,6 +295,26 @@ async fn read_all(target: &crate::backends::Target, needs: &[Need], printer: Pri
         }
     }
     Ok(out)
+}
+
+/// Each captured account's `timing:` from what live runs journaled in
+/// `dir` (the keys nothing measured keep the world's defaults). A wait's
+/// journal line does not name its account: every account captured gets
+/// the same figures, and the output says which run measured each.
+fn measured_timing(sections: &mut Sections, dir: &std::path::Path, printer: Printer) {
+    let measured = timing::measured(dir);
+    if measured.is_empty() || sections.accounts.is_empty() {
+        return;
+    }
+    let mut timing = Map::new();
+    for (key, m) in &measured {
+        let took = crate::duration::format(m.took.max(std::time::Duration::from_millis(1)));
+        printer.note(&format!("timing.{key}: {took}, as measured by live run {}", m.run));
+        timing.insert((*key).to_string(), json!(took));
+    }
+    for account in sections.accounts.values_mut() {
+        account["timing"] = Value::Object(timing.clone());
+    }
 }
 
 /// The world file: a header, the parameters given (secrets left out) and
