@@ -14,6 +14,8 @@ use crate::web::Web;
 
 const TOKEN: &str = "hub-t0ken-never-written";
 const SECRET: &str = "crypt-keeper-s3cr3t";
+/// A user's upstream token, in the auth state an admin token is shown.
+const UPSTREAM: &str = "upstream-access-t0ken";
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -42,7 +44,8 @@ fn hub() -> Web {
             } else {
                 json!({})
             };
-            json!({"name": name, "admin": false, "last_activity": "2026-11-21T05:41:12Z", "servers": servers})
+            json!({"name": name, "admin": false, "last_activity": "2026-11-21T05:41:12Z", "servers": servers,
+                   "auth_state": {"access_token": UPSTREAM}})
         };
         match req.path.as_str() {
             "/hub/api/users?offset=0&limit=200" => json(json!({
@@ -75,6 +78,7 @@ fn a_captured_hub_rehearses_the_health_report_the_live_hub_gives() {
     assert!(done.stderr.contains("not captured: argocd"), "{}", done.stderr);
     let world = read(dir.path(), "captured.yaml");
     assert_no_secret(&world, TOKEN);
+    assert_no_secret(&world, UPSTREAM);
     assert!(world.contains("carol"), "the second page is captured:\n{world}");
 
     let live = Test::new()
@@ -122,8 +126,8 @@ fn capture_refuses_to_overwrite_and_names_a_missing_parameter() {
 /// volumes on moto.
 struct Site {
     moto: Moto,
-    _blue: FakeApi,
-    _green: FakeApi,
+    blue: FakeApi,
+    green: FakeApi,
     kubeconfig: String,
 }
 
@@ -187,7 +191,7 @@ fn site() -> Site {
          - name: cae-green\n  context:\n    cluster: green\n    user: tester\n",
         blue.url, green.url
     );
-    Site { moto, _blue: blue, _green: green, kubeconfig }
+    Site { moto, blue, green, kubeconfig }
 }
 
 const SETS: [&str; 8] =
@@ -237,8 +241,15 @@ fn a_captured_cae_site_rehearses_the_home_volume_migration_its_live_dry_run_plan
     let site = site();
     let mut args = vec!["capture", "cae-home-volumes"];
     args.extend(SETS);
+    site.moto.record();
     let (done, dir) = site.test().args(&args).run();
     done.status(0);
+    // Read verbs only, on every system.
+    for api in [&site.blue, &site.green] {
+        assert!(api.requests().iter().all(|r| !r.is_write()), "a write: {:?}", api.requests());
+    }
+    let actions: Vec<String> = site.moto.requests().into_iter().map(|r| r.action).collect();
+    assert!(!actions.is_empty() && actions.iter().all(|a| a.starts_with("Describe")), "{actions:?}");
     let world = read(dir.path(), "captured.yaml");
     assert_no_secret(&world, SECRET);
     assert_no_secret(&world, "not-a-secret");

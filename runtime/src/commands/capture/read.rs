@@ -198,8 +198,20 @@ pub(super) async fn hub(target: &Target, base: &str, token: Option<&str>) -> Res
         if answer.status != 200 {
             return Err(Error::Hub { url, why: format!("the hub answered {}", answer.status) });
         }
-        let page: Value = serde_json::from_str(&answer.body)
+        let mut page: Value = serde_json::from_str(&answer.body)
             .map_err(|e| Error::Hub { url: url.clone(), why: format!("not JSON: {e}") })?;
+        // A token with `admin:auth_state` gets each user's auth state (their
+        // upstream tokens): never written down.
+        for user in page.get_mut("items").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(user) = user.as_object_mut() {
+                user.remove("auth_state");
+            }
+        }
+        for user in page.as_array_mut().into_iter().flatten() {
+            if let Some(user) = user.as_object_mut() {
+                user.remove("auth_state");
+            }
+        }
         let next = page.pointer("/_pagination/next/offset").and_then(Value::as_u64);
         if let Some(l) = page.pointer("/_pagination/next/limit").and_then(Value::as_u64) {
             limit = l;
