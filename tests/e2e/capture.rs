@@ -424,3 +424,43 @@ fn a_capture_carries_the_timings_live_runs_measured_and_no_dry_runs() {
     assert!(captured.stderr.contains("timing.snapshot: "), "{}", captured.stderr);
     assert!(captured.stderr.contains(&format!("as measured by live run {run_id}")), "{}", captured.stderr);
 }
+
+/// A site runbook whose header names a list of namespaces: Argo CD's
+/// Applications and the Leases in them are captured as they are live.
+#[test]
+fn argo_cd_applications_and_leases_are_captured_as_the_cluster_serves_them() {
+    let api = FakeApi::start(vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "nublado", "namespace": "argocd"},
+               "spec": {"project": "default", "source": {"repoURL": "https://github.com/lsst-sqre/phalanx", "path": "applications/nublado"},
+                        "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}},
+               "status": {"sync": {"status": "Synced", "revision": "aaa111"}, "health": {"status": "Healthy"}}}),
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "argocd-leader", "namespace": "argocd"},
+               "spec": {"holderIdentity": "controller-0", "leaseDurationSeconds": 15}}),
+    ]);
+    let runbook = "//! Report an Argo CD application.\n//! capture: kube context namespaces\n\
+        let p = params(#{ context: #{ default_value: \"green\" }, namespaces: #{ type: \"list\", default_value: [\"argocd\"] } });\n\
+        let c = k8s::cluster(p.context);\n\
+        let a = argocd::app(c, \"argocd\", \"nublado\");\n\
+        print(`${a.sync_status} ${a.health} ${a.revision} ${a.self_heal}`);\n\
+        print(c.get(\"lease\", \"argocd\", \"argocd-leader\").spec.holderIdentity);\n";
+    let live = || {
+        Test::new()
+            .file("kubeconfig", &api.kubeconfig(&["green"]))
+            .env("KUBECONFIG", "kubeconfig")
+            .file("apps.rhai", runbook)
+    };
+    let (done, dir) = live().args(&["capture", "apps.rhai"]).run();
+    done.status(0);
+    let world = read(dir.path(), "captured.yaml");
+    let (live_run, _live_dir) = live().args(&["run", "apps.rhai", "-q"]).run();
+    live_run.status(0);
+    assert_eq!(live_run.stdout, "Synced Healthy aaa111 true\ncontroller-0\n");
+    let (rehearsed, _rehearsed_dir) = Test::new()
+        .file("apps.rhai", runbook)
+        .file("captured.yaml", &world)
+        .args(&["run", "apps.rhai", "--world", "captured.yaml", "-q"])
+        .run();
+    rehearsed.status(0);
+    assert_eq!(rehearsed.stdout, live_run.stdout);
+}
