@@ -380,16 +380,22 @@ fn need(runbook: &str, line: &str, values: &BTreeMap<String, Value>) -> Result<N
     let optional = |i: usize| -> Result<Option<String>, Error> {
         names.get(i).map_or(Ok(None), |n| Ok(get(n)?.into_iter().next()))
     };
-    let arity = |min: usize, max: usize| {
-        if names.len() < min || names.len() > max {
-            Err(bad(format!("`{kind}` takes {min} to {max} parameter names, not {}", names.len())))
+    let arity = |min: usize, max: Option<usize>| {
+        if names.len() < min || max.is_some_and(|m| names.len() > m) {
+            let wanted = match max {
+                Some(m) if m == min => format!("{min}"),
+                Some(m) => format!("{min} to {m}"),
+                None => format!("at least {min}"),
+            };
+            let plural = if wanted == "1" { "" } else { "s" };
+            Err(bad(format!("`{kind}` takes {wanted} parameter name{plural}, not {}", names.len())))
         } else {
             Ok(())
         }
     };
     match kind {
         "kube" => {
-            arity(2, usize::MAX)?;
+            arity(2, None)?;
             let mut namespaces = Vec::new();
             for n in &names[1..] {
                 namespaces.extend(get(n)?);
@@ -397,15 +403,15 @@ fn need(runbook: &str, line: &str, values: &BTreeMap<String, Value>) -> Result<N
             Ok(Need::Kube { context: one(names[0])?, namespaces })
         }
         "aws" => {
-            arity(2, 3)?;
+            arity(2, Some(3))?;
             Ok(Need::Aws { account: one(names[0])?, region: one(names[1])?, zone: optional(2)? })
         }
         "dns" => {
-            arity(1, 1)?;
+            arity(1, Some(1))?;
             Ok(Need::Dns { zone: one(names[0])? })
         }
         "hub" => {
-            arity(1, 2)?;
+            arity(1, Some(2))?;
             Ok(Need::Hub { url: one(names[0])?, token: optional(1)? })
         }
         other => Err(bad(format!("`{other}` is not a source hubops captures (one of: {KINDS}); not captured yet"))),
@@ -451,7 +457,7 @@ mod tests {
         let err = need("r", "helm blue", &v).unwrap_err().to_string();
         assert!(err.contains("not captured yet"), "{err}");
         let err = need("r", "dns", &v).unwrap_err().to_string();
-        assert!(err.contains("takes 1 to 1"), "{err}");
+        assert!(err.contains("`dns` takes 1 parameter name, not 0"), "{err}");
     }
 
     #[test]
