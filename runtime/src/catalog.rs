@@ -55,7 +55,7 @@ impl Runbook {
     /// The leading `//!` block, without its `key: value` header lines.
     pub(crate) fn description(&self) -> String {
         doc_lines(&self.text)
-            .filter(|line| header_value(line).is_none())
+            .filter(|line| header_value(line).is_none() && capture_value(line).is_none())
             .collect::<Vec<_>>()
             .join("\n")
             .trim()
@@ -71,6 +71,16 @@ impl Runbook {
     pub(crate) fn default_world(&self) -> Option<String> {
         doc_lines(&self.text).find_map(|line| header_value(line).map(str::to_string))
     }
+
+    /// What `hubops capture` reads for this runbook: the header's
+    /// `//! capture: KIND PARAM...` lines, in order.
+    pub(crate) fn capture_lines(&self) -> Vec<String> {
+        doc_lines(&self.text).filter_map(|line| capture_value(line).map(str::to_string)).collect()
+    }
+}
+
+fn capture_value(line: &str) -> Option<&str> {
+    line.strip_prefix("capture:").map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn doc_lines(text: &str) -> impl Iterator<Item = &str> {

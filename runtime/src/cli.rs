@@ -59,6 +59,8 @@ pub(crate) enum Command {
     },
     /// Write a bundled runbook out for editing
     Eject(EjectArgs),
+    /// Read the live site a runbook acts on (read-only) into a world file to rehearse on
+    Capture(CaptureArgs),
     /// Run a runbook: live, --dry-run, or rehearsed on a simulated world
     Run(Box<RunArgs>),
     /// Print the reference of every binding, generated from the engine
@@ -123,6 +125,30 @@ pub(crate) struct EjectArgs {
     /// Overwrite existing files
     #[arg(long)]
     pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CaptureArgs {
+    /// Runbook whose header (`//! capture: ...`) says what to read
+    pub(crate) runbook: String,
+    /// Set a parameter of the runbook (repeatable): --set blue=cae-blue
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub(crate) set: Vec<String>,
+    /// Read parameters from a YAML file (`--set` wins over it)
+    #[arg(long = "params", value_name = "FILE")]
+    pub(crate) params_file: Option<PathBuf>,
+    /// Where to write the world (`-` for stdout)
+    #[arg(short, long, value_name = "FILE", default_value = "captured.yaml")]
+    pub(crate) out: PathBuf,
+    /// Kubeconfig file (default: `KUBECONFIG`, then ~/.kube/config)
+    #[arg(long, value_name = "FILE", env = "HUBOPS_KUBECONFIG")]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Overwrite the file
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Folder of journals whose live runs' waits give the world's timings (default: hubops' journals)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) journals: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +306,15 @@ pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Config, 
                 _ => config::Ejected::Runbook { with_modules: e.with_modules, with_world: e.with_world },
             },
             force: e.force,
+        }),
+        Command::Capture(c) => config::Command::Capture(crate::commands::CaptureConfig {
+            runbook: c.runbook,
+            sets: c.set,
+            params_file: c.params_file,
+            out: c.out,
+            kubeconfig: c.kubeconfig,
+            force: c.force,
+            journals: c.journals,
         }),
         Command::Docs { format, out } => config::Command::Docs {
             format: match format {

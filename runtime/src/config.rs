@@ -151,6 +151,8 @@ pub enum Command {
     Check(Vec<String>),
     /// `hubops eject`.
     Eject(EjectConfig),
+    /// `hubops capture`.
+    Capture(crate::commands::CaptureConfig),
     /// `hubops run`.
     Run(Box<RunConfig>),
     /// `hubops run --help` (or `hubops run` with no runbook): the help text,

@@ -71,6 +71,9 @@ pub enum Error {
     #[error(transparent)]
     World(#[from] crate::world::Error),
     /// The journal could not be opened or read.
+    /// `hubops capture` wrote nothing.
+    #[error(transparent)]
+    Capture(#[from] crate::commands::CaptureError),
     #[error(transparent)]
     Journal(#[from] crate::journal::Error),
     /// `--resume` cannot continue that run.

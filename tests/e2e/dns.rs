@@ -15,9 +15,10 @@ use hickory_server::Server;
 
 use crate::support::Test;
 
-/// Two authoritative servers of `example.test` with `hub` -> `blue.lb.test`.
-struct Site {
-    port: u16,
+/// Two authoritative servers of `example.test` with `hub` -> `blue.lb.test`
+/// (also used by the capture tests).
+pub(crate) struct Site {
+    pub(crate) port: u16,
     zones: Vec<Arc<InMemoryZoneHandler>>,
     runtime: tokio::runtime::Runtime,
 }
@@ -27,7 +28,7 @@ fn name(text: &str) -> Name {
 }
 
 impl Site {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         // One port free on both loopback addresses.
@@ -82,7 +83,7 @@ impl Site {
         self.runtime.block_on(self.zones[server].upsert(record, 2));
     }
 
-    fn test(&self) -> Test {
+    pub(crate) fn test(&self) -> Test {
         Test::new()
             .env("HUBOPS_RESOLVER", &SocketAddr::from(([127, 0, 0, 2], self.port)).to_string())
             .env("HUBOPS_DNS_PORT", &self.port.to_string())

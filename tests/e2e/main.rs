@@ -14,6 +14,7 @@ mod aws_profiles;
 mod cae;
 mod cae_live;
 mod cae_volumes;
+mod capture;
 mod cli;
 mod core;
 mod crash_resume;

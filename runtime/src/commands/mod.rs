@@ -8,12 +8,15 @@ use crate::config::{Command, Config, RunConfig};
 use crate::error::Status;
 use crate::output::Printer;
 use crate::params::{show_plain, Declaration, Supplied};
+mod capture;
 mod docs;
 mod eject;
 mod new;
 mod run;
 
 use crate::Error;
+pub(crate) use capture::CaptureConfig;
+pub use capture::Error as CaptureError;
 use run::{execute as execute_run, RunRequest};
 
 pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer) -> Result<Status, Error> {
@@ -30,6 +33,7 @@ pub(crate) fn execute(config: Config, extensions: &[Extension], printer: Printer
             Ok(Status::Success)
         }
         Command::Check(scripts) => check(&scripts, &catalog, extensions, printer).map(|()| Status::Success),
+        Command::Capture(args) => capture::capture(&args, &catalog, extensions, printer).map(|()| Status::Success),
         Command::Eject(args) => eject::eject(&args, &catalog, printer).map(|()| Status::Success),
         Command::Docs { format, out } => {
             docs::docs(format, out.as_deref(), extensions, printer)?;

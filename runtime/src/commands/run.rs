@@ -391,6 +391,11 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
         for (name, module) in &rollback.imports {
             global.push_import(name.clone(), module.clone());
         }
+        // A rollback closure made inside a module's function (`gitops::hold`)
+        // is one of that module's functions: found only among its own.
+        for (_, module) in &rollback.imports {
+            global.lib.push(module.clone());
+        }
         let ctx = rhai::NativeCallContext::new_with_all_fields(
             engine,
             rollback.f.fn_name(),
