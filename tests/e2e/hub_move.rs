@@ -351,3 +351,30 @@ fn route53_mode_without_a_zone_is_refused_with_what_to_pass() {
     assert_ne!(done.status, 0);
     assert!(done.errors().contains("--set dns_mode=manual"), "{}", done.errors());
 }
+
+#[test]
+fn a_precopy_of_active_users_copies_those_the_hub_api_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.yaml").display().to_string();
+    let (done, _d) = stage(Test::new(), "precopy", "rehearse", &out).args(&["--set", "users=active"]).run();
+    done.status(0);
+    // Active within 90 days: alice, bob, carol, dave; not erin (a year
+    // ago) nor frank (never).
+    assert!(done.stdout.starts_with("copied 4 of 4 users"), "{}", done.stdout);
+    let users: std::collections::BTreeSet<String> =
+        homes(&load(&out), "nfs-new").keys().filter_map(|p| p.split('/').next().map(String::from)).collect();
+    assert_eq!(users.into_iter().collect::<Vec<_>>(), ["alice", "bob", "carol", "dave"]);
+    // The token never shows.
+    assert!(!done.stdout.contains("rehearsal-hub-token") && !done.stderr.contains("rehearsal-hub-token"));
+}
+
+#[test]
+fn manual_dns_for_an_ingress_with_an_ip_prints_an_a_record() {
+    let mut world = set_by_hand("203.0.113.7");
+    let services = world["clusters"]["hub-new"]["objects"].as_array_mut().unwrap();
+    let svc = services.iter_mut().find(|o| o["kind"] == "Service").unwrap();
+    svc["status"]["loadBalancer"]["ingress"] = serde_json::json!([{ "ip": "203.0.113.7" }]);
+    let (done, _dir) = manual(&world, &["--ack", "dns-record", "--dry-run"]);
+    done.status(0);
+    assert!(done.stdout.contains("  hub.example-hub.org. 60 IN A 203.0.113.7\n"), "{}", done.stdout);
+}
