@@ -378,3 +378,33 @@ fn manual_dns_for_an_ingress_with_an_ip_prints_an_a_record() {
     done.status(0);
     assert!(done.stdout.contains("  hub.example-hub.org. 60 IN A 203.0.113.7\n"), "{}", done.stdout);
 }
+
+#[test]
+fn dns_that_does_not_propagate_in_time_is_swapped_back_on_rollback() {
+    // The second authoritative server sees changes 90 seconds later, 30
+    // after Route53 says INSYNC: a 10-second DNS wait fails after the swap.
+    let (done, dir) = Test::new()
+        .file("site.yaml", &yaml(&bundled()))
+        .args(&[
+            "run",
+            "hub-move",
+            "--world",
+            "site.yaml",
+            "--set",
+            "stage=cutover",
+            "--set",
+            "dns_timeout=10s",
+            "--yes",
+            "--on-failure",
+            "rollback",
+            "--save-world",
+            "after.yaml",
+        ])
+        .run();
+    assert_ne!(done.status, 0, "{}", done.stdout);
+    assert!(done.errors().contains("hub.example-hub.org"), "{}", done.errors());
+    let after = world_of(dir.path(), "after.yaml");
+    assert_eq!(hub_record(&after), [Value::from(OLD_LB)], "DNS not swapped back");
+    assert!(objects(&after, "hub-old").contains(&"Service/proxy-public".to_string()), "proxy-public not recreated");
+    assert!(done.stderr.contains("its load balancer gets a NEW address"), "{}", done.stderr);
+}
