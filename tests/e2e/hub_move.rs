@@ -408,3 +408,75 @@ fn dns_that_does_not_propagate_in_time_is_swapped_back_on_rollback() {
     assert!(objects(&after, "hub-old").contains(&"Service/proxy-public".to_string()), "proxy-public not recreated");
     assert!(done.stderr.contains("its load balancer gets a NEW address"), "{}", done.stderr);
 }
+
+/// Every file under `root` with its content, relative to it.
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.strip_prefix(root).unwrap().display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn precopy_pulls_over_real_ssh_from_one_server_to_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let servers = crate::sshd::Servers::start(dir.path());
+    let (old, new) = (dir.path().join("old/homes"), dir.path().join("new/homes"));
+    std::fs::create_dir_all(&new).unwrap();
+    for user in ["alice", "bob"] {
+        std::fs::create_dir_all(old.join(format!("{user}/notebooks"))).unwrap();
+        std::fs::write(old.join(format!("{user}/notebooks/a.ipynb")), format!("{{\"user\": \"{user}\"}}\n")).unwrap();
+    }
+    let set = |k: &str, v: String| format!("{k}={v}");
+    let params = [
+        set("old_host", servers.old.addr.to_string()),
+        set("old_port", servers.old.port.to_string()),
+        set("old_root", old.display().to_string()),
+        set("new_host", servers.new.addr.to_string()),
+        set("new_port", servers.new.port.to_string()),
+        set("new_root", new.display().to_string()),
+        set("identity", servers.identity.display().to_string()),
+        set("known_hosts", servers.known_hosts.display().to_string()),
+        set("pull_identity", servers.transfer.display().to_string()),
+        set("pull_known_hosts", servers.known_hosts.display().to_string()),
+    ];
+    let mut args = vec![
+        "run",
+        "hub-move",
+        "--yes",
+        "--set",
+        "stage=precopy",
+        "--set",
+        "old_context=old",
+        "--set",
+        "new_context=new",
+        "--set",
+        "hub_host=hub.example.org",
+    ];
+    for p in &params {
+        args.extend(["--set", p.as_str()]);
+    }
+    // A dry run itemizes on the real servers and writes nothing.
+    let (done, _d) = Test::new().args(&args).args(&["--dry-run"]).run();
+    done.status(0);
+    assert!(done.stdout.starts_with("would copy 2 of 2 users"), "{}", done.stdout);
+    assert!(files(&new).is_empty(), "a dry run wrote");
+    let (done, _d) = Test::new().args(&args).run();
+    done.status(0);
+    assert!(done.stdout.starts_with("copied 2 of 2 users (2 files, "), "{}", done.stdout);
+    assert_eq!(files(&old), files(&new));
+    std::fs::write(old.join("bob/notebooks/b.ipynb"), "{}\n").unwrap();
+    let (done, _d) = Test::new().args(&args).run();
+    done.status(0);
+    assert!(done.stdout.starts_with("copied 2 of 2 users (1 files, 3 bytes)"), "{}", done.stdout);
+    assert_eq!(files(&old), files(&new));
+}
