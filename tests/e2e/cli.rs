@@ -93,12 +93,12 @@ fn list_shows_bundled_and_search_path_runbooks_with_site_copies_first() {
         .args(&["list", "--path", "site"])
         .run();
     done.status(0).stdout(
-        "cutover            Site cutover.  [site/cutover.rhai]\nhub-health         Our own health check.  [site/hub-health.rhai]\ncae-blue-green     Blue/green cutover of a JupyterHub behind Route53 (the CAE plan).  [bundled]\ncae-home-volumes   Migrate JupyterHub home volumes from gp2 to gp3 (the CAE plan's \"full PVC migration\").  [bundled]\nnublado-migration  Nublado major version migration (v2 -> v3) on a Phalanx site, in three maintenance windows.  [bundled]\n",
+        "cutover            Site cutover.  [site/cutover.rhai]\nhub-health         Our own health check.  [site/hub-health.rhai]\ncae-blue-green     Blue/green cutover of a JupyterHub behind Route53 (the CAE plan).  [bundled]\ncae-home-volumes   Migrate JupyterHub home volumes from gp2 to gp3 (the CAE plan's \"full PVC migration\").  [bundled]\nhub-move           Move a JupyterHub to another cluster, its homes and database with it.  [bundled]\nnublado-migration  Nublado major version migration (v2 -> v3) on a Phalanx site, in three maintenance windows.  [bundled]\n",
     );
     let (done, _dir) = Test::new().args(&["list"]).run();
     done.status(0);
     let names: Vec<&str> = done.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert_eq!(names, ["cae-blue-green", "cae-home-volumes", "hub-health", "nublado-migration"]);
+    assert_eq!(names, ["cae-blue-green", "cae-home-volumes", "hub-health", "hub-move", "nublado-migration"]);
     assert!(done.stdout.contains("hub-health         Check that a JupyterHub is healthy"), "{}", done.stdout);
 }
 

@@ -105,6 +105,8 @@ fn every_bundled_runbook_dry_runs_on_its_world_without_changing_it() {
         // world as shipped (rollback and cleanup follow a cutover: tests/e2e/cae.rs).
         let variants: Vec<Vec<&str>> = match name {
             "cae-blue-green" => vec![vec!["--set", "stage=prepare"], vec!["--set", "stage=cutover"]],
+            // cleanup follows a cutover: tests/e2e/hub_move.rs.
+            "hub-move" => vec![vec!["--set", "stage=precopy"], vec!["--set", "stage=cutover"]],
             // The windows need the revision their prepare stage pushes:
             // tests/e2e/nublado.rs dry-runs each on the world before it.
             "nublado-migration" => vec![vec!["--set", "stage=prepare-enable"]],

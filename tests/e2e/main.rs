@@ -29,6 +29,7 @@ mod homes;
 mod http;
 mod http_pinned;
 mod hub_db;
+mod hub_move;
 mod k8s;
 mod k8s_live;
 mod k8s_pods;

@@ -268,16 +268,19 @@ pub(super) fn copy(
         ));
         return Ok(finish(&run, &job, out, started));
     }
-    if copy.planned {
-        out.would_delete = pending;
-        return Ok(finish(&run, &job, out, started));
-    }
     // Deletions the source no longer has, within the blast radius: a second
-    // attempt makes them, bounded again in case more appeared meanwhile.
+    // attempt makes them, bounded again in case more appeared meanwhile. A
+    // dry run plans it too (its own `--dry-run`), so the plan holds every
+    // change the run would make.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a share of a count
     let allowed = pending.max((threshold * present as f64).floor() as u64);
     let delete = attempts(&run, &homes, &job.deleting(allowed), "delete", &policy)?;
     out.attempts += delete.attempts;
+    if copy.planned || delete.planned {
+        out.planned = true;
+        out.would_delete = pending;
+        return Ok(finish(&run, &job, out, started));
+    }
     match delete.all.last().cloned() {
         Some(second) if matches!(verdict(&second), Verdict::Done) || second.status == 24 => {
             out.exit = i64::from(second.status);
