@@ -33,6 +33,7 @@ mod k8s_live;
 mod k8s_pods;
 mod leases;
 mod moto;
+mod nublado;
 mod rehearsal;
 mod route53_compare;
 mod safety;
