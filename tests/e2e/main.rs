@@ -34,6 +34,7 @@ mod k8s_pods;
 mod leases;
 mod moto;
 mod nublado;
+mod nublado_live;
 mod rehearsal;
 mod route53_compare;
 mod safety;
