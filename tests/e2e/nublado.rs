@@ -388,6 +388,10 @@ fn a_killed_window_owes_its_silences_a_later_stage_refuses_and_undo_clears_them(
     let undo = stage(dir, "killed.yaml", "undo", "undone.yaml", "undo.jsonl", &[]);
     undo.status(0);
     assert!(undo.stdout.ends_with("Undone: what the interrupted window left.\n"), "{}", undo.stdout);
+    pretty_assertions::assert_eq!(
+        changes(dir, "undo.jsonl", &["applied"]),
+        ["resume auto-sync application argocd/nublado2", "sync application argocd/mobu"]
+    );
     assert!(
         undo.stderr.contains("warning: the hub of nublado2 is not running: users cannot log in there; sync nublado2 to bring it back, or resume the window\n"),
         "{}",
@@ -474,4 +478,26 @@ fn show_reads_like_the_seeds_table_of_contents() {
             at += found + name.len();
         }
     }
+}
+
+#[test]
+fn a_failed_window_left_as_it_is_says_what_it_owes_and_the_undo_stage_clears_it() {
+    // The cleanup controller never clears its finalizer; no rollback asked.
+    let world = rsp_world().replace("    finalizers: {nublado.lsst.io/lab-cleanup: 2m}\n", "");
+    let (done, dir, _) = enable_on(&world, &["--set", "sessions_timeout=5m"]);
+    done.status(1);
+    for owed in [
+        "warning: this run leaves 2 changes that must be undone:\n",
+        "warning: `auto-sync nublado2`: automated sync of Argo CD application nublado2 suspended; to undo: run this runbook with --set stage=undo\n",
+        "warning: `mobu silence`: mobu flocks silenced: [\"recreate\", \"weekly\"]; to undo: sync Argo CD application mobu (or run this runbook with --set stage=undo)\n",
+    ] {
+        assert!(done.stderr.contains(owed), "{owed}\n{}", done.stderr);
+    }
+    let undo = stage(dir.path(), "after.yaml", "undo", "undone.yaml", "undo.jsonl", &[]);
+    undo.status(0);
+    pretty_assertions::assert_eq!(
+        changes(dir.path(), "undo.jsonl", &["applied"]),
+        ["resume auto-sync application argocd/nublado2", "sync application argocd/mobu"]
+    );
+    assert_nothing_owed(dir.path(), "undone.yaml");
 }
