@@ -290,3 +290,60 @@ fn live_enable_refuses_with_what_to_do_when_it_may_not_suspend_auto_sync() {
     let sent: Vec<String> = web.seen()[before_web..].iter().map(|s| s.method.clone()).collect();
     assert!(sent.iter().all(|m| m == "GET"), "{sent:?}");
 }
+
+#[test]
+fn live_enable_names_a_namespace_stuck_terminating_and_what_it_owes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    phalanx(dir);
+    let web = site_web();
+    let tip = prepare_enable(dir, &web);
+    let mut objects = cluster(&tip);
+    objects.push(json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "nublado2-carol", "finalizers": ["nublado.lsst.io/lab-cleanup"]}}));
+    let api = FakeApi::start(objects);
+    let done = live(
+        dir,
+        &api,
+        &web,
+        "enable",
+        &["--journal", "enable.jsonl", "--set", "heal_check=1s", "--set", "sessions_timeout=3s"],
+    );
+    done.status(1);
+    let error = done.stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(error.contains("nublado2-carol") && error.contains("nublado.lsst.io/lab-cleanup"), "{}", done.stderr);
+    assert!(error.ends_with("clear them by hand (kubectl patch namespace nublado2-carol --type merge -p '{\"metadata\":{\"finalizers\":null}}') and run the window again"), "{}", done.stderr);
+    assert!(done.stderr.contains("warning: this run leaves 2 changes that must be undone:\n"), "{}", done.stderr);
+    pretty_assertions::assert_eq!(
+        changes(dir, "enable.jsonl", "applied"),
+        [
+            "fetch origin in phalanx".to_string(),
+            "suspend auto-sync application argocd/nublado2".into(),
+            format!("delete {}/mobu/flocks/recreate", web.base),
+            format!("delete {}/mobu/flocks/weekly", web.base),
+            "delete deployment nublado2/hub".into(),
+            "delete namespace nublado2-alice".into(),
+            "delete namespace nublado2-bob".into(),
+            "delete namespace nublado2-carol".into(),
+        ]
+    );
+    let left: Vec<String> = api
+        .objects()
+        .iter()
+        .filter(|o| o["kind"] == "Namespace")
+        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .filter(|n| n.starts_with("nublado2-"))
+        .collect();
+    assert_eq!(left, ["nublado2-carol"], "the others are gone, carol is held by its finalizer");
+    let app =
+        api.objects().into_iter().find(|o| o["kind"] == "Application" && o["metadata"]["name"] == "nublado2").unwrap();
+    assert!(app["spec"]["syncPolicy"].get("automated").is_none(), "nublado2's automated sync is suspended: {app}");
+    // The undo stage puts the policy back as it was. (This mobu answers for
+    // its flocks whatever was deleted, so there is no silence to see.)
+    let undo = live(dir, &api, &web, "undo", &["--journal", "undo.jsonl"]);
+    undo.status(0);
+    assert_eq!(changes(dir, "undo.jsonl", "applied"), ["resume auto-sync application argocd/nublado2"]);
+    let app =
+        api.objects().into_iter().find(|o| o["kind"] == "Application" && o["metadata"]["name"] == "nublado2").unwrap();
+    assert_eq!(app["spec"]["syncPolicy"]["automated"], json!({"prune": true, "selfHeal": true}), "{app}");
+}
