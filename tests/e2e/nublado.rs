@@ -501,3 +501,31 @@ fn a_failed_window_left_as_it_is_says_what_it_owes_and_the_undo_stage_clears_it(
     );
     assert_nothing_owed(dir.path(), "undone.yaml");
 }
+
+#[test]
+fn a_hub_that_refuses_the_test_lab_stops_the_window_before_users_come_back() {
+    let world = rsp_world();
+    let block = world
+        .find("- url: https://data-dev.lsst.cloud/n3/hub/api/users/bot-hubops/server\n      method: POST\n")
+        .unwrap();
+    let answer = block + world[block..].find("- {status: 202, body: ''}").unwrap();
+    let world = format!(
+        "{}- {{status: 500, body: spawner failed}}{}",
+        &world[..answer],
+        &world[answer + "- {status: 202, body: ''}".len()..]
+    );
+    let (done, dir, _) = enable_on(&world, &[]);
+    done.status(1);
+    assert!(
+        done.stderr.contains("error: the hub at https://data-dev.lsst.cloud/n3 refused to start a lab for bot-hubops: POST https://data-dev.lsst.cloud/n3/hub/api/users/bot-hubops/server answered 500 spawner failed. Look at the hub's log and fix what fails before users come back; users are still locked out and the rest of the window has not run (run it again, or --resume it, once labs start)\n"),
+        "{}",
+        done.stderr
+    );
+    let applied = changes(dir.path(), "enable.jsonl", &["applied"]);
+    assert_eq!(
+        applied.last().map(String::as_str),
+        Some("post https://data-dev.lsst.cloud/n3/hub/api/users/bot-hubops/server"),
+        "nothing after the lab: {applied:?}"
+    );
+    assert!(done.stderr.contains("warning: this run leaves 2 changes that must be undone:\n"), "{}", done.stderr);
+}
