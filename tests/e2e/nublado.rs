@@ -529,3 +529,25 @@ fn a_hub_that_refuses_the_test_lab_stops_the_window_before_users_come_back() {
     );
     assert!(done.stderr.contains("warning: this run leaves 2 changes that must be undone:\n"), "{}", done.stderr);
 }
+
+#[test]
+fn a_rollback_declared_in_an_imported_modules_loop_undoes_its_own_pass() {
+    // How gitops::hold declares its rollbacks: in a module's function, in a
+    // loop. Each must find its closure after the script ended, and see its
+    // own pass's name.
+    let module = r#"
+fn hold(names) {
+    for each in names {
+        let name = each;
+        step(`hold ${name}`, || name, || print(`undo ${name}`));
+    }
+}
+"#;
+    let (done, _dir) = crate::support::Test::new()
+        .file("held.rhai", module)
+        .file("t.rhai", "import \"held\" as held;\nheld::hold([\"a\", \"b\"]);\nfail(\"boom\");\n")
+        .args(&["run", "t.rhai", "--on-failure", "rollback"])
+        .run();
+    done.status(1).stdout("undo b\nundo a\n");
+    assert!(!done.stderr.contains("rollback of"), "{}", done.stderr);
+}
