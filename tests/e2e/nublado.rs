@@ -535,14 +535,14 @@ fn a_rollback_declared_in_an_imported_modules_loop_undoes_its_own_pass() {
     // How gitops::hold declares its rollbacks: in a module's function, in a
     // loop. Each must find its closure after the script ended, and see its
     // own pass's name.
-    let module = r#"
+    let module = r"
 fn hold(names) {
     for each in names {
         let name = each;
         step(`hold ${name}`, || name, || print(`undo ${name}`));
     }
 }
-"#;
+";
     let (done, _dir) = crate::support::Test::new()
         .file("held.rhai", module)
         .file("t.rhai", "import \"held\" as held;\nheld::hold([\"a\", \"b\"]);\nfail(\"boom\");\n")
