@@ -35,6 +35,8 @@ mod k8s_live;
 mod k8s_pods;
 mod leases;
 mod moto;
+mod nublado;
+mod nublado_live;
 mod rehearsal;
 mod route53_compare;
 mod safety;

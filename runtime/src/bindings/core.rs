@@ -432,6 +432,7 @@ fn run_step(ctx: &NativeCallContext, name: &str, body: &FnPtr, rollback: Option<
     let rollback = rollback.map(|f| crate::run::Rollback {
         f,
         imports: ctx.global_runtime_state().scan_imports_raw().map(|(n, m)| (n.clone(), m.clone())).collect(),
+        libs: ctx.global_runtime_state().lib.iter().cloned().collect(),
     });
     if let Some(done) = run.resumed.as_ref().and_then(|r| r.steps.get(name).map(|v| (r.from.clone(), v.clone()))) {
         let (from, result) = done;

@@ -388,6 +388,7 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
         // it had imported when the step ran (the script has ended).
         let mut global = engine.new_global_runtime_state();
         global.lib.push(ast.shared_lib().clone());
+        global.lib.extend(rollback.libs.iter().cloned());
         for (name, module) in &rollback.imports {
             global.push_import(name.clone(), module.clone());
         }

@@ -12,6 +12,10 @@ use rhai::FnPtr;
 pub(crate) struct Rollback {
     pub(crate) f: FnPtr,
     pub(crate) imports: Vec<(rhai::ImmutableString, rhai::Shared<rhai::Module>)>,
+    /// The function libraries in scope where the step ran: a step inside an
+    /// imported module's function (`gitops::hold`) has a rollback closure
+    /// that lives in that module's library, not the script's.
+    pub(crate) libs: Vec<rhai::Shared<rhai::Module>>,
 }
 
 /// The steps of a run so far.

@@ -289,6 +289,9 @@ impl HttpWorld {
         let from = |a: &Answer| -> Option<Timestamp> {
             let after = crate::duration::parse(&a.after).ok()?;
             let base = match &a.since {
+                // Due from the start: older than any request received, also
+                // those a saved world received before its (moved) start.
+                None if after.is_zero() => return Some(Timestamp::MIN),
                 None => start,
                 Some(Since { request: Some(r), .. }) => self.last_received(r)?,
                 Some(Since { synced: Some(app), .. }) => facts.synced(app)?,
