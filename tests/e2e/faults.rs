@@ -432,7 +432,6 @@ fn nublado_enable_rolls_back_when_argo_cds_sync_fails_twice() {
 
 /// The same failure also gives nublado2 its automated sync back.
 #[test]
-#[ignore = "stdlib/gitops.rhai `hold`: the rollback closure captures the `for` loop's `name`, which rhai shares across iterations, so the rollback resumes the loop's last application, not nublado2 (fix: bind `let app = name;` in the loop body and capture that)"]
 fn nublado_enable_rollback_resumes_argo_cds_automated_sync() {
     let (done, dir) = enable_with_failing_sync();
     done.status(1);

@@ -384,18 +384,15 @@ fn settle_rollbacks(run: &Arc<Run>, engine: &rhai::Engine, ast: &rhai::AST, on_f
         // Changes a rollback makes are keyed apart from the step's own, so a
         // resume never hands them back as the step's.
         run.steps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).enter_rollback(&step);
-        // In a state of its own, with the script's functions and the modules
-        // it had imported when the step ran (the script has ended).
+        // In a state of its own, with the script's functions, the function
+        // libraries in scope where the step ran (a rollback closure made
+        // inside a module's function, `gitops::hold`, is one of that
+        // module's functions) and the modules it had imported.
         let mut global = engine.new_global_runtime_state();
         global.lib.push(ast.shared_lib().clone());
         global.lib.extend(rollback.libs.iter().cloned());
         for (name, module) in &rollback.imports {
             global.push_import(name.clone(), module.clone());
-        }
-        // A rollback closure made inside a module's function (`gitops::hold`)
-        // is one of that module's functions: found only among its own.
-        for (_, module) in &rollback.imports {
-            global.lib.push(module.clone());
         }
         let ctx = rhai::NativeCallContext::new_with_all_fields(
             engine,
