@@ -26,12 +26,18 @@ fn stages(runbook: &str) -> Vec<Vec<&'static str>> {
             vec!["--set", "stage=cutover"],
             vec!["--set", "stage=cleanup"],
         ],
-        "nublado-migration" => {
-            ["prepare-enable", "enable", "prepare-default", "default", "prepare-retire", "retire", "finish"]
-                .iter()
-                .map(|stage| vec!["--set", Box::leak(format!("stage={stage}").into_boxed_str())])
-                .collect()
-        }
+        "nublado-migration" => [
+            "stage=prepare-enable",
+            "stage=enable",
+            "stage=prepare-default",
+            "stage=default",
+            "stage=prepare-retire",
+            "stage=retire",
+            "stage=finish",
+        ]
+        .iter()
+        .map(|stage| vec!["--set", *stage])
+        .collect(),
         _ => vec![vec![]],
     }
 }
