@@ -76,6 +76,10 @@ pub struct Change {
     /// holds the system's remote lock there (a Lease) before the change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Whose remote lock guards it, when not its own system's: a Helm
+    /// release's changes hold their cluster's Lease (`k8s/CONTEXT`).
+    #[serde(skip)]
+    pub locked_by: Option<String>,
     /// Why a change that destroys nothing is still asked about unless
     /// `--yes` (`moves the production name hub.cal-adapt.org`): a
     /// confirmation point like a delete.
@@ -99,6 +103,7 @@ impl Change {
             after: None,
             destructive: false,
             scope: None,
+            locked_by: None,
             confirm: None,
             idempotent: false,
         }
@@ -108,6 +113,13 @@ impl Change {
     #[must_use]
     pub fn scoped(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
+        self
+    }
+
+    /// Says that `system`'s remote lock guards the change (see `locked_by`).
+    #[must_use]
+    pub fn locked_by(mut self, system: impl Into<String>) -> Self {
+        self.locked_by = Some(system.into());
         self
     }
 

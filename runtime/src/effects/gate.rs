@@ -332,6 +332,7 @@ fn redact_change(redactor: &Redactor, change: Change) -> Change {
         after: change.after.map(|v| redactor.redact_value(&v)),
         destructive: change.destructive,
         scope: change.scope,
+        locked_by: change.locked_by,
         confirm: change.confirm.map(|c| redactor.redact(&c)),
         idempotent: change.idempotent,
     }

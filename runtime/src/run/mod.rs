@@ -371,12 +371,7 @@ impl Run {
         }
         self.lock_system(&change.system)?;
         if let Some(scope) = change.scope.clone() {
-            // A Helm release is on its cluster: one Lease for both.
-            let remote = change
-                .system
-                .strip_prefix("helm/")
-                .map_or_else(|| change.system.clone(), |context| format!("k8s/{context}"));
-            self.hold_remote(&remote, &scope)?;
+            self.hold_remote(change.locked_by.as_deref().unwrap_or(&change.system), &scope)?;
             self.keep_renewing();
         }
         let persist = |path: &std::path::Path| {

@@ -70,7 +70,9 @@ pub(super) fn upgrade(
     let plan = helm.prepare_upgrade(ns, name, spec(chart, options)?).map_err(|e| run.fail(&e))?;
     // A release lives on its cluster: a live upgrade holds the cluster's
     // Lease in the release's namespace, as the cluster's own writes do.
-    let change = Change::new(format!("helm/{}", helm.context()), "upgrade", plan.display()).scoped(ns);
+    let change = Change::new(format!("helm/{}", helm.context()), "upgrade", plan.display())
+        .scoped(ns)
+        .locked_by(format!("k8s/{}", helm.context()));
     let outcome = run.change(change, async |p: &Permit| helm.upgrade(p, &plan).await)?;
     let planned = outcome.is_planned();
     let up = outcome.into_inner();
@@ -103,7 +105,9 @@ pub(super) fn rollback(
     let wait = options.bool("wait")?.unwrap_or(false);
     let timeout = options.positive_duration("timeout")?.unwrap_or(cli::DEFAULT_TIMEOUT);
     let plan = helm.prepare_rollback(ns, name, revision, wait, timeout).map_err(|e| run.fail(&e))?;
-    let change = Change::new(format!("helm/{}", helm.context()), "rollback", plan.display()).scoped(ns);
+    let change = Change::new(format!("helm/{}", helm.context()), "rollback", plan.display())
+        .scoped(ns)
+        .locked_by(format!("k8s/{}", helm.context()));
     let outcome = run.change(change, async |p: &Permit| helm.rollback(p, &plan))?;
     let planned = outcome.is_planned();
     let done = outcome.into_inner();
