@@ -41,7 +41,7 @@ mod rehearsal;
 mod route53_compare;
 mod safety;
 mod shell;
-mod sshd;
+use hubops_tests::sshd;
 mod support;
 mod web;
 mod yaml;

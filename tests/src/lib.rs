@@ -6,6 +6,7 @@
 //! only the world.
 
 pub mod kube_api;
+pub mod sshd;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

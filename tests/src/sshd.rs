@@ -6,6 +6,20 @@
 //! Both log in the user running the tests (root here and in CI). The new
 //! server pulls from the old one with its own key (`transfer`), as the seed
 //! has the operator set up by hand.
+//!
+//! sshd keeps its stock limits (`MaxStartups 10:30:100`, `MaxSessions
+//! 10`), which a copy at `parallel` 16 must live with. Sessions start with
+//! `SHLVL=1`, so bash does not read the login user's `~/.bashrc` for a
+//! remote command: on a stock server that file returns at once when the
+//! shell is not interactive, while this machine's root runs `pyenv init`
+//! from it (about 0.1 s of CPU a session, which would swamp what the
+//! benchmark measures).
+//!
+//! Shared by the end-to-end tests and the homes benchmark.
+
+// The harness starts sshd and ssh-keygen; the effects gate's rule is about
+// hubops itself.
+#![allow(clippy::disallowed_methods)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -15,10 +29,10 @@ use std::time::{Duration, Instant};
 const SSHD: &str = "/usr/sbin/sshd";
 
 /// One sshd.
-pub(crate) struct Sshd {
+pub struct Sshd {
     child: Child,
-    pub(crate) addr: &'static str,
-    pub(crate) port: u16,
+    pub addr: &'static str,
+    pub port: u16,
 }
 
 impl Drop for Sshd {
@@ -29,15 +43,17 @@ impl Drop for Sshd {
 }
 
 /// The two servers and the files a client needs.
-pub(crate) struct Servers {
-    pub(crate) old: Sshd,
-    pub(crate) new: Sshd,
+pub struct Servers {
+    pub old: Sshd,
+    pub new: Sshd,
     /// The key hubops logs in with.
-    pub(crate) identity: PathBuf,
+    pub identity: PathBuf,
     /// The key the new server pulls from the old one with.
-    pub(crate) transfer: PathBuf,
+    pub transfer: PathBuf,
     /// Both servers' host keys.
-    pub(crate) known_hosts: PathBuf,
+    pub known_hosts: PathBuf,
+    /// The folder of keys, configurations and logs.
+    keys: PathBuf,
 }
 
 fn run(cmd: &mut Command) {
@@ -59,7 +75,15 @@ fn is_root() -> bool {
 
 impl Servers {
     /// Starts both servers with their keys in `dir`.
-    pub(crate) fn start(dir: &Path) -> Self {
+    #[must_use]
+    pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, "")
+    }
+
+    /// [`Self::start`], with `config` (sshd configuration lines) added to
+    /// both servers' configuration.
+    #[must_use]
+    pub fn start_with(dir: &Path, config: &str) -> Self {
         assert!(Path::new(SSHD).exists(), "{SSHD} is missing: install Debian's openssh-server (.ci/run does)");
         if is_root() && !Path::new("/run/sshd").exists() {
             // sshd run as root needs its privilege-separation folder, which
@@ -77,8 +101,8 @@ impl Servers {
             .map(|k| std::fs::read_to_string(k.with_extension("pub")).expect("public key"))
             .collect();
         std::fs::write(keys.join("authorized_keys"), authorized).expect("authorized_keys");
-        let old = Self::sshd(&keys, "old", "127.0.0.3");
-        let new = Self::sshd(&keys, "new", "127.0.0.2");
+        let old = Self::sshd(&keys, "old", "127.0.0.3", config);
+        let new = Self::sshd(&keys, "new", "127.0.0.2", config);
         let known: String = [(&old, "old"), (&new, "new")]
             .iter()
             .map(|(s, name)| {
@@ -91,10 +115,10 @@ impl Servers {
             .concat();
         let known_hosts = keys.join("known_hosts");
         std::fs::write(&known_hosts, known).expect("known_hosts");
-        Self { old, new, identity, transfer, known_hosts }
+        Self { old, new, identity, transfer, known_hosts, keys }
     }
 
-    fn sshd(keys: &Path, name: &str, addr: &'static str) -> Sshd {
+    fn sshd(keys: &Path, name: &str, addr: &'static str, extra: &str) -> Sshd {
         let host_key = keys.join(format!("host-{name}"));
         keygen(&host_key);
         for _ in 0..5 {
@@ -105,7 +129,7 @@ impl Servers {
                 format!(
                     "ListenAddress {addr}:{port}\nHostKey {}\nAuthorizedKeysFile {}\nUsePAM no\nStrictModes no\nPidFile none\n\
                      PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-                     MaxStartups 200\nMaxSessions 200\nLogLevel ERROR\n",
+                     SetEnv SHLVL=1\nLogLevel INFO\n{extra}",
                     host_key.display(),
                     keys.join("authorized_keys").display()
                 ),
@@ -139,9 +163,17 @@ impl Servers {
         panic!("sshd on {addr} did not start: {log}");
     }
 
+    /// How many times `server` (`"old"` or `"new"`) let someone log in so far.
+    #[must_use]
+    pub fn logins(&self, server: &str) -> usize {
+        let log = std::fs::read_to_string(self.keys.join(format!("sshd-{server}.log"))).unwrap_or_default();
+        log.lines().filter(|l| l.contains("Accepted publickey")).count()
+    }
+
     /// `homes::tree(...)` of `root` on the old server, which the new one
     /// pulls from with the transfer key.
-    pub(crate) fn old_tree(&self, root: &Path) -> String {
+    #[must_use]
+    pub fn old_tree(&self, root: &Path) -> String {
         format!(
             "homes::tree(\"{addr}\", \"{root}\", #{{ port: {port}, identity: \"{id}\", known_hosts: \"{kh}\", \
              pull: #{{ address: \"{addr}\", port: {port}, identity: \"{transfer}\", known_hosts: \"{kh}\" }} }})",
@@ -155,7 +187,8 @@ impl Servers {
     }
 
     /// `homes::tree(...)` of `root` on the new server.
-    pub(crate) fn new_tree(&self, root: &Path) -> String {
+    #[must_use]
+    pub fn new_tree(&self, root: &Path) -> String {
         format!(
             "homes::tree(\"{}\", \"{}\", #{{ port: {}, identity: \"{}\", known_hosts: \"{}\" }})",
             self.new.addr,
