@@ -1,4 +1,5 @@
-//! hubops' own files: journals, lock files, saved worlds, ejected runbooks.
+//! hubops' own files: journals, lock files, saved worlds, ejected runbooks,
+//! the folder of its shared ssh connections' sockets.
 //! These are the run's record and the operator's copies, not the systems a
 //! runbook operates on, so writing them needs no gate permit (a dry run must
 //! still write its journal). They are the only file writes outside the
@@ -58,6 +59,17 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 #[allow(clippy::disallowed_methods)] // hubops' own state (see the module doc)
 pub(crate) fn create_dir_all(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// `mkdir -m 700`, when `dir` is missing (an existing one is left as it is,
+/// for the caller to judge).
+#[allow(clippy::disallowed_methods)] // hubops' own state (see the module doc)
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
 }
 
 /// Opens `path` for appending, creating it; never truncates.

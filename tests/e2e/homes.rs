@@ -176,6 +176,28 @@ fn exit_24_is_tried_again_and_one_failing_user_does_not_stop_the_others() {
 }
 
 #[test]
+fn a_pass_at_parallel_16_shares_connections_within_stock_sshd_limits() {
+    // sshd's stock `MaxStartups 10:30:100` drops some of 16 logins at once
+    // and `MaxSessions 10` caps one shared connection: each copy logging
+    // in on its own (two logins a user) had some users fail with ssh's
+    // exit 255 and wait out a backoff. Shared connections, at most 8
+    // copies each, log in a handful of times for the whole pass.
+    let users: Vec<String> = (0..40).map(|i| format!("user{i:02}")).collect();
+    let site = site(&users.iter().map(String::as_str).collect::<Vec<_>>());
+    let body = "let p = copies::pass(from, to, \"all\", 16, #{ retries: 0 });\nprint(copies::report(p));\n\
+                print(p.results.filter(|r| r.attempts != 1 || r.status != \"copied\").map(|r| `${r.user}: ${r.error}`));\n";
+    let (done, _scratch) = run(&site, body, &[]);
+    done.status(0);
+    assert!(done.stdout.starts_with("copied 40 of 40 users (840 files, "), "{}", done.stdout);
+    assert!(done.stdout.ends_with("\n[]\n"), "every user in one attempt: {}", done.stdout);
+    assert_eq!(tree(&site.old), tree(&site.new), "byte for byte, with modes and times");
+    // The new server: two shared connections (16 copies at once, 8 each);
+    // the old one: the listing's and two the new server shares.
+    let (new, old) = (site.servers.logins("new"), site.servers.logins("old"));
+    assert!(new <= 3 && old <= 4, "logins: {new} on the new server, {old} on the old one (80 without sharing)");
+}
+
+#[test]
 fn deletions_past_the_blast_radius_are_held_and_within_it_made() {
     let site = site(&["alice", "bob"]);
     let body = "copies::pass(from, to, \"all\", 2, #{});\n";

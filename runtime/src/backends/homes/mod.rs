@@ -12,6 +12,7 @@
 //! listings and searches are reads and run as they are. Nothing here knows
 //! Rhai, the run, or whether a run is a dry run.
 
+pub mod mux;
 pub mod remote;
 
 use std::time::Duration;
@@ -101,6 +102,8 @@ pub struct Job {
     pub timeout: Duration,
     /// `from` and `to`, for messages.
     pub shown: String,
+    /// The server rsync's own ssh connects to, and how, when it does.
+    pub peer: Option<(String, Login)>,
 }
 
 impl Job {
@@ -111,18 +114,22 @@ impl Job {
         let push = from.host == LOCAL && to.host != LOCAL;
         let runner = if push { Runner::Local } else { Runner::of(to) };
         let mut ssh_words = None;
+        let mut peer = None;
         let src = if from.host == runner.host() {
             from.folder(user)
         } else {
             let address = from.pull.address.clone().unwrap_or_else(|| from.host.clone());
             let login = if runner == Runner::Local { from.login.clone() } else { from.pull.login.clone() };
             ssh_words = Some(remote::rsh(&login)?);
-            format!("{address}:{}", from.folder(user))
+            let folder = format!("{address}:{}", from.folder(user));
+            peer = Some((address, login));
+            folder
         };
         let dst = if to.host == runner.host() {
             to.folder(user)
         } else {
             ssh_words = Some(remote::rsh(&to.login)?);
+            peer = Some((to.host.clone(), to.login.clone()));
             format!("{}:{}", to.host, to.folder(user))
         };
         if let Some(bad) = ssh_words.iter().flatten().find(|w| !rsync::valid_word(w)) {
@@ -153,6 +160,7 @@ impl Job {
             rsync_path: how.rsync_path.clone(),
             timeout: how.timeout,
             shown: format!("{} -> {}", from.describe(), to.describe()),
+            peer,
         })
     }
 
@@ -293,9 +301,17 @@ impl Homes {
         let transfer = if permit.is_check() { job.transfer.previewed() } else { job.transfer.clone() };
         match self {
             Self::Live(cancel) => {
-                let argv = remote::rsync_argv(&job.rsync_path, &transfer);
-                let inv = job.runner.invocation(&argv, job.timeout)?;
                 let started = std::time::Instant::now();
+                let shared = Shared::take(permit, cancel, &job.runner);
+                let mut transfer = transfer;
+                // Held until the copy ends.
+                let through = peer(permit, cancel, job, shared.as_ref());
+                if let (Some(words), Some((socket, _))) = (&mut transfer.ssh, &through) {
+                    words.extend(mux::options(socket));
+                }
+                let argv = remote::rsync_argv(&job.rsync_path, &transfer);
+                let inv =
+                    job.runner.invocation_through(&argv, job.timeout, shared.as_ref().map(|s| s.socket.as_str()))?;
                 let out = process::run(permit, &inv, cancel)?;
                 Ok(Attempt {
                     status: out.status,
@@ -376,7 +392,8 @@ impl Homes {
 /// [`process::Error::Unreachable`].
 fn read(permit: &Permit, cancel: &Cancel, tree: &Tree, argv: &[String]) -> Result<process::Output, Error> {
     let runner = Runner::of(tree);
-    let inv: Invocation = runner.invocation(argv, READ_TIMEOUT)?;
+    let shared = Shared::take(permit, cancel, &runner);
+    let inv: Invocation = runner.invocation_through(argv, READ_TIMEOUT, shared.as_ref().map(|s| s.socket.as_str()))?;
     let out = process::run(permit, &inv, cancel)?;
     if out.status == SSH_FAILED && runner != Runner::Local {
         return Err(Error::Command(process::Error::Unreachable {
@@ -385,6 +402,67 @@ fn read(permit: &Permit, cancel: &Cancel, tree: &Tree, argv: &[String]) -> Resul
         }));
     }
     Ok(out)
+}
+
+/// A place in a shared connection from here to a runner (see [`mux`]).
+struct Shared {
+    /// The connection, as [`mux`] knows it.
+    key: String,
+    lease: mux::Lease,
+    socket: String,
+}
+
+impl Shared {
+    /// A place in a shared connection to `runner`, opened if it was not,
+    /// or `None`: the command connects on its own.
+    fn take(permit: &Permit, cancel: &Cancel, runner: &Runner) -> Option<Self> {
+        let Runner::Remote { host, login } = runner else { return None };
+        let dir = mux::local_dir()?;
+        let base = remote::keepalive(ssh::base(login).ok()?);
+        let key = format!("{host} {}", base.join(" "));
+        let lease = mux::Lease::take(&key);
+        let socket = mux::socket(dir, &key, lease.slot);
+        let inv = runner.invocation_through(&["true".to_string()], mux::OPEN_TIMEOUT, Some(&socket)).ok()?;
+        mux::open(permit, cancel, &key, lease.slot, &inv).then_some(Self { key, lease, socket })
+    }
+}
+
+/// The socket of the shared connection from the job's runner to the
+/// server its rsync connects to (the source it pulls from), opened on the
+/// runner if it was not, or `None`: rsync's ssh connects on its own. One
+/// such connection per slot of the connection to the runner, so each
+/// carries as many copies at once as that one. When rsync runs here, the
+/// place it takes in its own slots comes back with the socket, to be held
+/// as long as the copy runs.
+fn peer(permit: &Permit, cancel: &Cancel, job: &Job, shared: Option<&Shared>) -> Option<(String, Option<mux::Lease>)> {
+    let (address, login) = job.peer.as_ref()?;
+    let words = remote::rsh(login).ok()?;
+    let (name, dir, slot, lease) = match (&job.runner, shared) {
+        (Runner::Remote { .. }, Some(s)) => {
+            (format!("{} -> {address} {}", s.key, words.join(" ")), mux::REMOTE_DIR, s.lease.slot, None)
+        }
+        (Runner::Local, _) => {
+            let name = format!("{address} {}", words.join(" "));
+            let lease = mux::Lease::take(&name);
+            (name, mux::local_dir()?, lease.slot, Some(lease))
+        }
+        (Runner::Remote { .. }, None) => return None,
+    };
+    let prepare = lease.is_none();
+    let socket = mux::socket(dir, &name, slot);
+    if !rsync::valid_word(&socket) {
+        return None;
+    }
+    let mut argv: Vec<String> = if prepare {
+        vec!["sh".into(), "-c".into(), mux::REMOTE_PREPARE.into(), "hubops-mux".into()]
+    } else {
+        Vec::new()
+    };
+    argv.extend(words);
+    argv.extend(mux::options(&socket));
+    argv.extend(["--".into(), address.clone(), "true".into()]);
+    let inv = job.runner.invocation_through(&argv, mux::OPEN_TIMEOUT, shared.map(|s| s.socket.as_str())).ok()?;
+    mux::open(permit, cancel, &name, slot, &inv).then_some((socket, lease))
 }
 
 #[cfg(test)]

@@ -81,6 +81,17 @@ impl Runner {
     /// `argv` (program first) run here, or on the server through the
     /// wrapper; the process holds its stdin for the wrapper to watch.
     pub fn invocation(&self, argv: &[String], timeout: std::time::Duration) -> Result<Invocation, ssh::Error> {
+        self.invocation_through(argv, timeout, None)
+    }
+
+    /// [`Self::invocation`], through the shared connection whose socket is
+    /// `socket` (see [`mux`](super::mux)) when there is one.
+    pub fn invocation_through(
+        &self,
+        argv: &[String],
+        timeout: std::time::Duration,
+        socket: Option<&str>,
+    ) -> Result<Invocation, ssh::Error> {
         let Some((program, rest)) = argv.split_first() else {
             return Ok(Invocation::new("true", Vec::new(), timeout));
         };
@@ -91,6 +102,9 @@ impl Runner {
                 words.extend(argv.iter().cloned());
                 let line = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
                 let mut full = keepalive(ssh::base(login)?);
+                if let Some(socket) = socket {
+                    full.extend(super::mux::options(socket));
+                }
                 if !is_valid_host(host) {
                     return Err(ssh::Error::Invalid { what: "host", value: host.clone() });
                 }
@@ -109,7 +123,7 @@ fn is_valid_host(host: &str) -> bool {
 
 /// ssh's argv with keepalives: a long copy is bounded by its own timeout,
 /// not by a link that died without a word.
-fn keepalive(mut argv: Vec<String>) -> Vec<String> {
+pub(super) fn keepalive(mut argv: Vec<String>) -> Vec<String> {
     argv.extend([
         "-o".into(),
         format!("ServerAliveInterval={ALIVE_INTERVAL}"),
