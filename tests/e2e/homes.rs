@@ -198,6 +198,40 @@ fn a_pass_at_parallel_16_shares_connections_within_stock_sshd_limits() {
 }
 
 #[test]
+fn a_target_that_cannot_log_in_to_the_source_is_named_before_any_user_is_tried() {
+    // Before, each user failed on its own with ssh's exit 255 after three
+    // retries and their backoffs (30 s, 1 min, 2 min), and the pass ended
+    // saying every user failed.
+    let site = site(&["alice", "bob"]);
+    let stranger = site.dir.path().join("stranger");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", ""])
+        .arg("-f")
+        .arg(&stranger)
+        .output();
+    assert!(made.unwrap().status.success());
+    let from = site.servers.old_tree(&site.old).replace(
+        &format!("identity: \"{}\"", site.servers.transfer.display()),
+        &format!("identity: \"{}\"", stranger.display()),
+    );
+    assert!(from.contains("stranger"), "{from}");
+    let script = format!(
+        "import \"homes\" as copies;\nlet from = {from};\nlet to = {};\nlet p = copies::pass(from, to, \"all\", 4, #{{}});\nprint(copies::report(p));\n",
+        site.servers.new_tree(&site.new)
+    );
+    let (done, _scratch) = Test::new().file("copy.rhai", &script).args(&["run", "copy.rhai", "--yes"]).run();
+    done.status(1);
+    assert!(
+        done.stderr.contains("`127.0.0.2` cannot log in to `127.0.0.3` to copy from it (ssh exit 255)"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("put that key's public half in `127.0.0.3`'s authorized_keys"), "{}", done.stderr);
+    assert!(!done.stderr.contains("alice"), "no user was tried: {}", done.stderr);
+    assert_eq!(std::fs::read_dir(&site.new).unwrap().count(), 0, "nothing copied");
+}
+
+#[test]
 fn deletions_past_the_blast_radius_are_held_and_within_it_made() {
     let site = site(&["alice", "bob"]);
     let body = "copies::pass(from, to, \"all\", 2, #{});\n";

@@ -236,6 +236,18 @@ pub enum Error {
         /// What the server said.
         stderr: String,
     },
+    /// The server that runs the copies cannot log in to the other one.
+    #[error("`{runner}` cannot log in to `{peer}` to copy from it (ssh exit {status}){}; the copies run on `{runner}` with its own key: put that key's public half in `{peer}`'s authorized_keys, or name the key and the address with `pull`", suffix(.stderr))]
+    Reach {
+        /// Where the copies run.
+        runner: String,
+        /// The server it connects to.
+        peer: String,
+        /// ssh's exit status there.
+        status: i32,
+        /// What ssh said.
+        stderr: String,
+    },
     /// `find` could not look at all of the tree.
     #[error("cannot tell what changed in `{root}` on `{host}`: find failed (status {status}){}", suffix(.stderr))]
     Changed {
@@ -272,6 +284,7 @@ impl Failure for Error {
             Self::Invalid { .. } => "Invalid",
             Self::List { .. } => "NotFound",
             Self::Changed { .. } => "Failed",
+            Self::Reach { .. } => "Unreachable",
         }
     }
 }
@@ -388,6 +401,67 @@ impl Homes {
     }
 }
 
+impl Homes {
+    /// Opens, all at once, the shared connections that copies from `from`
+    /// to `to` with `limit` at a time will use (see [`mux`]): to the source
+    /// (its listing), to the server that runs the copies, and from that
+    /// one to the source, a connection per slot. Then checks what sharing
+    /// could not show: that hubops can log in to the runner and the runner
+    /// to the source. Under either permit: it reads nothing and writes
+    /// nothing. A world has no connections to open.
+    pub fn connect(&self, permit: &Permit, from: &Tree, to: &Tree, limit: u32) -> Result<(), Error> {
+        let Self::Live(cancel) = self else { return Ok(()) };
+        let how = How {
+            delete: false,
+            bwlimit: None,
+            io_timeout: mux::OPEN_TIMEOUT,
+            chown: None,
+            rsync_path: "rsync".into(),
+            timeout: mux::OPEN_TIMEOUT,
+        };
+        let job = Job::new(from, to, "hubops-connect", &how)?;
+        let slots = limit.div_ceil(mux::PER_MASTER).max(1);
+        let source = Runner::of(from);
+        let (reached, _) = std::thread::scope(|scope| {
+            let listing = scope.spawn(|| Shared::take(permit, cancel, &source).is_some());
+            let copies: Vec<_> = (0..slots)
+                .map(|slot| {
+                    let job = &job;
+                    scope.spawn(move || {
+                        let shared = Shared::take_slot(permit, cancel, &job.runner, slot);
+                        let through = peer(permit, cancel, job, shared.as_ref()).is_some();
+                        (shared.is_some(), through)
+                    })
+                })
+                .collect();
+            let copies: Vec<(bool, bool)> = copies.into_iter().map(|h| h.join().unwrap_or((false, false))).collect();
+            (copies, listing.join().unwrap_or(false))
+        });
+        if cancel.is_cancelled() {
+            return Err(Error::Command(process::Error::Interrupted { program: "ssh".into() }));
+        }
+        // What did not open shared is tried on its own, so a refusal shows.
+        let (runner_ok, peer_ok) = reached.first().copied().unwrap_or((false, false));
+        if !runner_ok && job.runner != Runner::Local {
+            read(permit, cancel, to, &["true".into()])?;
+        }
+        let Some((address, login)) = job.peer.as_ref().filter(|_| !peer_ok) else { return Ok(()) };
+        let mut argv = remote::rsh(login)?;
+        argv.extend(["--".into(), address.clone(), "true".into()]);
+        let inv = job.runner.invocation(&argv, mux::OPEN_TIMEOUT)?;
+        let out = process::run(permit, &inv, cancel)?;
+        if out.status == 0 {
+            return Ok(());
+        }
+        Err(Error::Reach {
+            runner: job.runner.host().to_string(),
+            peer: address.clone(),
+            status: out.status,
+            stderr: process::tail(&out.stderr),
+        })
+    }
+}
+
 /// Runs a read-only command on a tree's server; ssh's own failure is
 /// [`process::Error::Unreachable`].
 fn read(permit: &Permit, cancel: &Cancel, tree: &Tree, argv: &[String]) -> Result<process::Output, Error> {
@@ -416,11 +490,19 @@ impl Shared {
     /// A place in a shared connection to `runner`, opened if it was not,
     /// or `None`: the command connects on its own.
     fn take(permit: &Permit, cancel: &Cancel, runner: &Runner) -> Option<Self> {
+        Self::take_in(permit, cancel, runner, None)
+    }
+
+    /// [`Self::take`], in slot `slot`.
+    fn take_slot(permit: &Permit, cancel: &Cancel, runner: &Runner, slot: u32) -> Option<Self> {
+        Self::take_in(permit, cancel, runner, Some(slot))
+    }
+
+    fn take_in(permit: &Permit, cancel: &Cancel, runner: &Runner, slot: Option<u32>) -> Option<Self> {
         let Runner::Remote { host, login } = runner else { return None };
         let dir = mux::local_dir()?;
-        let base = remote::keepalive(ssh::base(login).ok()?);
-        let key = format!("{host} {}", base.join(" "));
-        let lease = mux::Lease::take(&key);
+        let key = format!("{host} {}", remote::keepalive(ssh::base(login).ok()?).join(" "));
+        let lease = slot.map_or_else(|| mux::Lease::take(&key), |n| mux::Lease::take_slot(&key, n));
         let socket = mux::socket(dir, &key, lease.slot);
         let inv = runner.invocation_through(&["true".to_string()], mux::OPEN_TIMEOUT, Some(&socket)).ok()?;
         mux::open(permit, cancel, &key, lease.slot, &inv).then_some(Self { key, lease, socket })

@@ -144,6 +144,21 @@ impl Lease {
     }
 }
 
+impl Lease {
+    /// Takes a place in slot `slot` of `key`, room or not (to open it).
+    #[must_use]
+    pub fn take_slot(key: &str, slot: u32) -> Self {
+        let mut all = slots().lock().unwrap_or_else(PoisonError::into_inner);
+        let busy = all.busy.entry(key.to_string()).or_default();
+        let i = slot as usize;
+        if busy.len() <= i {
+            busy.resize(i + 1, 0);
+        }
+        busy[i] += 1;
+        Self { key: key.to_string(), slot }
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         let mut all = slots().lock().unwrap_or_else(PoisonError::into_inner);

@@ -88,6 +88,21 @@ pub(crate) mod homes {
         super::changed(&ctx, &tree, since)
     }
 
+    /// Opens, all at once, the shared ssh connections that copies from
+    /// `from` to `to`, `limit` at a time, will use, and checks that the
+    /// server running the copies can log in to the source: if not, an error
+    /// of kind `Unreachable` names the login that failed and what to do,
+    /// before any user is tried. `copies::pass` and `copies::final_pass`
+    /// call it. A read, also in a dry run; nothing to open on a world.
+    ///
+    /// ```rhai
+    /// homes::connect(from, to, 16);
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn connect(ctx: NativeCallContext, from: Tree, to: Tree, limit: i64) -> Result<(), Box<EvalAltResult>> {
+        super::connect(&ctx, &from, &to, limit)
+    }
+
     /// Copies one user's folder from `from` to `to` (see the next form for
     /// the options and the result).
     ///
@@ -227,6 +242,19 @@ fn changed(ctx: &NativeCallContext, tree: &Tree, since: i64) -> ScriptResult<Arr
         Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe())).idempotent();
     let names = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since))?.into_inner();
     Ok(names.into_iter().map(Dynamic::from).collect())
+}
+
+fn connect(ctx: &NativeCallContext, from: &Tree, to: &Tree, limit: i64) -> ScriptResult<()> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let limit = u32::try_from(limit).ok().filter(|n| *n >= 1).ok_or_else(|| {
+        script_error("Invalid", &format!("the limit of `homes::connect` must be at least 1, not {limit}"))
+    })?;
+    let homes = family(&run);
+    let change =
+        Change::new(system(&to.0), "connect", format!("{} from {}", to.0.describe(), from.0.describe())).idempotent();
+    run.change(change, async |p: &Permit| homes.connect(p, &from.0, &to.0, limit))?;
+    Ok(())
 }
 
 /// A folder name as a user's: one path component, no option, no dot name.
