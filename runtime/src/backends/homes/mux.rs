@@ -12,9 +12,11 @@
 //! takes it while the others wait ([`open`]), then persists
 //! [`PERSIST_SECS`] after its last session (ssh ends it itself, also when
 //! hubops is gone). hubops' own sockets live in a private folder of this
-//! machine; the target server's, in `~/.ssh` on it, which ssh creates
-//! with the same care. When a shared connection cannot be opened (no
-//! private folder, a path too long for a socket, a server that refuses),
+//! machine; the target server's, in its `~/.ssh` (never made by hubops:
+//! a run, and a dry run above all, leaves the server's files as they
+//! were). When a shared connection cannot be opened (no private folder,
+//! no `~/.ssh` on the target, a path too long for a socket, a server that
+//! refuses),
 //! the copy connects on its own as before, and says nothing: its own
 //! connection reports the real error, if there is one.
 
@@ -72,9 +74,9 @@ pub fn socket(dir: &str, key: &str, slot: u32) -> String {
 /// The folder for the target server's sockets, as ssh expands it there.
 pub const REMOTE_DIR: &str = "%d/.ssh";
 
-/// Makes `~/.ssh` on the server if it is missing (private, as ssh makes
-/// it), then runs `"$@"`.
-pub const REMOTE_PREPARE: &str = r#"test -d "$HOME/.ssh" || mkdir -m 700 "$HOME/.ssh"; exec "$@""#;
+/// Runs `"$@"` when the server has a `~/.ssh` for the sockets; fails (and
+/// the copies connect on their own) when it has none.
+pub const REMOTE_PREPARE: &str = r#"test -d "$HOME/.ssh" && exec "$@""#;
 
 /// This machine's private folder for sockets, if it can have one:
 /// `$TMPDIR/hubops-ssh-UID`, made with mode 0700, refused when it is not a
@@ -217,6 +219,25 @@ mod tests {
         assert_ne!(a, socket("/tmp/d", "nfs ssh -i /k1", 1));
         assert_eq!(a, socket("/tmp/d", "nfs ssh -i /k1", 0), "the same name every time");
         assert_eq!(options(&a)[3], format!("ControlPath={a}"));
+    }
+
+    #[test]
+    fn the_target_without_a_dot_ssh_folder_gets_none_made_and_shares_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let run = |argv: &[&str]| {
+            let words: Vec<String> =
+                ["-c", REMOTE_PREPARE, "hubops-mux"].iter().chain(argv).map(|w| (*w).to_string()).collect();
+            let mut inv = process::Invocation::new("sh", words, Duration::from_secs(10));
+            inv.env.push(("HOME".into(), home.path().display().to_string()));
+            process::run(&Permit::for_tests(), &inv, &Cancel::default()).unwrap()
+        };
+        let out = run(&["echo", "shared"]);
+        assert_ne!(out.status, 0, "no ~/.ssh: the connection is not shared");
+        assert!(out.stdout.is_empty());
+        assert!(!home.path().join(".ssh").exists(), "nothing made on the server");
+        let made = tempfile::Builder::new().prefix(".ssh").tempdir_in(home.path()).unwrap();
+        std::os::unix::fs::symlink(made.path(), home.path().join(".ssh")).unwrap();
+        assert_eq!(run(&["echo", "shared"]).stdout, "shared\n", "with one, the command runs");
     }
 
     #[test]
