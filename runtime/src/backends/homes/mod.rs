@@ -422,8 +422,9 @@ impl Homes {
         let job = Job::new(from, to, "hubops-connect", &how)?;
         let slots = limit.div_ceil(mux::PER_MASTER).max(1);
         let source = Runner::of(from);
-        let (reached, _) = std::thread::scope(|scope| {
-            let listing = scope.spawn(|| Shared::take(permit, cancel, &source).is_some());
+        let reached: Vec<(bool, bool)> = std::thread::scope(|scope| {
+            // The source's listing: opened alongside, nothing to check.
+            scope.spawn(|| drop(Shared::take(permit, cancel, &source)));
             let copies: Vec<_> = (0..slots)
                 .map(|slot| {
                     let job = &job;
@@ -434,8 +435,7 @@ impl Homes {
                     })
                 })
                 .collect();
-            let copies: Vec<(bool, bool)> = copies.into_iter().map(|h| h.join().unwrap_or((false, false))).collect();
-            (copies, listing.join().unwrap_or(false))
+            copies.into_iter().map(|h| h.join().unwrap_or((false, false))).collect()
         });
         if cancel.is_cancelled() {
             return Err(Error::Command(process::Error::Interrupted { program: "ssh".into() }));

@@ -144,9 +144,7 @@ impl Lease {
         busy[slot] += 1;
         Self { key: key.to_string(), slot: u32::try_from(slot).unwrap_or(u32::MAX) }
     }
-}
 
-impl Lease {
     /// Takes a place in slot `slot` of `key`, room or not (to open it).
     #[must_use]
     pub fn take_slot(key: &str, slot: u32) -> Self {
