@@ -204,12 +204,7 @@ fn a_target_that_cannot_log_in_to_the_source_is_named_before_any_user_is_tried()
     // saying every user failed.
     let site = site(&["alice", "bob"]);
     let stranger = site.dir.path().join("stranger");
-    let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", ""])
-        .arg("-f")
-        .arg(&stranger)
-        .output();
-    assert!(made.unwrap().status.success());
+    crate::sshd::keygen(&stranger);
     let from = site.servers.old_tree(&site.old).replace(
         &format!("identity: \"{}\"", site.servers.transfer.display()),
         &format!("identity: \"{}\"", stranger.display()),

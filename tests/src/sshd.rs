@@ -61,7 +61,8 @@ fn run(cmd: &mut Command) {
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn keygen(path: &Path) {
+/// A new ed25519 key pair at `path` (and `path.pub`), no passphrase.
+pub fn keygen(path: &Path) {
     run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(path));
 }
 
