@@ -520,23 +520,26 @@ fn peer(permit: &Permit, cancel: &Cancel, job: &Job, shared: Option<&Shared>) ->
     let (address, login) = job.peer.as_ref()?;
     let words = remote::rsh(login).ok()?;
     let (name, dir, slot, lease) = match (&job.runner, shared) {
-        (Runner::Remote { .. }, Some(s)) => {
-            (format!("{} -> {address} {}", s.key, words.join(" ")), mux::REMOTE_DIR, s.lease.slot, None)
-        }
+        (Runner::Remote { .. }, Some(s)) => (
+            format!("{} -> {address} {}", s.key, words.join(" ")),
+            mux::remote_dir(login.identity.as_deref()),
+            s.lease.slot,
+            None,
+        ),
         (Runner::Local, _) => {
             let name = format!("{address} {}", words.join(" "));
             let lease = mux::Lease::take(&name);
-            (name, mux::local_dir()?, lease.slot, Some(lease))
+            (name, mux::local_dir()?.to_string(), lease.slot, Some(lease))
         }
         (Runner::Remote { .. }, None) => return None,
     };
     let prepare = lease.is_none();
-    let socket = mux::socket(dir, &name, slot);
+    let socket = mux::socket(&dir, &name, slot);
     if !rsync::valid_word(&socket) {
         return None;
     }
     let mut argv: Vec<String> = if prepare {
-        vec!["sh".into(), "-c".into(), mux::REMOTE_PREPARE.into(), "hubops-mux".into()]
+        vec!["sh".into(), "-c".into(), mux::REMOTE_PREPARE.into(), "hubops-mux".into(), dir]
     } else {
         Vec::new()
     };

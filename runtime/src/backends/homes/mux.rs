@@ -12,13 +12,13 @@
 //! takes it while the others wait ([`open`]), then persists
 //! [`PERSIST_SECS`] after its last session (ssh ends it itself, also when
 //! hubops is gone). hubops' own sockets live in a private folder of this
-//! machine; the target server's, in its `~/.ssh` (never made by hubops:
-//! a run, and a dry run above all, leaves the server's files as they
-//! were). When a shared connection cannot be opened (no private folder,
-//! no `~/.ssh` on the target, a path too long for a socket, a server that
-//! refuses),
-//! the copy connects on its own as before, and says nothing: its own
-//! connection reports the real error, if there is one.
+//! machine; the target server's, in the folder of the key it pulls with,
+//! or its `~/.ssh` ([`remote_dir`]; never made by hubops: a run, and a dry
+//! run above all, leaves the server's files as they were). When a shared
+//! connection cannot be opened (no private folder, no such folder of the
+//! user's own on the target, a path too long for a socket, a server that
+//! refuses), the copy connects on its own as before, and says nothing: its
+//! own connection reports the real error, if there is one.
 
 use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -71,12 +71,30 @@ pub fn socket(dir: &str, key: &str, slot: u32) -> String {
     format!("{}/hubops-{:016x}-{slot}", dir.trim_end_matches('/'), h.finish())
 }
 
-/// The folder for the target server's sockets, as ssh expands it there.
-pub const REMOTE_DIR: &str = "%d/.ssh";
+/// The target server's `~/.ssh`, as ssh expands it there.
+const REMOTE_HOME_DIR: &str = "%d/.ssh";
 
-/// Runs `"$@"` when the server has a `~/.ssh` for the sockets; fails (and
-/// the copies connect on their own) when it has none.
-pub const REMOTE_PREPARE: &str = r#"test -d "$HOME/.ssh" && exec "$@""#;
+/// The folder on the target server for the sockets of its connections
+/// made with `identity`: the key's own folder when the key is named by an
+/// absolute path (the operator keeps a private key there; a server whose
+/// user logs in with a named key may have no `~/.ssh`), else `~/.ssh`,
+/// where ssh's default keys are. [`REMOTE_PREPARE`] checks it there.
+#[must_use]
+pub fn remote_dir(identity: Option<&str>) -> String {
+    identity
+        .filter(|key| key.starts_with('/'))
+        .and_then(|key| std::path::Path::new(key).parent())
+        .and_then(std::path::Path::to_str)
+        .filter(|dir| !dir.is_empty() && *dir != "/")
+        .map_or_else(|| REMOTE_HOME_DIR.to_string(), str::to_string)
+}
+
+/// Run as `sh -c REMOTE_PREPARE hubops-mux DIR COMMAND...` on the target:
+/// runs the command when `DIR` (`%d/` standing for the home folder, as ssh
+/// has it) is a folder of the user's own that nobody else may write in,
+/// so no one else can put a socket where ssh will look for one. Otherwise
+/// fails, makes nothing, and the copies connect on their own.
+pub const REMOTE_PREPARE: &str = r#"d=$1; shift; case $d in "%d/"*) d=$HOME/${d#%d/};; esac; test -d "$d" && test -O "$d" && test -n "$(find -H "$d" -maxdepth 0 ! -perm /022)" && exec "$@""#;
 
 /// This machine's private folder for sockets, if it can have one:
 /// `$TMPDIR/hubops-ssh-UID`, made with mode 0700, refused when it is not a
@@ -220,22 +238,39 @@ mod tests {
     }
 
     #[test]
-    fn the_target_without_a_dot_ssh_folder_gets_none_made_and_shares_nothing() {
+    fn the_target_s_sockets_go_in_the_pull_key_s_folder_or_its_dot_ssh() {
+        assert_eq!(remote_dir(Some("/srv/keys/nfs-new")), "/srv/keys");
+        assert_eq!(remote_dir(Some("keys/nfs-new")), "%d/.ssh", "relative: the folder is not known here");
+        assert_eq!(remote_dir(Some("/nfs-new")), "%d/.ssh", "never `/`");
+        assert_eq!(remote_dir(None), "%d/.ssh");
+    }
+
+    #[test]
+    fn the_target_shares_only_in_a_folder_of_its_own_and_makes_none() {
         let home = tempfile::tempdir().unwrap();
-        let run = |argv: &[&str]| {
+        let run = |dir: &str| {
             let words: Vec<String> =
-                ["-c", REMOTE_PREPARE, "hubops-mux"].iter().chain(argv).map(|w| (*w).to_string()).collect();
+                ["-c", REMOTE_PREPARE, "hubops-mux", dir, "echo", "shared"].iter().map(|w| (*w).to_string()).collect();
             let mut inv = process::Invocation::new("sh", words, Duration::from_secs(10));
             inv.env.push(("HOME".into(), home.path().display().to_string()));
-            process::run(&Permit::for_tests(), &inv, &Cancel::default()).unwrap()
+            let out = process::run(&Permit::for_tests(), &inv, &Cancel::default()).unwrap();
+            out.status == 0 && out.stdout == "shared\n"
         };
-        let out = run(&["echo", "shared"]);
-        assert_ne!(out.status, 0, "no ~/.ssh: the connection is not shared");
-        assert!(out.stdout.is_empty());
+        assert!(!run("%d/.ssh"), "no ~/.ssh: the connection is not shared");
         assert!(!home.path().join(".ssh").exists(), "nothing made on the server");
         let made = tempfile::Builder::new().prefix(".ssh").tempdir_in(home.path()).unwrap();
         std::os::unix::fs::symlink(made.path(), home.path().join(".ssh")).unwrap();
-        assert_eq!(run(&["echo", "shared"]).stdout, "shared\n", "with one, the command runs");
+        assert!(run("%d/.ssh"), "with one (a link to a private folder), the command runs");
+        let keys = home.path().join("keys");
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(run(keys.to_str().unwrap()), "a key's folder only its user may write in");
+        for mode in [0o775, 0o757, 0o1777] {
+            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(!run(keys.to_str().unwrap()), "others may write in it ({mode:o})");
+        }
+        assert!(!run(home.path().join("missing").to_str().unwrap()));
+        assert!(!home.path().join("missing").exists());
     }
 
     #[test]
