@@ -261,13 +261,18 @@ mod tests {
         let made = tempfile::Builder::new().prefix(".ssh").tempdir_in(home.path()).unwrap();
         std::os::unix::fs::symlink(made.path(), home.path().join(".ssh")).unwrap();
         assert!(run("%d/.ssh"), "with one (a link to a private folder), the command runs");
+        // Made and changed through the gated path, as a server's user would.
+        let sh = |line: &str| {
+            let inv = process::Invocation::new("sh", vec!["-c".into(), line.into()], Duration::from_secs(10));
+            assert_eq!(process::run(&Permit::for_tests(), &inv, &Cancel::default()).unwrap().status, 0, "{line}");
+        };
         let keys = home.path().join("keys");
-        std::fs::create_dir(&keys).unwrap();
-        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(run(keys.to_str().unwrap()), "a key's folder only its user may write in");
-        for mode in [0o775, 0o757, 0o1777] {
-            std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).unwrap();
-            assert!(!run(keys.to_str().unwrap()), "others may write in it ({mode:o})");
+        let shown = keys.to_str().unwrap();
+        sh(&format!("mkdir -m 755 '{shown}'"));
+        assert!(run(shown), "a key's folder only its user may write in");
+        for mode in ["775", "757", "1777"] {
+            sh(&format!("chmod {mode} '{shown}'"));
+            assert!(!run(shown), "others may write in it ({mode})");
         }
         assert!(!run(home.path().join("missing").to_str().unwrap()));
         assert!(!home.path().join("missing").exists());
