@@ -480,3 +480,63 @@ fn precopy_pulls_over_real_ssh_from_one_server_to_the_other() {
     assert!(done.stdout.starts_with("copied 2 of 2 users (1 files, 3 bytes)"), "{}", done.stdout);
     assert_eq!(files(&old), files(&new));
 }
+
+/// A cutover whose final copy fails for carol (every attempt: the catch-up
+/// and the final pass, 1 and 3 retries each), then its resume once carol's
+/// folder works again; the resume's output, its journal, and the time the
+/// first run took the hub down.
+fn failed_then_resumed() -> (crate::support::Done, Vec<Event>, jiff::Timestamp) {
+    let mut world = carol_fails();
+    let faults = world["hosts"]["nfs-old"]["faults"].as_array_mut().unwrap();
+    faults.last_mut().unwrap()["times"] = 8.into();
+    let (done, dir) = Test::new()
+        .file("site.yaml", &yaml(&world))
+        .args(&["run", "hub-move", "--world", "site.yaml", "--set", "stage=cutover", "--yes"])
+        .args(&["--save-world", "after.yaml", "--journal", "j.jsonl"])
+        .run();
+    assert_ne!(done.status, 0, "{}", done.stdout);
+    assert!(done.errors().contains("the final copy failed for [\"carol\"]"), "{}", done.errors());
+    let at = |e: &Event| match e {
+        Event::StepStart { step, at, .. } if step == "delete proxy-public on the old cluster" => Some(at.clone()),
+        _ => None,
+    };
+    let down = done.journal("j.jsonl").iter().find_map(at).expect("the downtime began").parse().unwrap();
+    // The saved world's clock is where the first run stopped.
+    let journal = dir.path().join("j.jsonl").display().to_string();
+    let again = Test::testkit_in(&dir)
+        .args(&["run", "hub-move", "--world", "after.yaml", "--set", "stage=cutover", "--yes"])
+        .args(&["--resume", &journal, "--journal", "j2.jsonl"])
+        .output();
+    again.status(0);
+    let events = again.journal("j2.jsonl");
+    (again, events, down)
+}
+
+#[test]
+fn a_resume_tries_a_failed_copy_again_and_hands_back_the_others() {
+    // Before, the resume handed back carol's failed attempts from the
+    // journal as answers, failed the final copy again without trying her,
+    // and could never get past it: "fix what stops them, then --resume"
+    // did not work.
+    let (again, events, _) = failed_then_resumed();
+    assert!(again.stdout.contains("copied 3 of 3 users"), "{}", again.stdout);
+    let copies = |wanted: &str| {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Change { phase, change, step: Some(step), .. }
+                    if phase == wanted && change["verb"] == "copy" && step == "final copy" =>
+                {
+                    change["target"].as_str().and_then(|t| t.split(':').next()).map(str::to_string)
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    // carol's four failed attempts handed back, then one made that works;
+    // the others' copies handed back, not made again.
+    assert_eq!(copies("applied"), ["carol"], "{:?}", copies("replayed"));
+    let replayed = copies("replayed");
+    assert_eq!(replayed.iter().filter(|u| *u == "carol").count(), 4, "{replayed:?}");
+    assert!(replayed.iter().any(|u| u != "carol"), "{replayed:?}");
+}

@@ -125,7 +125,7 @@ fn write(ctx: &NativeCallContext, key: &str, value: Option<&str>) -> ScriptResul
         change = change.destructive();
     }
     let outcome = run.change(change, async |p: &Permit| store.put(p, key, value))?;
-    Ok(matches!(outcome, Outcome::Applied(())))
+    Ok(matches!(outcome, Outcome::Applied(()) | Outcome::Replayed(())))
 }
 
 fn append(ctx: &NativeCallContext, key: &str, line: &str) -> ScriptResult<bool> {
@@ -135,7 +135,7 @@ fn append(ctx: &NativeCallContext, key: &str, line: &str) -> ScriptResult<bool> 
     let after = format!("{before}{line}\n");
     let change = Change::new("testkit", "append", format!("key {key}")).before_after(None, Some(line.into()));
     let outcome = run.change(change, async |p: &Permit| store.put(p, key, Some(&after)))?;
-    Ok(matches!(outcome, Outcome::Applied(())))
+    Ok(matches!(outcome, Outcome::Applied(()) | Outcome::Replayed(())))
 }
 
 #[export_module]

@@ -381,7 +381,7 @@ fn write(ctx: &NativeCallContext, method: Write, url: &str, options: &rhai::Map)
     }
     let http = Http::new(run.target());
     match run.change(change, async |p: &Permit| http.send(p, &req).await)? {
-        Outcome::Applied(response) => Ok(to_map(response)),
+        Outcome::Applied(response) | Outcome::Replayed(response) => Ok(to_map(response)),
         Outcome::Planned(_) => {
             let mut map = to_map(Response {
                 status: 0,

@@ -132,7 +132,7 @@ fn write(ctx: &NativeCallContext, path: &str, key_path: &Dynamic, op: &Op) -> Sc
             run.printer().note(&unified);
             result(true, true, unified)
         }
-        Outcome::Applied(()) => result(true, false, unified),
+        Outcome::Applied(()) | Outcome::Replayed(()) => result(true, false, unified),
     })
 }
 

@@ -175,19 +175,27 @@ pub enum Outcome<T> {
     Applied(T),
     /// Dry run: the system accepted the change as valid; nothing was made.
     Planned(T),
+    /// An earlier run of the lineage made the change; this is its recorded
+    /// answer (a resume).
+    Replayed(T),
 }
 
 impl<T> Outcome<T> {
     /// The backend's answer, made or planned.
     pub fn into_inner(self) -> T {
         match self {
-            Self::Applied(t) | Self::Planned(t) => t,
+            Self::Applied(t) | Self::Planned(t) | Self::Replayed(t) => t,
         }
     }
 
     /// Whether the change was only planned.
     pub fn is_planned(&self) -> bool {
         matches!(self, Self::Planned(_))
+    }
+
+    /// Whether the answer was handed back from an earlier run's journal.
+    pub fn is_replayed(&self) -> bool {
+        matches!(self, Self::Replayed(_))
     }
 }
 

@@ -168,7 +168,7 @@ impl Gate {
             ctx.journal.record(&event("replayed", None, Some(recorded.clone())));
             ctx.console.replayed(&change);
             self.replayed.fetch_add(1, Ordering::SeqCst);
-            return Ok(Outcome::Applied(value));
+            return Ok(Outcome::Replayed(value));
         }
         if self.replay.in_doubt.contains(&key) && !self.yes && !change.idempotent {
             let question = format!(

@@ -144,7 +144,7 @@ impl Ledger {
     pub(crate) fn remember<T>(&self, token: &str, outcome: &ScriptResult<Outcome<T>>, id: impl FnOnce(&T) -> String) {
         let mut state = self.lock();
         match outcome {
-            Ok(Outcome::Applied(made)) => {
+            Ok(Outcome::Applied(made) | Outcome::Replayed(made)) => {
                 state.made.insert(token.to_string(), id(made));
             }
             Ok(Outcome::Planned(_)) => {}

@@ -59,6 +59,17 @@ fn verdict(a: &Attempt) -> Verdict {
     }
 }
 
+/// One attempt as the journal keeps it: rsync's answer, and when it ended
+/// on the run's clock, so the backoff after it counts from then when a
+/// resume hands it back.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Ran {
+    #[serde(flatten)]
+    attempt: Attempt,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ended: Option<jiff::Timestamp>,
+}
+
 /// The attempts of one phase (`copy` or `delete`).
 struct Tried {
     /// Every attempt, in order.
@@ -74,18 +85,31 @@ struct Policy {
     backoff: Duration,
 }
 
+/// Attempts of `job` until one finishes, fails for good, or the retries
+/// run out. On a resume, the attempts the earlier run made are handed back
+/// in order (each journaled with its answer) and do not count against the
+/// retries, so a copy that failed there is tried again here, `retries` more
+/// times; the backoff after one handed back counts from when it ended.
 fn attempts(run: &Run, homes: &Homes, job: &Job, phase: &str, policy: &Policy) -> ScriptResult<Tried> {
     let mut tried = Tried { all: Vec::new(), attempts: 0, planned: false, refused: None };
+    let mut fresh = 0;
     loop {
         tried.attempts += 1;
         let after = serde_json::json!({ "command": job.describe() });
         let change = Change::new(format!("homes/{}", job.runner.host()), phase, format!("{}: {}", job.user, job.shown))
             .before_after(None, Some(after))
             .idempotent();
-        let attempt = match run.try_change(change, async |p: &Permit| homes.rsync(p, job)) {
+        let copy = async |p: &Permit| {
+            let attempt = homes.rsync(p, job)?;
+            let took = if attempt.simulated { Duration::from_millis(attempt.took_ms) } else { Duration::ZERO };
+            let ended = jiff::SignedDuration::try_from(took).ok().and_then(|d| run.clock().now().checked_add(d).ok());
+            Ok::<_, backend::Error>(Ran { attempt, ended })
+        };
+        let (ran, replayed) = match run.try_change(change, copy) {
             Ok(outcome) => {
                 tried.planned = outcome.is_planned();
-                outcome.into_inner()
+                let replayed = outcome.is_replayed();
+                (outcome.into_inner(), replayed)
             }
             Err(GateError::Refused { source: backend::Error::Command(process::Error::Interrupted { .. }), .. }) => {
                 return Err(script_error("Interrupted", "interrupted"));
@@ -96,6 +120,10 @@ fn attempts(run: &Run, homes: &Homes, job: &Job, phase: &str, policy: &Policy) -
             }
             Err(other) => return Err(script::gate(run.redactor(), &other)),
         };
+        if !replayed {
+            fresh += 1;
+        }
+        let attempt = ran.attempt;
         if attempt.simulated && attempt.took_ms > 0 && !tried.planned {
             let took = Duration::from_millis(attempt.took_ms);
             let label =
@@ -106,12 +134,18 @@ fn attempts(run: &Run, homes: &Homes, job: &Job, phase: &str, policy: &Policy) -
         let status = attempt.status;
         tried.all.push(attempt);
         let Verdict::Again(why) = verdict else { return Ok(tried) };
-        if tried.planned || tried.attempts > policy.retries {
+        if tried.planned || fresh > policy.retries {
             return Ok(tried);
         }
-        let wait = policy.backoff.saturating_mul(1 << (tried.attempts - 1).min(10));
-        let label = format!("before trying {} again (rsync exit {status}: {why})", job.user);
-        pause(run, &format!("homes retry {}", job.user), &label, wait)?;
+        let mut wait = policy.backoff.saturating_mul(1 << (tried.attempts - 1).min(10));
+        if let (true, Some(ended)) = (replayed, ran.ended) {
+            let since = run.clock().now().duration_since(ended);
+            wait = wait.saturating_sub(Duration::try_from(since).unwrap_or_default());
+        }
+        if !wait.is_zero() {
+            let label = format!("before trying {} again (rsync exit {status}: {why})", job.user);
+            pause(run, &format!("homes retry {}", job.user), &label, wait)?;
+        }
     }
 }
 
