@@ -481,6 +481,21 @@ fn precopy_pulls_over_real_ssh_from_one_server_to_the_other() {
     assert_eq!(files(&old), files(&new));
 }
 
+/// The `1h2m3s` of `copies::span` in seconds.
+fn span_seconds(text: &str) -> u64 {
+    let (mut total, mut n) = (0, 0);
+    for c in text.chars() {
+        match c {
+            '0'..='9' => n = n * 10 + u64::from(c.to_digit(10).unwrap()),
+            'h' => (total, n) = (total + n * 3600, 0),
+            'm' => (total, n) = (total + n * 60, 0),
+            's' => (total, n) = (total + n, 0),
+            _ => panic!("not a span: {text}"),
+        }
+    }
+    total
+}
+
 /// A cutover whose final copy fails for carol (every attempt: the catch-up
 /// and the final pass, 1 and 3 retries each), then its resume once carol's
 /// folder works again; the resume's output, its journal, and the time the
@@ -539,4 +554,28 @@ fn a_resume_tries_a_failed_copy_again_and_hands_back_the_others() {
     let replayed = copies("replayed");
     assert_eq!(replayed.iter().filter(|u| *u == "carol").count(), 4, "{replayed:?}");
     assert!(replayed.iter().any(|u| u != "carol"), "{replayed:?}");
+}
+
+#[test]
+fn the_downtime_reported_after_a_resume_counts_from_when_it_began_in_the_failed_run() {
+    // Before, the resumed run took the downtime's start from its own clock,
+    // and reported only its own part of a window users were locked out for
+    // since the first run took the hub down.
+    let (again, events, down) = failed_then_resumed();
+    let end: jiff::Timestamp = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::StepEnd { at: Some(at), .. } => Some(at.clone()),
+            _ => None,
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    let printed = again.stdout.split("downtime: ").nth(1).and_then(|r| r.lines().next()).expect("the downtime");
+    let whole = u64::try_from(end.duration_since(down).as_secs()).unwrap();
+    assert!(
+        span_seconds(printed).abs_diff(whole) <= 1,
+        "printed {printed}; the window ran {whole} s from the first run's `delete proxy-public` to the resumed run's end"
+    );
 }
