@@ -81,6 +81,16 @@ fn hub_record(world: &Value) -> Vec<Value> {
     hub["values"].as_array().expect("values").clone()
 }
 
+/// The load balancer address of the old cluster's `proxy-public` as the
+/// rollback recreated it (not `OLD_LB`: that one went with the Service).
+fn recreated_lb(world: &Value) -> String {
+    let objects = world["clusters"]["hub-old"]["objects"].as_array().unwrap();
+    let svc = objects.iter().find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "proxy-public").unwrap();
+    let address = svc["status"]["loadBalancer"]["ingress"][0]["hostname"].as_str().unwrap();
+    assert_ne!(address, OLD_LB, "a new load balancer, a new address");
+    address.to_string()
+}
+
 /// `kind/name` of the objects of a cluster.
 fn objects(world: &Value, context: &str) -> Vec<String> {
     world["clusters"][context]["objects"]
@@ -256,7 +266,9 @@ fn a_failed_final_copy_stops_before_dns_and_rolls_back_proxy_public() {
     assert!(done.stderr.contains("its load balancer gets a NEW address"), "{}", done.stderr);
     let after = world_of(dir.path(), "after.yaml");
     assert!(objects(&after, "hub-old").contains(&"Service/proxy-public".to_string()), "proxy-public not recreated");
-    assert_eq!(hub_record(&after), [Value::from(OLD_LB)], "DNS moved although the copy failed");
+    // The old load balancer went with the Service: the hub's name leads to
+    // the recreated one's address, not to a name nobody answers any more.
+    assert_eq!(hub_record(&after), [Value::from(recreated_lb(&after))], "the hub name leads to a gone load balancer");
     let events = done.journal("j.jsonl");
     assert!(!steps(&events).contains(&"hub name -> new ingress".to_string()));
 }
@@ -319,6 +331,22 @@ fn manual_dns_prints_the_record_asks_and_verifies_propagation() {
     let (done, _dir) = manual(&bundled(), &["--ack", "dns-record"]);
     assert_ne!(done.status, 0);
     assert!(done.errors().contains("hub.example-hub.org"), "{}", done.errors());
+}
+
+#[test]
+fn a_manual_dns_rollback_prints_the_record_of_the_recreated_load_balancer() {
+    // The old load balancer is gone with proxy-public: the rollback names
+    // the record that leads to the one made again, not the old address.
+    let (done, _dir) = Test::new()
+        .file("site.yaml", &yaml(&carol_fails()))
+        .args(&["run", "hub-move", "--world", "site.yaml", "--set", "stage=cutover", "--set", "dns_mode=manual"])
+        .args(&["--yes", "--on-failure", "rollback"])
+        .run();
+    assert_ne!(done.status, 0, "{}", done.stdout);
+    let record = format!(
+        "{OLD_LB} is gone with the old load balancer: set hub.example-hub.org. 60 IN CNAME proxy-public-jupyterhub.lb.world.example. at your DNS provider"
+    );
+    assert!(done.stderr.contains(&record), "{}", done.stderr);
 }
 
 #[test]
@@ -404,8 +432,8 @@ fn dns_that_does_not_propagate_in_time_is_swapped_back_on_rollback() {
     assert_ne!(done.status, 0, "{}", done.stdout);
     assert!(done.errors().contains("hub.example-hub.org"), "{}", done.errors());
     let after = world_of(dir.path(), "after.yaml");
-    assert_eq!(hub_record(&after), [Value::from(OLD_LB)], "DNS not swapped back");
     assert!(objects(&after, "hub-old").contains(&"Service/proxy-public".to_string()), "proxy-public not recreated");
+    assert_eq!(hub_record(&after), [Value::from(recreated_lb(&after))], "DNS not swapped back to the old cluster");
     assert!(done.stderr.contains("its load balancer gets a NEW address"), "{}", done.stderr);
 }
 
