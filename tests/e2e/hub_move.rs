@@ -334,6 +334,27 @@ fn manual_dns_prints_the_record_asks_and_verifies_propagation() {
 }
 
 #[test]
+fn a_rehearsal_where_the_new_server_lacks_the_old_one_s_key_stops_before_any_user() {
+    // The seed's step 3 (the transfer key in the old server's
+    // authorized_keys) not done: before, a rehearsal copied anyway, as if
+    // every host logged in to every other.
+    let mut world = bundled();
+    world["hosts"]["nfs-old"]["accepts"] = serde_json::json!(["nfs-backup"]);
+    let (done, _dir) = Test::new()
+        .file("site.yaml", &yaml(&world))
+        .args(&["run", "hub-move", "--world", "site.yaml", "--set", "stage=precopy", "--yes"])
+        .args(&["--save-world", "after.yaml"])
+        .run();
+    assert_eq!(done.status, 1, "{}", done.stdout);
+    let errors = done.errors();
+    let said =
+        "`nfs-new` cannot log in to `nfs-old` to copy from it (ssh exit 255): nfs-old: Permission denied (publickey).";
+    assert!(errors.contains(said), "{errors}");
+    assert!(errors.contains("put that key's public half in `nfs-old`'s authorized_keys"), "{errors}");
+    assert!(!done.stderr.contains("alice"), "no user was tried: {}", done.stderr);
+}
+
+#[test]
 fn a_manual_dns_rollback_prints_the_record_of_the_recreated_load_balancer() {
     // The old load balancer is gone with proxy-public: the rollback names
     // the record that leads to the one made again, not the old address.

@@ -408,9 +408,9 @@ impl Homes {
     /// one to the source, a connection per slot. Then checks what sharing
     /// could not show: that hubops can log in to the runner and the runner
     /// to the source. Under either permit: it reads nothing and writes
-    /// nothing. A world has no connections to open.
+    /// nothing. A world has no connections to open; it checks the same
+    /// logins against its hosts (`reachable`, `accepts`).
     pub fn connect(&self, permit: &Permit, from: &Tree, to: &Tree, limit: u32) -> Result<(), Error> {
-        let Self::Live(cancel) = self else { return Ok(()) };
         let how = How {
             delete: false,
             bwlimit: None,
@@ -420,46 +420,65 @@ impl Homes {
             timeout: mux::OPEN_TIMEOUT,
         };
         let job = Job::new(from, to, "hubops-connect", &how)?;
-        let slots = limit.div_ceil(mux::PER_MASTER).max(1);
-        let source = Runner::of(from);
-        let reached: Vec<(bool, bool)> = std::thread::scope(|scope| {
-            // The source's listing: opened alongside, nothing to check.
-            scope.spawn(|| drop(Shared::take(permit, cancel, &source)));
-            let copies: Vec<_> = (0..slots)
-                .map(|slot| {
-                    let job = &job;
-                    scope.spawn(move || {
-                        let shared = Shared::take_slot(permit, cancel, &job.runner, slot);
-                        let through = peer(permit, cancel, job, shared.as_ref()).is_some();
-                        (shared.is_some(), through)
-                    })
-                })
-                .collect();
-            copies.into_iter().map(|h| h.join().unwrap_or((false, false))).collect()
-        });
-        if cancel.is_cancelled() {
-            return Err(Error::Command(process::Error::Interrupted { program: "ssh".into() }));
+        match self {
+            Self::Live(cancel) => connect_live(permit, cancel, &job, from, to, limit),
+            Self::World(world) => connect_world(world, &job),
         }
-        // What did not open shared is tried on its own, so a refusal shows.
-        let (runner_ok, peer_ok) = reached.first().copied().unwrap_or((false, false));
-        if !runner_ok && job.runner != Runner::Local {
-            read(permit, cancel, to, &["true".into()])?;
-        }
-        let Some((address, login)) = job.peer.as_ref().filter(|_| !peer_ok) else { return Ok(()) };
-        let mut argv = remote::rsh(login)?;
-        argv.extend(["--".into(), address.clone(), "true".into()]);
-        let inv = job.runner.invocation(&argv, mux::OPEN_TIMEOUT)?;
-        let out = process::run(permit, &inv, cancel)?;
-        if out.status == 0 {
-            return Ok(());
-        }
-        Err(Error::Reach {
-            runner: job.runner.host().to_string(),
-            peer: address.clone(),
-            status: out.status,
-            stderr: process::tail(&out.stderr),
-        })
     }
+}
+
+/// [`Homes::connect`] on a world: the runner must be reachable, and the
+/// server its rsync connects to must accept the runner's key.
+fn connect_world(world: &crate::world::Shared, job: &Job) -> Result<(), Error> {
+    let runner = job.runner.host().to_string();
+    let peer = job.peer.as_ref().map(|(address, _)| address.rsplit_once('@').map_or(address.as_str(), |(_, h)| h));
+    let refused = hosts::read(world, |h| h.refused_login(&runner, peer.unwrap_or(&runner)))?;
+    match (peer, refused) {
+        (Some(peer), Some(stderr)) => Err(Error::Reach { runner, peer: peer.to_string(), status: SSH_FAILED, stderr }),
+        _ => Ok(()),
+    }
+}
+
+/// [`Homes::connect`] on real servers.
+fn connect_live(permit: &Permit, cancel: &Cancel, job: &Job, from: &Tree, to: &Tree, limit: u32) -> Result<(), Error> {
+    let slots = limit.div_ceil(mux::PER_MASTER).max(1);
+    let source = Runner::of(from);
+    let reached: Vec<(bool, bool)> = std::thread::scope(|scope| {
+        // The source's listing: opened alongside, nothing to check.
+        scope.spawn(|| drop(Shared::take(permit, cancel, &source)));
+        let copies: Vec<_> = (0..slots)
+            .map(|slot| {
+                scope.spawn(move || {
+                    let shared = Shared::take_slot(permit, cancel, &job.runner, slot);
+                    let through = peer(permit, cancel, job, shared.as_ref()).is_some();
+                    (shared.is_some(), through)
+                })
+            })
+            .collect();
+        copies.into_iter().map(|h| h.join().unwrap_or((false, false))).collect()
+    });
+    if cancel.is_cancelled() {
+        return Err(Error::Command(process::Error::Interrupted { program: "ssh".into() }));
+    }
+    // What did not open shared is tried on its own, so a refusal shows.
+    let (runner_ok, peer_ok) = reached.first().copied().unwrap_or((false, false));
+    if !runner_ok && job.runner != Runner::Local {
+        read(permit, cancel, to, &["true".into()])?;
+    }
+    let Some((address, login)) = job.peer.as_ref().filter(|_| !peer_ok) else { return Ok(()) };
+    let mut argv = remote::rsh(login)?;
+    argv.extend(["--".into(), address.clone(), "true".into()]);
+    let inv = job.runner.invocation(&argv, mux::OPEN_TIMEOUT)?;
+    let out = process::run(permit, &inv, cancel)?;
+    if out.status == 0 {
+        return Ok(());
+    }
+    Err(Error::Reach {
+        runner: job.runner.host().to_string(),
+        peer: address.clone(),
+        status: out.status,
+        stderr: process::tail(&out.stderr),
+    })
 }
 
 /// Runs a read-only command on a tree's server; ssh's own failure is

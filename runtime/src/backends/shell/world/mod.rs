@@ -59,6 +59,12 @@ pub struct Host {
     /// Whether ssh reaches it (default true).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub reachable: bool,
+    /// The hosts whose ssh key it accepts (its `authorized_keys`, such as
+    /// the seed's `nfs-transfer-key` of the new NFS server): an rsync run on
+    /// another host that connects to this one fails as ssh does (exit 255,
+    /// `Permission denied (publickey)`). Absent: every host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepts: Option<Vec<String>>,
     /// Files by full path.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, File>,
@@ -85,6 +91,7 @@ impl Default for Host {
     fn default() -> Self {
         Self {
             reachable: true,
+            accepts: None,
             files: BTreeMap::new(),
             commands: Vec::new(),
             speed: None,
@@ -303,6 +310,15 @@ impl HostsWorld {
                 }
             }
         }
+    }
+
+    /// Whether `from` can log in to `to` over ssh: `Some(what ssh says)`
+    /// when `to` does not accept `from`'s key; an error when `to` cannot be
+    /// reached.
+    pub fn refused_login(&self, from: &str, to: &str) -> Result<Option<String>, Error> {
+        let host = self.host(to)?;
+        let accepted = host.accepts.as_ref().is_none_or(|keys| keys.iter().any(|k| k == from));
+        Ok((!accepted).then(|| format!("{to}: Permission denied (publickey).")))
     }
 
     fn host(&self, name: &str) -> Result<&Host, Error> {

@@ -2,9 +2,10 @@
 //! on a host (`local` for `sh::rsync`, the target NFS server for a
 //! `homes::` copy): paths without a host are that host's own. What real
 //! rsync refuses is refused here with its words and status (two remote
-//! ends; a missing source folder), faults a host declares end a copy with
-//! their status, `--max-delete` holds deletions back as rsync does (status
-//! 25), and a host's `speed` says how long the copy took.
+//! ends; a missing source folder; a login the other host does not accept),
+//! faults a host declares end a copy with their status, `--max-delete`
+//! holds deletions back as rsync does (status 25), and a host's `speed`
+//! says how long the copy took.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,6 +25,8 @@ const RSYNC_USAGE: i32 = 1;
 const RSYNC_VANISHED: i32 = 24;
 /// rsync's "the --max-delete limit stopped deletions".
 const RSYNC_MAX_DELETE: i32 = 25;
+/// What rsync exits with when its ssh could not connect or log in.
+const SSH_FAILED: i32 = 255;
 
 /// What a simulated rsync run left: its report, exit status and stderr,
 /// and how long it took on the host's `speed`.
@@ -111,6 +114,14 @@ impl HostsWorld {
         }
         let (src_host, dst_host) = (on(src_host), on(dst_host));
         let runner_host = self.host(runner)?.clone();
+        if let Some(other) = [&src_host, &dst_host].into_iter().find(|h| *h != runner) {
+            if let Some(said) = self.refused_login(runner, other)? {
+                return Ok(refused(
+                    SSH_FAILED,
+                    format!("{said}\nrsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\nrsync error: unexplained error (code 255) at io.c(232) [Receiver=3.2.7]\n"),
+                ));
+            }
+        }
         self.host(&src_host)?;
         self.host(&dst_host)?;
         let src_path = normal(&src_path);

@@ -224,3 +224,24 @@ fn bad_speeds_and_event_times_are_named() {
     let value: Value = serde_norway::from_str("h: { events: [{ after: soon }] }").unwrap();
     assert!(load_world(&value).unwrap_err().starts_with("host `h`: event `after`:"));
 }
+
+#[test]
+fn a_host_refuses_a_copy_from_a_host_whose_key_it_does_not_accept() {
+    let mut w = world();
+    let t = transfer("ubuntu@nfs-old:/export/homes/hub/", "/export/homes/hub/", false);
+    w.hosts.get_mut("nfs-old").unwrap().accepts = Some(vec!["nfs-backup".into()]);
+    let ran = w.rsync_on(&Permit::for_tests(), "nfs-new", &t, now()).unwrap();
+    assert_eq!(ran.status, 255, "ssh's status, as rsync passes it on");
+    assert!(ran.stderr.starts_with("nfs-old: Permission denied (publickey).\n"), "{}", ran.stderr);
+    assert_eq!(ran.report.files, 0);
+    assert!(!w.hosts["nfs-new"].files.contains_key("/export/homes/hub/alice/a.txt"), "nothing copied");
+    assert_eq!(
+        w.refused_login("nfs-new", "nfs-old").unwrap().as_deref(),
+        Some("nfs-old: Permission denied (publickey).")
+    );
+    assert_eq!(w.refused_login("nfs-backup", "nfs-old").unwrap(), None);
+    w.hosts.get_mut("nfs-old").unwrap().accepts = Some(vec!["nfs-new".into()]);
+    assert_eq!(w.rsync_on(&Permit::for_tests(), "nfs-new", &t, now()).unwrap().status, 0, "once it has the key");
+    assert_eq!(w.refused_login("nfs-new", "nfs-new").unwrap(), None, "no list: every host's key");
+    assert!(w.refused_login("nfs-new", "down").is_err(), "unreachable");
+}
