@@ -546,13 +546,13 @@ fn span_seconds(text: &str) -> u64 {
 }
 
 /// A cutover whose final copy fails for carol (every attempt: the catch-up
-/// and the final pass, 1 and 3 retries each), then its resume once carol's
-/// folder works again; the resume's output, its journal, and the time the
-/// first run took the hub down.
-fn failed_then_resumed() -> (crate::support::Done, Vec<Event>, jiff::Timestamp) {
+/// and the final pass, 1 and 3 retries each), then its resume, where her
+/// copy fails `more` times before it works; the resume's output, its
+/// journal, and the time the first run took the hub down.
+fn failed_then_resumed(more: u32) -> (crate::support::Done, Vec<Event>, jiff::Timestamp) {
     let mut world = carol_fails();
     let faults = world["hosts"]["nfs-old"]["faults"].as_array_mut().unwrap();
-    faults.last_mut().unwrap()["times"] = 8.into();
+    faults.last_mut().unwrap()["times"] = (8 + more).into();
     let (done, dir) = Test::new()
         .file("site.yaml", &yaml(&world))
         .args(&["run", "hub-move", "--world", "site.yaml", "--set", "stage=cutover", "--yes"])
@@ -582,7 +582,7 @@ fn a_resume_tries_a_failed_copy_again_and_hands_back_the_others() {
     // journal as answers, failed the final copy again without trying her,
     // and could never get past it: "fix what stops them, then --resume"
     // did not work.
-    let (again, events, _) = failed_then_resumed();
+    let (again, events, _) = failed_then_resumed(0);
     assert!(again.stdout.contains("copied 3 of 3 users"), "{}", again.stdout);
     let copies = |wanted: &str| {
         events
@@ -610,7 +610,7 @@ fn the_downtime_reported_after_a_resume_counts_from_when_it_began_in_the_failed_
     // Before, the resumed run took the downtime's start from its own clock,
     // and reported only its own part of a window users were locked out for
     // since the first run took the hub down.
-    let (again, events, down) = failed_then_resumed();
+    let (again, events, down) = failed_then_resumed(0);
     let end: jiff::Timestamp = events
         .iter()
         .rev()
@@ -627,4 +627,20 @@ fn the_downtime_reported_after_a_resume_counts_from_when_it_began_in_the_failed_
         span_seconds(printed).abs_diff(whole) <= 1,
         "printed {printed}; the window ran {whole} s from the first run's `delete proxy-public` to the resumed run's end"
     );
+}
+
+#[test]
+fn a_resumed_copy_that_fails_again_backs_off_from_the_start() {
+    // Four attempts handed back (the earlier run gave up after them), then
+    // a new one that fails: the waits are the first backoff (30 s; after
+    // the last handed-back attempt, less the time since it ended), not the
+    // fifth and sixth of the earlier series (8m, 16m).
+    let (again, _, _) = failed_then_resumed(1);
+    assert!(again.stdout.contains("copied 3 of 3 users"), "{}", again.stdout);
+    let waits: Vec<&str> = again.stderr.lines().filter(|l| l.contains("before trying carol again")).collect();
+    assert_eq!(waits.len(), 2, "{}", again.stderr);
+    let first = waits[0].split("Waited ").nth(1).and_then(|r| r.split(' ').next()).unwrap_or_default();
+    let seconds: f64 = first.strip_suffix('s').and_then(|n| n.parse().ok()).unwrap_or(f64::MAX);
+    assert!(seconds <= 30.0, "{}", waits[0]);
+    assert!(waits[1].contains("Waited 30s before trying carol again"), "{}", waits[1]);
 }

@@ -89,7 +89,8 @@ struct Policy {
 /// run out. On a resume, the attempts the earlier run made are handed back
 /// in order (each journaled with its answer) and do not count against the
 /// retries, so a copy that failed there is tried again here, `retries` more
-/// times; the backoff after one handed back counts from when it ended.
+/// times, its backoff starting again at `backoff`; the backoff after one
+/// handed back counts from when it ended.
 fn attempts(run: &Run, homes: &Homes, job: &Job, phase: &str, policy: &Policy) -> ScriptResult<Tried> {
     let mut tried = Tried { all: Vec::new(), attempts: 0, planned: false, refused: None };
     let mut fresh = 0;
@@ -137,7 +138,11 @@ fn attempts(run: &Run, homes: &Homes, job: &Job, phase: &str, policy: &Policy) -
         if tried.planned || fresh > policy.retries {
             return Ok(tried);
         }
-        let mut wait = policy.backoff.saturating_mul(1 << (tried.attempts - 1).min(10));
+        // The backoff doubles along one series of attempts: a series the
+        // earlier run gave up on starts again here, one it was in the middle
+        // of goes on.
+        let series = if tried.attempts - fresh > policy.retries { fresh } else { tried.attempts };
+        let mut wait = policy.backoff.saturating_mul(1 << series.saturating_sub(1).min(10));
         if let (true, Some(ended)) = (replayed, ran.ended) {
             let since = run.clock().now().duration_since(ended);
             wait = wait.saturating_sub(Duration::try_from(since).unwrap_or_default());
