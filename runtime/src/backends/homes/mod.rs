@@ -430,12 +430,17 @@ impl Homes {
 /// [`Homes::connect`] on a world: the runner must be reachable, and the
 /// server its rsync connects to must accept the runner's key.
 fn connect_world(world: &crate::world::Shared, job: &Job) -> Result<(), Error> {
-    let runner = job.runner.host().to_string();
-    let peer = job.peer.as_ref().map(|(address, _)| address.rsplit_once('@').map_or(address.as_str(), |(_, h)| h));
-    let refused = hosts::read(world, |h| h.refused_login(&runner, peer.unwrap_or(&runner)))?;
-    match (peer, refused) {
-        (Some(peer), Some(stderr)) => Err(Error::Reach { runner, peer: peer.to_string(), status: SSH_FAILED, stderr }),
-        _ => Ok(()),
+    let runner = job.runner.host();
+    let Some((address, _)) = &job.peer else {
+        // Both trees on the runner: only the runner has to be reached.
+        hosts::read(world, |h| h.refused_login(runner, runner))?;
+        return Ok(());
+    };
+    // `user@host`, as the world's rsync reads it.
+    let peer = address.rsplit_once('@').map_or(address.as_str(), |(_, h)| h);
+    match hosts::read(world, |h| h.refused_login(runner, peer))? {
+        None => Ok(()),
+        Some(stderr) => Err(Error::Reach { runner: runner.into(), peer: peer.into(), status: SSH_FAILED, stderr }),
     }
 }
 

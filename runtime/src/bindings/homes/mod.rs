@@ -93,7 +93,9 @@ pub(crate) mod homes {
     /// server running the copies can log in to the source: if not, an error
     /// of kind `Unreachable` names the login that failed and what to do,
     /// before any user is tried. `copies::pass` and `copies::final_pass`
-    /// call it. A read, also in a dry run; nothing to open on a world.
+    /// call it. A read, also in a dry run. On a world there is nothing to
+    /// open; the same logins are checked against its hosts' `reachable` and
+    /// `accepts`.
     ///
     /// ```rhai
     /// homes::connect(from, to, 16);
