@@ -10,7 +10,8 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cancel::Cancel;
@@ -21,10 +22,9 @@ use crate::effects::{self, Failure, Permit};
 const CAPTURE_LIMIT: usize = 16 << 20;
 /// How long a stopped process group gets between SIGTERM and SIGKILL.
 const GRACE: Duration = Duration::from_secs(2);
-/// How often the child, the deadline and Ctrl-C are looked at: soon at
-/// first (most commands end within milliseconds), then every 20ms.
+/// How often the deadline and Ctrl-C are looked at while a child runs (its
+/// end is noticed at once: see [`Exit`]).
 const POLL: Duration = Duration::from_millis(20);
-const FIRST_POLL: Duration = Duration::from_micros(500);
 /// How much of stderr an error message quotes.
 const TAIL_LINES: usize = 10;
 
@@ -254,6 +254,21 @@ fn is_executable(path: &std::path::Path) -> bool {
 /// Runs `inv` to completion. Any exit status is an answer; only not running,
 /// the deadline and Ctrl-C are errors.
 pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output, Error> {
+    run_with_lines(permit, inv, cancel, None)
+}
+
+/// What is handed each whole line of stdout as it arrives (without its
+/// newline; a last line without one is handed over when the pipe closes).
+pub type LineSink = Box<dyn FnMut(&str) + Send>;
+
+/// [`run`], handing each line of stdout to `lines` as the process prints
+/// it (stdout is still captured whole for the answer).
+pub fn run_with_lines(
+    permit: &Permit,
+    inv: &Invocation,
+    cancel: &Cancel,
+    lines: Option<LineSink>,
+) -> Result<Output, Error> {
     let program = inv.program.clone();
     let mut cmd = effects::command(permit, &inv.program);
     let stdin = if inv.hold_stdin { Stdio::piped() } else { Stdio::null() };
@@ -275,11 +290,10 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
     })?;
     // Held, never written, dropped (closed) when this function returns.
     let _stdin = child.stdin.take();
-    let stdout = Capture::start(child.stdout.take());
-    let stderr = Capture::start(child.stderr.take());
-    let started = Instant::now();
-    let deadline = started + inv.timeout;
-    let mut pause = FIRST_POLL;
+    let stdout = Capture::start(child.stdout.take(), lines);
+    let stderr = Capture::start(child.stderr.take(), None);
+    let deadline = Instant::now() + inv.timeout;
+    let exit = Exit::watch(&child);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -293,27 +307,60 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
             stop(&mut child);
             return Err(Error::Interrupted { program });
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             stop(&mut child);
             let after = crate::duration::format(inv.timeout);
             return Err(Error::Timeout { program, after, stderr_tail: tail(&stderr.text()) });
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(POLL);
+        exit.wait(POLL.min(deadline - now));
     };
     // A child that left a background process behind may hold the pipes open;
     // wait for them until the deadline, then stop the group.
-    pause = FIRST_POLL;
-    while !(stdout.done() && stderr.done()) {
-        if cancel.is_cancelled() || Instant::now() >= deadline {
-            kill_group(&child, nix::sys::signal::Signal::SIGKILL);
-            break;
+    for capture in [&stdout, &stderr] {
+        while !capture.drained(POLL) {
+            if cancel.is_cancelled() || Instant::now() >= deadline {
+                kill_group(&child, nix::sys::signal::Signal::SIGKILL);
+                break;
+            }
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(POLL);
     }
     let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1);
     Ok(Output { status: code, stdout: stdout.text(), stderr: stderr.text() })
+}
+
+/// Word that a child has ended, from a thread blocked in `waitid` with
+/// `WNOWAIT`: it does not reap the child, so the pid stays the child's
+/// until `try_wait` reaps it and a stop of a running child never signals a
+/// pid that was handed to someone else.
+struct Exit(mpsc::Receiver<()>);
+
+impl Exit {
+    fn watch(child: &Child) -> Self {
+        let (tx, rx) = mpsc::channel();
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let spawned = std::thread::Builder::new().name("hubops-wait".into()).spawn(move || {
+                use nix::sys::wait::{waitid, Id, WaitPidFlag};
+                // An error (the child was reaped already) is word too.
+                let _ = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+                let _ = tx.send(());
+            });
+            if spawned.is_err() {
+                tracing::debug!("no thread to wait for a child; looking every {POLL:?}");
+            }
+        }
+        Self(rx)
+    }
+
+    /// Returns when the child has ended or after `pause`.
+    fn wait(&self, pause: Duration) {
+        match self.0.recv_timeout(pause) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            // Its word was taken already, or there is no watcher.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(pause),
+        }
+    }
 }
 
 /// SIGTERM to the group, SIGKILL after the grace period, then reap.
@@ -342,39 +389,77 @@ fn kill_group(child: &Child, signal: nix::sys::signal::Signal) {
 
 /// A pipe drained on its own thread into a bounded buffer.
 struct Capture {
-    buffer: Arc<Mutex<(Vec<u8>, bool)>>,
+    buffer: Arc<Drained>,
 }
 
+/// The bytes kept and whether the pipe has closed, with word of that.
+type Drained = (Mutex<(Vec<u8>, bool)>, Condvar);
+
 impl Capture {
-    fn start(pipe: Option<impl Read + Send + 'static>) -> Self {
-        let buffer = Arc::new(Mutex::new((Vec::new(), pipe.is_none())));
+    fn start(pipe: Option<impl Read + Send + 'static>, mut lines: Option<LineSink>) -> Self {
+        let buffer = Arc::new((Mutex::new((Vec::new(), pipe.is_none())), Condvar::new()));
         if let Some(mut pipe) = pipe {
             let shared = buffer.clone();
             std::thread::spawn(move || {
                 let mut chunk = [0u8; 8192];
+                // The start of a line not yet ended, for `lines`.
+                let mut partial = Vec::new();
                 loop {
                     match pipe.read(&mut chunk) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            let mut guard = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                            let room = CAPTURE_LIMIT.saturating_sub(guard.0.len());
-                            guard.0.extend_from_slice(&chunk[..n.min(room)]);
+                            {
+                                let mut guard = lock(&shared.0);
+                                let room = CAPTURE_LIMIT.saturating_sub(guard.0.len());
+                                guard.0.extend_from_slice(&chunk[..n.min(room)]);
+                            }
+                            if let Some(sink) = &mut lines {
+                                hand_lines(&mut partial, &chunk[..n], sink);
+                            }
                         }
                     }
                 }
-                shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1 = true;
+                if let Some(sink) = &mut lines {
+                    if !partial.is_empty() {
+                        sink(&String::from_utf8_lossy(&partial));
+                    }
+                }
+                lock(&shared.0).1 = true;
+                shared.1.notify_all();
             });
         }
         Self { buffer }
     }
 
-    fn done(&self) -> bool {
-        self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1
+    /// Whether the pipe has closed, waiting up to `pause` for it.
+    fn drained(&self, pause: Duration) -> bool {
+        let (state, closed) = &*self.buffer;
+        let guard = lock(state);
+        let (guard, _) =
+            closed.wait_timeout_while(guard, pause, |s| !s.1).unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.1
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0).into_owned()
+        String::from_utf8_lossy(&lock(&self.buffer.0).0).into_owned()
     }
+}
+
+/// Hands every line `bytes` ends (with what `partial` held before it) to
+/// `sink`, and keeps the rest in `partial`.
+fn hand_lines(partial: &mut Vec<u8>, bytes: &[u8], sink: &mut LineSink) {
+    let mut rest = bytes;
+    while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        partial.extend_from_slice(&rest[..end]);
+        sink(&String::from_utf8_lossy(partial));
+        partial.clear();
+        rest = &rest[end + 1..];
+    }
+    partial.extend_from_slice(rest);
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// POSIX shell quoting for display: safe words as they are, anything else in
@@ -409,6 +494,62 @@ mod tests {
         let text = (1..=20).map(|i| format!("line {i}\n")).collect::<Vec<_>>().join("\n");
         let t = tail(&text);
         assert!(t.starts_with("line 11\n") && t.ends_with("line 20"), "{t}");
+    }
+
+    fn sh(script: &str) -> Invocation {
+        Invocation::new("sh", vec!["-c".into(), script.into()], Duration::from_secs(30))
+    }
+
+    #[test]
+    fn hands_each_line_of_stdout_over_and_keeps_it_all() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let inv = sh("echo alice; printf 'bob\\n\\ncarol'");
+        let lines: LineSink = Box::new(move |l| lock(&sink).push(l.to_string()));
+        let out = run_with_lines(&Permit::for_tests(), &inv, &Cancel::default(), Some(lines)).unwrap();
+        assert_eq!(*lock(&seen), ["alice", "bob", "", "carol"]);
+        assert_eq!((out.status, out.stdout.as_str()), (0, "alice\nbob\n\ncarol"));
+    }
+
+    #[test]
+    fn a_line_is_handed_over_while_the_process_still_runs() {
+        // The process ends only once it is told, through its stdin, that
+        // its first line arrived: handed over only at its end, the line
+        // would never come and the run would time out.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("told");
+        let made = Invocation::new("mkfifo", vec![fifo.display().to_string()], Duration::from_secs(10));
+        run(&Permit::for_tests(), &made, &Cancel::default()).unwrap();
+        let told = fifo.clone();
+        let lines: LineSink = Box::new(move |line| {
+            if line == "first" {
+                let tell = Invocation::new(
+                    "sh",
+                    vec!["-c".into(), "echo go > \"$1\"".into(), "tell".into(), told.display().to_string()],
+                    Duration::from_secs(10),
+                );
+                run(&Permit::for_tests(), &tell, &Cancel::default()).unwrap();
+            }
+        });
+        let mut inv = sh("echo first; read -r x < \"$1\"; echo \"then $x\"");
+        inv.args.extend(["waits".into(), fifo.display().to_string()]);
+        let out = run_with_lines(&Permit::for_tests(), &inv, &Cancel::default(), Some(lines)).unwrap();
+        assert_eq!(out.stdout, "first\nthen go\n");
+    }
+
+    #[test]
+    fn a_timeout_and_ctrl_c_still_stop_a_process_that_is_waited_for() {
+        let inv = Invocation::new("sleep", vec!["30".into()], Duration::from_millis(300));
+        assert!(matches!(run(&Permit::for_tests(), &inv, &Cancel::default()), Err(Error::Timeout { .. })));
+        let cancel = Cancel::default();
+        let later = cancel.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            later.cancel();
+        });
+        let long = Invocation::new("sleep", vec!["30".into()], Duration::from_mins(1));
+        assert!(matches!(run(&Permit::for_tests(), &long, &cancel), Err(Error::Interrupted { .. })));
+        stopper.join().unwrap();
     }
 
     #[test]
