@@ -273,6 +273,93 @@ fn the_final_pass_copies_only_what_changed_since_the_last_one_began() {
     assert_eq!(tree(&site.old), tree(&site.new));
 }
 
+#[test]
+fn the_final_pass_copies_while_the_search_still_walks_the_source() {
+    // Local trees, so the search runs here with this `find` (the listing's
+    // is the real one): it prints what changed, then does not end until a
+    // copy has landed at the target (at most 30 s). Were copies started only once the search had
+    // ended, none would land: the search would fail, and the pass would
+    // warn and copy every user of the last pass instead.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, bin) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("bin"));
+    for user in ["alice", "bob", "carol"] {
+        write(&old.join(format!("{user}/notebooks/n0.ipynb")), &format!("{{\"user\": \"{user}\"}}\n"));
+    }
+    std::fs::create_dir_all(&new).unwrap();
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
+            .unwrap();
+    write(
+        &bin.join("find"),
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *-newerct*) ;; *) exec {real} \"$@\" ;; esac\n{real} \"$@\" || exit $?\ni=0\nwhile [ -z \"$(ls -A {new})\" ]; do\n  i=$((i + 1))\n  \
+             if [ $i -gt 600 ]; then echo 'no copy began while the search ran' >&2; exit 1; fi\n  sleep 0.05\ndone\n",
+            real = real.trim(),
+            new = new.display()
+        ),
+    );
+    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
+    let script = format!(
+        "import \"homes\" as copies;\nlet from = homes::tree(\"local\", \"{old}\");\nlet to = homes::tree(\"local\", \"{new}\");\n\
+         let last = #{{ results: [#{{user: \"alice\"}}, #{{user: \"bob\"}}, #{{user: \"carol\"}}], users: 3, failed: [], held: [], since: 0 }};\n\
+         let p = copies::final_pass(from, to, last, 2, #{{}});\nprint(copies::report(p));\n",
+        old = old.display(),
+        new = new.display()
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let (done, _scratch) =
+        Test::new().file("final.rhai", &script).env("PATH", &path).args(&["run", "final.rhai", "--yes"]).run();
+    done.status(0);
+    assert!(!done.stderr.contains("cannot tell what changed"), "{}", done.stderr);
+    assert!(done.stdout.starts_with("copied 3 of 3 users"), "{}", done.stdout);
+    assert!(done.stderr.contains("final pass: 3 users changed or were not copied since the last pass (of 3)"));
+    assert_eq!(tree(&old), tree(&new));
+}
+
+#[test]
+fn a_search_that_fails_midway_still_copies_every_user_of_the_last_pass() {
+    // A search whose `find` prints what it found and then fails, as one
+    // that meets a folder it may not read does (the listing's `find` is the
+    // real one): what it found is copied as it comes,
+    // the rest of the last pass's users after the warning.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, bin) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("bin"));
+    for user in ["alice", "bob", "carol"] {
+        write(&old.join(format!("{user}/notebooks/n0.ipynb")), &format!("{{\"user\": \"{user}\"}}\n"));
+    }
+    std::fs::create_dir_all(&new).unwrap();
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
+            .unwrap();
+    write(
+        &bin.join("find"),
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *-newerct*) ;; *) exec {} \"$@\" ;; esac\n\
+             echo alice/notebooks\necho 'find: ./bob: Permission denied' >&2\nexit 1\n",
+            real.trim()
+        ),
+    );
+    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
+    let script = format!(
+        "import \"homes\" as copies;\nlet from = homes::tree(\"local\", \"{old}\");\nlet to = homes::tree(\"local\", \"{new}\");\n\
+         let last = #{{ results: [#{{user: \"alice\"}}, #{{user: \"bob\"}}, #{{user: \"carol\"}}], users: 3, failed: [], held: [], since: 0 }};\n\
+         let p = copies::final_pass(from, to, last, 2, #{{}});\nfor r in p.results {{ print(r.user); }}\n",
+        old = old.display(),
+        new = new.display()
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let (done, _scratch) =
+        Test::new().file("final.rhai", &script).env("PATH", &path).args(&["run", "final.rhai", "--yes"]).run();
+    done.status(0).stdout("alice\nbob\ncarol\n");
+    assert!(
+        done.stderr.contains("cannot tell what changed since the last pass (cannot tell what changed in `"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("find failed (status 1)"), "{}", done.stderr);
+    assert_eq!(tree(&old), tree(&new));
+}
+
 /// The processes whose command line or working folder holds `needle`
 /// (zombies excluded): rsync's sender works in the folder it sends.
 fn processes_with(needle: &str) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! The functions every runbook has: `params`, `step`, `window`, `fail`,
 //! `confirm`, `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`,
-//! `parallel`, the "must undo" ledger (`must_undo`, `undone`,
+//! `parallel` (over an array, or a [`Feed`] as it comes), the "must undo" ledger (`must_undo`, `undone`,
 //! `pending_undo`), and `log::info` / `log::warn`.
 //! Bookkeeping and flow only; none of these touches an outside system.
 
@@ -11,6 +11,7 @@ use std::time::Instant;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, FnPtr, NativeCallContext};
 
+use super::feed::Feed;
 use super::{duration_arg, script_error, ScriptResult};
 use crate::diagnostics::{Diagnostic, Sources};
 use crate::journal::Event;
@@ -374,7 +375,82 @@ pub(crate) mod core {
     /// ```
     #[rhai_fn(return_raw)]
     pub fn parallel(ctx: NativeCallContext, items: Array, limit: i64, f: FnPtr) -> Result<Array, Box<EvalAltResult>> {
-        super::parallel(&ctx, items, limit, &f)
+        super::parallel(&ctx, &super::Items::Fixed(items), limit, &f)
+    }
+
+    /// Items found while they are worked on (`homes::changes` makes one).
+    pub type Feed = super::Feed;
+
+    /// `parallel` over a feed: each item is taken as it comes, while what
+    /// makes the feed goes on finding more, and the results are in the
+    /// order the items came. It returns when the feed has ended and every
+    /// item is done; how the feed ended is `feed.wait()`'s.
+    ///
+    /// ```rhai
+    /// let found = homes::changes(from, since, []);
+    /// let results = parallel(found, 16, |user| homes::copy(from, to, user));
+    /// ```
+    #[rhai_fn(name = "parallel", return_raw)]
+    pub fn parallel_feed(
+        ctx: NativeCallContext,
+        items: Feed,
+        limit: i64,
+        f: FnPtr,
+    ) -> Result<Array, Box<EvalAltResult>> {
+        super::parallel(&ctx, &super::Items::Fed(items), limit, &f)
+    }
+
+    /// Waits for a feed to end and says how: `#{items, error}`, `error`
+    /// being `()` when everything was found, else the error that stopped
+    /// the search (a map with `kind` and `message`, as `catch` gives).
+    ///
+    /// ```rhai
+    /// let how = found.wait();
+    /// if how.error != () { log::warn(`the search stopped: ${how.error.message}`); }
+    /// ```
+    #[rhai_fn(global, name = "wait", return_raw)]
+    pub fn feed_wait(ctx: NativeCallContext, feed: &mut Feed) -> Result<rhai::Map, Box<EvalAltResult>> {
+        let run = Run::from_context(&ctx)?;
+        let (items, error) = feed.wait(&run.cancel).ok_or_else(|| script_error("Interrupted", "interrupted"))?;
+        let mut map = rhai::Map::new();
+        map.insert("items".into(), items.into());
+        map.insert("error".into(), error.unwrap_or(Dynamic::UNIT));
+        Ok(map)
+    }
+}
+
+/// What `parallel` works through.
+enum Items {
+    /// An array: every item known.
+    Fixed(Array),
+    /// A feed: items as they come.
+    Fed(Feed),
+}
+
+impl Items {
+    /// How many items there are, when that is known already.
+    fn known(&self) -> Option<usize> {
+        match self {
+            Self::Fixed(items) => Some(items.len()),
+            Self::Fed(feed) => feed.len_if_ended(),
+        }
+    }
+
+    /// Item `i`, waiting for it to come; `None` when there is none.
+    fn take(&self, i: usize, cancel: &crate::cancel::Cancel) -> Option<Dynamic> {
+        match self {
+            Self::Fixed(items) => items.get(i).cloned(),
+            Self::Fed(feed) => feed.get(i, cancel),
+        }
+    }
+
+    /// Item `i`, if it has come (for messages).
+    fn seen(&self, i: usize) -> Dynamic {
+        match self {
+            Self::Fixed(items) => items.get(i).cloned(),
+            Self::Fed(feed) => feed.peek(i),
+        }
+        .unwrap_or(Dynamic::UNIT)
     }
 }
 
@@ -559,7 +635,7 @@ fn log(ctx: &NativeCallContext, level: &str, message: &str) -> ScriptResult<()> 
     Ok(())
 }
 
-fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> ScriptResult<Array> {
+fn parallel(ctx: &NativeCallContext, items: &Items, limit: i64, f: &FnPtr) -> ScriptResult<Array> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let Ok(limit) = usize::try_from(limit) else {
@@ -568,15 +644,15 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
     if limit == 0 {
         return Err(script_error("Invalid", "the limit of `parallel` must be at least 1"));
     }
-    let n = items.len();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<ScriptResult<Dynamic>>>> = Mutex::new((0..n).map(|_| None).collect());
+    // By item, as many as were taken.
+    let results: Mutex<Vec<Option<ScriptResult<Dynamic>>>> = Mutex::new(Vec::new());
     let (engine, fn_name, source, pos) = (ctx.engine(), ctx.fn_name(), ctx.fn_source(), ctx.call_position());
     let global = ctx.global_runtime_state();
     // On a virtual clock the workers take turns (see `clock`), so a
     // rehearsal under `parallel` gives the same journal every time.
-    let workers = run.clock().workers(limit.min(n));
+    let workers = run.clock().workers(items.known().map_or(limit, |n| limit.min(n)));
     std::thread::scope(|scope| {
         for &ticket in &workers.tickets {
             let worker_global = global.clone();
@@ -588,7 +664,7 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
             for captured in f.iter_curry_mut() {
                 *captured = captured.flatten_clone();
             }
-            let (next, stop, results, items, run, workers) = (&next, &stop, &results, &items, &run, &workers);
+            let (next, stop, results, run, workers) = (&next, &stop, &results, &run, &workers);
             let spawned = std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(scope, move || {
                 if workers.start(ticket, &run.cancel).is_ok() {
                     loop {
@@ -596,11 +672,15 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
                             break;
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= n {
-                            break;
+                        let Some(item) = items.take(i, &run.cancel) else { break };
+                        {
+                            let mut slots = lock(results);
+                            if slots.len() <= i {
+                                slots.resize_with(i + 1, || None);
+                            }
                         }
                         let call = NativeCallContext::new_with_all_fields(engine, fn_name, source, &worker_global, pos);
-                        let outcome = f.call_raw(&call, None, [items[i].clone()]);
+                        let outcome = f.call_raw(&call, None, [item]);
                         if outcome.is_err() {
                             stop.store(true, Ordering::SeqCst);
                         }
@@ -617,13 +697,21 @@ fn parallel(ctx: &NativeCallContext, items: Array, limit: i64, f: &FnPtr) -> Scr
         }
     });
     workers.resume(&run.cancel).map_err(|_| script_error("Interrupted", "interrupted"))?;
-    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if items.known().is_none() && !stop.load(Ordering::SeqCst) {
+        // Only Ctrl-C ends the workers before the feed ends.
+        run.check_cancelled()?;
+    }
+    // Items that came but were not taken (the run stopped first) count as
+    // not run; so does an array's tail.
+    let n = items.known().unwrap_or(results.len()).max(results.len());
+    results.resize_with(n, || None);
     let skipped = results.iter().filter(|r| r.is_none()).count();
     let mut out = Array::with_capacity(n);
     for (i, result) in results.into_iter().enumerate() {
         match result {
             Some(Ok(value)) => out.push(value),
-            Some(Err(err)) => return Err(item_error(i, &items[i], &err, skipped)),
+            Some(Err(err)) => return Err(item_error(i, &items.seen(i), &err, skipped)),
             None => {}
         }
     }

@@ -11,6 +11,7 @@ mod aws;
 mod core;
 mod dns;
 mod ec2;
+pub(crate) mod feed;
 mod git;
 mod helm;
 mod homes;

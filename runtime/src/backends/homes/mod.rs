@@ -15,6 +15,7 @@
 pub mod mux;
 pub mod remote;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -377,25 +378,54 @@ impl Homes {
     }
 
     /// The folders of `tree` in which anything changed at or after `since`
-    /// (the server's clock, seconds since 1970). A read.
-    pub fn changed(&self, permit: &Permit, tree: &Tree, since: i64) -> Result<Vec<String>, Error> {
+    /// (the server's clock, seconds since 1970). A read. `found` is handed
+    /// each folder as the search finds it (on a world, all at once); the
+    /// answer is the whole list, or an error when the search could not
+    /// look at all of the tree (what `found` was handed is right, but may
+    /// not be all).
+    pub fn changed(
+        &self,
+        permit: &Permit,
+        tree: &Tree,
+        since: i64,
+        found: Option<process::LineSink>,
+    ) -> Result<Vec<String>, Error> {
         match self {
             Self::Live(cancel) => {
-                let out = read(permit, cancel, tree, &remote::changed_argv(&tree.root, since))?;
-                let failed = |status: String| Error::Changed {
-                    host: tree.host.clone(),
-                    root: tree.root.clone(),
-                    status,
-                    stderr: process::tail(&out.stderr),
+                let search = Arc::new(Mutex::new(remote::Search::default()));
+                let lines: process::LineSink = {
+                    let search = search.clone();
+                    let mut found = found;
+                    Box::new(move |line: &str| {
+                        let mut search = search.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if let (Some(name), Some(found)) = (search.line(line), found.as_mut()) {
+                            found(name);
+                        }
+                    })
                 };
-                if out.status != 0 {
-                    return Err(failed(out.status.to_string()));
+                let argv = remote::changed_argv(&tree.root, since);
+                let out = read_with_lines(permit, cancel, tree, &argv, Some(lines))?;
+                let search = std::mem::take(&mut *search.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+                let failed = if out.status == 0 { search.failed } else { Some(out.status.to_string()) };
+                if let Some(status) = failed {
+                    return Err(Error::Changed {
+                        host: tree.host.clone(),
+                        root: tree.root.clone(),
+                        status,
+                        stderr: process::tail(&out.stderr),
+                    });
                 }
-                remote::parse_changed(&out.stdout).map_err(failed)
+                Ok(search.names.into_iter().collect())
             }
             Self::World(world) => {
                 let since = jiff::Timestamp::from_second(since).unwrap_or(jiff::Timestamp::MIN);
-                Ok(hosts::read(world, |h| h.changed_since(&tree.host, &tree.root, since))?)
+                let names = hosts::read(world, |h| h.changed_since(&tree.host, &tree.root, since))?;
+                if let Some(mut found) = found {
+                    for name in &names {
+                        found(name);
+                    }
+                }
+                Ok(names)
             }
         }
     }
@@ -489,10 +519,21 @@ fn connect_live(permit: &Permit, cancel: &Cancel, job: &Job, from: &Tree, to: &T
 /// Runs a read-only command on a tree's server; ssh's own failure is
 /// [`process::Error::Unreachable`].
 fn read(permit: &Permit, cancel: &Cancel, tree: &Tree, argv: &[String]) -> Result<process::Output, Error> {
+    read_with_lines(permit, cancel, tree, argv, None)
+}
+
+/// [`read`], handing each line of its output to `lines` as it comes.
+fn read_with_lines(
+    permit: &Permit,
+    cancel: &Cancel,
+    tree: &Tree,
+    argv: &[String],
+    lines: Option<process::LineSink>,
+) -> Result<process::Output, Error> {
     let runner = Runner::of(tree);
     let shared = Shared::take(permit, cancel, &runner);
     let inv: Invocation = runner.invocation_through(argv, READ_TIMEOUT, shared.as_ref().map(|s| s.socket.as_str()))?;
-    let out = process::run(permit, &inv, cancel)?;
+    let out = process::run_with_lines(permit, &inv, cancel, lines)?;
     if out.status == SSH_FAILED && runner != Runner::Local {
         return Err(Error::Command(process::Error::Unreachable {
             host: tree.host.clone(),

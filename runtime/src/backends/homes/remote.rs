@@ -38,11 +38,19 @@ exit "$s""#;
 /// `$1`, one a line.
 const LIST: &str = r#"date +%s && cd "$1" && find . -mindepth 1 -maxdepth 1 -type d -printf '%f\n'"#;
 
-/// The first path component under `$1` of everything whose status changed
-/// at or after `@$2` (ctime: content, metadata, and entries added or
-/// removed in a folder); a line `hubops-find-failed N` if find failed, so
-/// a partial answer is never taken for a whole one.
-const CHANGED: &str = r#"cd "$1" && { find . -mindepth 1 -newerct "@$2" -printf '%P\n' || echo "hubops-find-failed $?"; } | awk -F/ '!seen[$1]++ { print $1 }'"#;
+/// Everything under `$1` whose status changed at or after `@$2` (ctime:
+/// content, metadata, and entries added or removed in a folder), one path
+/// a line; a line `hubops-find-failed N` if find failed, so a partial
+/// answer is never taken for a whole one. The first component of each path
+/// is the user's folder; hubops picks those out as the lines come (see
+/// [`Search`]), so copies start while the walk goes on. (A filter on the
+/// server would make less output, but awk, for one, reads a pipe in whole
+/// blocks and would hold the names back until the walk ends.)
+const CHANGED: &str =
+    r#"cd "$1" && { find . -mindepth 1 -newerct "@$2" -printf '%P\n' || echo "hubops-find-failed $?"; }"#;
+
+/// How the search says that find failed.
+const FIND_FAILED: &str = "hubops-find-failed ";
 
 /// Where a command runs: this machine, or a server over ssh.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,18 +173,30 @@ pub fn parse_list(stdout: &str) -> Option<(i64, Vec<String>)> {
     Some((clock, names))
 }
 
-/// A search's output: the names, or `Err(status)` when find failed.
-pub fn parse_changed(stdout: &str) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    for line in stdout.lines().filter(|l| !l.is_empty()) {
-        if let Some(status) = line.strip_prefix("hubops-find-failed ") {
-            return Err(status.to_string());
+/// A search's output read line by line: the users' folders in which
+/// something changed, and whether find failed.
+#[derive(Debug, Default)]
+pub struct Search {
+    /// The folders found so far.
+    pub names: std::collections::BTreeSet<String>,
+    /// find's status, when it failed.
+    pub failed: Option<String>,
+}
+
+impl Search {
+    /// Reads one line; returns the folder it names when that one is new.
+    pub fn line(&mut self, line: &str) -> Option<&str> {
+        if let Some(status) = line.strip_prefix(FIND_FAILED) {
+            self.failed = Some(status.trim().to_string());
+            return None;
         }
-        names.push(line.to_string());
+        let name = line.split('/').next().filter(|n| !n.is_empty())?;
+        if self.names.insert(name.to_string()) {
+            self.names.get(name).map(String::as_str)
+        } else {
+            None
+        }
     }
-    names.sort();
-    names.dedup();
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -207,7 +227,13 @@ mod tests {
     fn reads_listings_and_changes() {
         assert_eq!(parse_list("1763704800\nbob\nalice\n"), Some((1_763_704_800, vec!["alice".into(), "bob".into()])));
         assert_eq!(parse_list(""), None);
-        assert_eq!(parse_changed("alice\nbob\nalice\n").unwrap(), ["alice", "bob"]);
-        assert_eq!(parse_changed("alice\nhubops-find-failed 1\n").unwrap_err(), "1");
+        let mut search = Search::default();
+        let new: Vec<Option<String>> = ["bob/notebooks/n1.ipynb", "bob", "alice/.bashrc", "", "hubops-find-failed 1"]
+            .iter()
+            .map(|l| search.line(l).map(str::to_string))
+            .collect();
+        assert_eq!(new, [Some("bob".into()), None, Some("alice".into()), None, None]);
+        assert_eq!(search.names.into_iter().collect::<Vec<_>>(), ["alice", "bob"]);
+        assert_eq!(search.failed.as_deref(), Some("1"));
     }
 }

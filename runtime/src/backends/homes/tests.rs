@@ -106,7 +106,11 @@ fn on_a_world_changes_since_a_listing_are_found() {
     let from = tree("nfs-old", "/export/homes");
     let listing = homes.list(&Permit::for_tests_check(), &from).unwrap();
     assert_eq!(listing.users, ["alice", "bob"]);
-    assert_eq!(homes.changed(&Permit::for_tests_check(), &from, listing.clock).unwrap(), Vec::<String>::new());
+    assert_eq!(homes.changed(&Permit::for_tests_check(), &from, listing.clock, None).unwrap(), Vec::<String>::new());
     shared.clock().sleep(Duration::from_hours(2), &Cancel::default(), |_| {}).unwrap();
-    assert_eq!(homes.changed(&Permit::for_tests_check(), &from, listing.clock).unwrap(), ["bob"]);
+    let handed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = handed.clone();
+    let found: crate::backends::shell::process::LineSink = Box::new(move |n| sink.lock().unwrap().push(n.to_string()));
+    assert_eq!(homes.changed(&Permit::for_tests_check(), &from, listing.clock, Some(found)).unwrap(), ["bob"]);
+    assert_eq!(*handed.lock().unwrap(), ["bob"], "a world hands over what it found too");
 }

@@ -12,14 +12,18 @@
 
 mod copy;
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, EvalAltResult, NativeCallContext};
 
+use super::feed::Feed;
 use super::options::Options;
 use super::{script_error, ScriptResult};
 use crate::backends::homes::{Homes, Pull, Tree as TreeSpec};
+use crate::backends::shell::process::LineSink;
 use crate::backends::shell::ssh::{self, Login};
 use crate::effects::{Change, Permit};
 use crate::run::Run;
@@ -86,6 +90,28 @@ pub(crate) mod homes {
     #[rhai_fn(return_raw)]
     pub fn changed(ctx: NativeCallContext, tree: Tree, since: i64) -> Result<Array, Box<EvalAltResult>> {
         super::changed(&ctx, &tree, since)
+    }
+
+    /// The folders `first`, then, as the search finds them, every folder
+    /// of the tree that changed at or after `since` (as `homes::changed`),
+    /// each once: a feed that `parallel` starts work on while the search
+    /// walks the tree (`copies::final_pass` copies while it looks).
+    /// `feed.wait()` says whether the search looked at all of the tree.
+    /// On a world the search is done before the feed is handed out.
+    ///
+    /// ```rhai
+    /// let found = homes::changes(from, last.since, last.failed);
+    /// let results = parallel(found, 16, |user| homes::copy(from, to, user));
+    /// if found.wait().error != () { log::warn("the search did not finish"); }
+    /// ```
+    #[rhai_fn(return_raw)]
+    pub fn changes(
+        ctx: NativeCallContext,
+        tree: Tree,
+        since: i64,
+        first: Array,
+    ) -> Result<super::Feed, Box<EvalAltResult>> {
+        super::changes(&ctx, tree, since, first)
     }
 
     /// Opens, all at once, the shared ssh connections that copies from
@@ -242,8 +268,67 @@ fn changed(ctx: &NativeCallContext, tree: &Tree, since: i64) -> ScriptResult<Arr
     let homes = family(&run);
     let change =
         Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe())).idempotent();
-    let names = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since))?.into_inner();
+    let names = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since, None))?.into_inner();
     Ok(names.into_iter().map(Dynamic::from).collect())
+}
+
+fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> ScriptResult<Feed> {
+    let run = Run::from_context(ctx)?;
+    run.check_cancelled()?;
+    let feed = Feed::default();
+    let handed = Arc::new(Mutex::new(BTreeSet::new()));
+    let hand = {
+        let (feed, handed) = (feed.clone(), handed.clone());
+        move |name: &str| {
+            if handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string()) {
+                feed.push(name.into());
+            }
+        }
+    };
+    for user in first {
+        let name = user.into_string().map_err(|t| {
+            script_error("Invalid", &format!("`homes::changes` takes folder names in `first`, not a {t}"))
+        })?;
+        user_name(&name)?;
+        hand(&name);
+    }
+    let homes = family(&run);
+    let on_world = matches!(homes, Homes::World(_));
+    let search = {
+        let feed = feed.clone();
+        move || {
+            let change = Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe()))
+                .idempotent();
+            let found: LineSink = Box::new(hand.clone());
+            let result = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since, Some(found)));
+            match result {
+                Ok(outcome) => {
+                    // A resume hands the earlier answer back without searching.
+                    for name in &outcome.into_inner() {
+                        hand(name);
+                    }
+                    feed.end(Ok(()));
+                }
+                Err(e) => feed.end(Err(caught(*e))),
+            }
+        }
+    };
+    if on_world {
+        // Whole before it is handed out: a rehearsal's journal is the same
+        // every time.
+        search();
+    } else if let Err(e) = std::thread::Builder::new().name("hubops-search".into()).spawn(search) {
+        return Err(script_error("Failed", &format!("cannot start the search for changes: {e}")));
+    }
+    Ok(feed)
+}
+
+/// An error as a script's `catch` gets it.
+fn caught(e: EvalAltResult) -> Dynamic {
+    match e {
+        EvalAltResult::ErrorRuntime(value, _) => value,
+        other => Dynamic::from_map(super::error_map("Failed", &other.to_string())),
+    }
 }
 
 fn connect(ctx: &NativeCallContext, from: &Tree, to: &Tree, limit: i64) -> ScriptResult<()> {
