@@ -317,6 +317,41 @@ fn the_final_pass_copies_while_the_search_still_walks_the_source() {
 }
 
 #[test]
+fn parallel_over_a_search_stops_waiting_for_more_when_an_item_fails() {
+    // A `find` that prints what changed, then does not end until the
+    // script says so (at most 30 s, then it fails). The first item's call
+    // fails: `parallel` must give up on the items still to come rather than
+    // wait for the search to end, so the script gets there first.
+    let dir = tempfile::tempdir().unwrap();
+    let (old, bin, go) = (dir.path().join("old"), dir.path().join("bin"), dir.path().join("go"));
+    write(&old.join("alice/notebooks/n0.ipynb"), "{}\n");
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
+            .unwrap();
+    write(
+        &bin.join("find"),
+        &format!(
+            "#!/bin/sh\n{real} \"$@\" || exit $?\ni=0\nwhile [ ! -e {go} ]; do\n  i=$((i + 1))\n  \
+             if [ $i -gt 600 ]; then echo 'never told to end' >&2; exit 1; fi\n  sleep 0.05\ndone\n",
+            real = real.trim(),
+            go = go.display()
+        ),
+    );
+    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
+    let script = format!(
+        "let from = homes::tree(\"local\", \"{old}\");\nlet found = homes::changes(from, 0, []);\n\
+         try {{ parallel(found, 2, |user| throw `no copy for ${{user}}`); }} catch (e) {{ print(e.message); }}\n\
+         sh::run(\"touch\", [\"{go}\"]);\nlet how = found.wait();\nprint(`${{how.items}} ${{how.error}}`);\n",
+        old = old.display(),
+        go = go.display()
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let (done, _scratch) =
+        Test::new().file("feed.rhai", &script).env("PATH", &path).args(&["run", "feed.rhai", "--yes"]).run();
+    done.status(0).stdout("parallel: item 0 (`alice`) failed: no copy for alice\n[\"alice\"] \n");
+}
+
+#[test]
 fn a_search_that_fails_midway_still_copies_every_user_of_the_last_pass() {
     // A search whose `find` prints what it found and then fails, as one
     // that meets a folder it may not read does (the listing's `find` is the

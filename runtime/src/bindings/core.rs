@@ -436,11 +436,12 @@ impl Items {
         }
     }
 
-    /// Item `i`, waiting for it to come; `None` when there is none.
-    fn take(&self, i: usize, cancel: &crate::cancel::Cancel) -> Option<Dynamic> {
+    /// Item `i`, waiting for it to come; `None` when there is none, or
+    /// when `give_up` says so first.
+    fn take(&self, i: usize, give_up: impl Fn() -> bool) -> Option<Dynamic> {
         match self {
             Self::Fixed(items) => items.get(i).cloned(),
-            Self::Fed(feed) => feed.get(i, cancel),
+            Self::Fed(feed) => feed.get(i, give_up),
         }
     }
 
@@ -672,7 +673,9 @@ fn parallel(ctx: &NativeCallContext, items: &Items, limit: i64, f: &FnPtr) -> Sc
                             break;
                         }
                         let i = next.fetch_add(1, Ordering::SeqCst);
-                        let Some(item) = items.take(i, &run.cancel) else { break };
+                        // A wait for the next item ends when another one failed.
+                        let give_up = || stop.load(Ordering::SeqCst) || run.cancel.is_cancelled();
+                        let Some(item) = items.take(i, give_up) else { break };
                         {
                             let mut slots = lock(results);
                             if slots.len() <= i {

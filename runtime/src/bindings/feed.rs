@@ -66,15 +66,16 @@ impl Feed {
     }
 
     /// Item `i` once there is one, or `None` when the feed ended before it
-    /// or Ctrl-C was pressed.
+    /// or `give_up` says so (looked at every 50 ms: Ctrl-C, or the work
+    /// the items are for has stopped).
     #[must_use]
-    pub fn get(&self, i: usize, cancel: &Cancel) -> Option<Dynamic> {
+    pub fn get(&self, i: usize, give_up: impl Fn() -> bool) -> Option<Dynamic> {
         let mut state = self.state();
         loop {
             if let Some(item) = state.items.get(i) {
                 return Some(item.clone());
             }
-            if state.ended.is_some() || cancel.is_cancelled() {
+            if state.ended.is_some() || give_up() {
                 return None;
             }
             state = self.0.more.wait_timeout(state, CHECK).unwrap_or_else(std::sync::PoisonError::into_inner).0;
@@ -113,7 +114,8 @@ mod tests {
         let feed = Feed::default();
         let cancel = Cancel::default();
         feed.push("alice".into());
-        assert_eq!(feed.get(0, &cancel).map(|d| d.to_string()), Some("alice".into()));
+        let no = || false;
+        assert_eq!(feed.get(0, no).map(|d| d.to_string()), Some("alice".into()));
         assert_eq!(feed.len_if_ended(), None);
         let producer = feed.clone();
         let later = std::thread::spawn(move || {
@@ -121,9 +123,9 @@ mod tests {
             producer.end(Err("find failed".into()));
             producer.push("ignored".into());
         });
-        assert_eq!(feed.get(1, &cancel).map(|d| d.to_string()), Some("bob".into()));
+        assert_eq!(feed.get(1, no).map(|d| d.to_string()), Some("bob".into()));
         later.join().unwrap();
-        assert!(feed.get(2, &cancel).is_none(), "ended before a third");
+        assert!(feed.get(2, no).is_none(), "ended before a third");
         let (items, error) = feed.wait(&cancel).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(error.map(|e| e.to_string()), Some("find failed".into()));
@@ -139,7 +141,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             stop.cancel();
         });
-        assert!(feed.get(0, &cancel).is_none());
+        assert!(feed.get(0, || cancel.is_cancelled()).is_none());
         assert!(feed.wait(&cancel).is_none());
         presser.join().unwrap();
     }
