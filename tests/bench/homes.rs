@@ -25,7 +25,10 @@
 //! new one. hubops' time is its whole run (process start, journal) and is
 //! also shown minus a baseline run of an empty script. Each way runs 3
 //! times; the best is kept. `HUBOPS_BIN` names the hubops binary to time
-//! (default: `hubops-e2e` beside this one, the same command line).
+//! (default: `hubops-e2e` beside this one, the same command line);
+//! `HUBOPS_BASELINE_BIN` names another, timed in the same rounds and shown
+//! beside it (an earlier build, to see what a change did on a machine
+//! whose speed drifts from one run to the next).
 
 // A benchmark starts processes (hubops, rsync, xargs) and writes its trees;
 // the effects gate's rule is about hubops itself.
@@ -139,6 +142,7 @@ fn bench() -> Result<(), String> {
     let files = args.get(1).copied().unwrap_or(50);
     let beside = || std::env::current_exe().ok().and_then(|p| p.parent().map(|d| d.join("hubops-e2e")));
     let hubops = std::env::var("HUBOPS_BIN").map_or_else(|_| beside().unwrap_or_default(), PathBuf::from);
+    let baseline = std::env::var("HUBOPS_BASELINE_BIN").ok().map(PathBuf::from);
     let work = Work(std::env::temp_dir().join(format!("homes-bench-{}", std::process::id())));
     std::fs::create_dir_all(work.path()).map_err(|e| e.to_string())?;
     // sshd's stock `MaxStartups 10:30:100` drops some of the 16 logins
@@ -155,7 +159,7 @@ fn bench() -> Result<(), String> {
     {
         let dir = work.path().join(format!("{active}"));
         println!("\n### the changes {name}");
-        one(&dir, &hubops, &servers, users, files, active)?;
+        one(&dir, &hubops, baseline.as_deref(), &servers, users, files, active)?;
     }
     Ok(())
 }
@@ -165,6 +169,7 @@ fn bench() -> Result<(), String> {
 fn one(
     dir: &Path,
     hubops: &Path,
+    baseline: Option<&Path>,
     servers: &hubops_tests::sshd::Servers,
     users: usize,
     files: usize,
@@ -198,7 +203,7 @@ fn one(
             dst = dst.display()
         ),
     };
-    let setup = Setup { work: dir, hubops, src: &src, pristine: &pristine, dst: &dst, users, since };
+    let setup = Setup { work: dir, hubops, baseline, src: &src, pristine: &pristine, dst: &dst, users, since };
     println!("\n== local folders (rsync's local mode) ==");
     measure(&setup, &local)?;
 
@@ -249,6 +254,7 @@ struct Ways {
 struct Setup<'a> {
     work: &'a Path,
     hubops: &'a Path,
+    baseline: Option<&'a Path>,
     src: &'a Path,
     pristine: &'a Path,
     dst: &'a Path,
@@ -272,12 +278,13 @@ fn measure(setup: &Setup<'_>, ways: &Ways) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let empty = setup.work.join("empty.rhai");
     std::fs::write(&empty, "let x = 1;\n").map_err(|e| e.to_string())?;
-    let hubops_run = |file: &Path| {
-        let mut cmd = Command::new(setup.hubops);
+    let run_with = |bin: &Path, file: &Path| {
+        let mut cmd = Command::new(bin);
         cmd.arg("run").arg(file).arg("--yes").env("HOME", setup.work).env("XDG_STATE_HOME", setup.work.join("state"));
         cmd.env("NO_COLOR", "1");
         cmd
     };
+    let hubops_run = |file: &Path| run_with(setup.hubops, file);
     let shell = |line: &str| {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(line);
@@ -286,7 +293,12 @@ fn measure(setup: &Setup<'_>, ways: &Ways) -> Result<(), String> {
     let (src, pristine, dst) = (setup.src, setup.pristine, setup.dst);
 
     let mut best = [Duration::MAX; 4];
+    let mut baseline_best = Duration::MAX;
     for _ in 0..ROUNDS {
+        if let Some(bin) = setup.baseline {
+            reset(pristine, dst)?;
+            baseline_best = baseline_best.min(timed(|| run(&mut run_with(bin, &script)))?);
+        }
         best[3] = best[3].min(timed(|| run(&mut hubops_run(&empty)))?);
         reset(pristine, dst)?;
         best[0] = best[0].min(timed(|| run(&mut hubops_run(&script)))?);
@@ -310,5 +322,9 @@ fn measure(setup: &Setup<'_>, ways: &Ways) -> Result<(), String> {
     println!("xargs -P16 rsync per user:       {xargs:8.0} ms");
     println!("hubops / xargs:  {:.2}x   hubops / serial: {:.2}x", hub / xargs, hub / serial);
     println!("(minus start)    {:.2}x                    {:.2}x", (hub - base) / xargs, (hub - base) / serial);
+    if let Some(bin) = setup.baseline {
+        let b = ms(baseline_best);
+        println!("baseline {}: {b:8.0} ms  (/xargs {:.2}x, /serial {:.2}x)", bin.display(), b / xargs, b / serial);
+    }
     Ok(())
 }
