@@ -273,126 +273,123 @@ fn the_final_pass_copies_only_what_changed_since_the_last_one_began() {
     assert_eq!(tree(&site.old), tree(&site.new));
 }
 
-#[test]
-fn the_final_pass_copies_while_the_search_still_walks_the_source() {
-    // Local trees, so the search runs here with this `find` (the listing's
-    // is the real one): it prints what changed, then does not end until a
-    // copy has landed at the target (at most 30 s). Were copies started only once the search had
-    // ended, none would land: the search would fail, and the pass would
-    // warn and copy every user of the last pass instead.
+/// Trees on this machine: `old` with one notebook for each of alice, bob
+/// and carol, an empty `new`, and `bin`, first on hubops' PATH, for a
+/// `find` of the test's own.
+struct Local {
+    old: PathBuf,
+    new: PathBuf,
+    bin: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The last pass `final_pass` is given: the three users, and a `since` that
+/// every file is newer than.
+const LAST: &str = "let last = #{ results: [#{user: \"alice\"}, #{user: \"bob\"}, #{user: \"carol\"}], \
+                    users: 3, failed: [], held: [], since: 0 };\n";
+
+fn local() -> Local {
     let dir = tempfile::tempdir().unwrap();
     let (old, new, bin) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("bin"));
     for user in ["alice", "bob", "carol"] {
         write(&old.join(format!("{user}/notebooks/n0.ipynb")), &format!("{{\"user\": \"{user}\"}}\n"));
     }
     std::fs::create_dir_all(&new).unwrap();
-    let real =
-        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
-            .unwrap();
-    write(
-        &bin.join("find"),
-        &format!(
-            "#!/bin/sh\ncase \"$*\" in *-newerct*) ;; *) exec {real} \"$@\" ;; esac\n{real} \"$@\" || exit $?\ni=0\nwhile [ -z \"$(ls -A {new})\" ]; do\n  i=$((i + 1))\n  \
-             if [ $i -gt 600 ]; then echo 'no copy began while the search ran' >&2; exit 1; fi\n  sleep 0.05\ndone\n",
-            real = real.trim(),
-            new = new.display()
-        ),
-    );
-    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
-    let script = format!(
-        "import \"homes\" as copies;\nlet from = homes::tree(\"local\", \"{old}\");\nlet to = homes::tree(\"local\", \"{new}\");\n\
-         let last = #{{ results: [#{{user: \"alice\"}}, #{{user: \"bob\"}}, #{{user: \"carol\"}}], users: 3, failed: [], held: [], since: 0 }};\n\
-         let p = copies::final_pass(from, to, last, 2, #{{}});\nprint(copies::report(p));\n",
-        old = old.display(),
-        new = new.display()
-    );
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    Local { old, new, bin, _dir: dir }
+}
+
+impl Local {
+    /// A `find` whose search for changes (`-newerct`) is `search`, a shell
+    /// body in which `$REAL` is the real find; the listing's is the real one.
+    fn find(&self, search: &str) {
+        let real = std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout;
+        let real = String::from_utf8(real).unwrap();
+        write(
+            &self.bin.join("find"),
+            &format!(
+                "#!/bin/sh\nREAL={}\ncase \"$*\" in *-newerct*) ;; *) exec \"$REAL\" \"$@\" ;; esac\n{search}",
+                real.trim()
+            ),
+        );
+        std::process::Command::new("chmod").arg("+x").arg(self.bin.join("find")).status().unwrap();
+    }
+
+    /// `body` run with `from` and `to` the two trees and the passes as `copies`.
+    fn run(&self, body: &str) -> (crate::support::Done, tempfile::TempDir) {
+        let script = format!(
+            "import \"homes\" as copies;\nlet from = homes::tree(\"local\", \"{}\");\nlet to = homes::tree(\"local\", \"{}\");\n{body}",
+            self.old.display(),
+            self.new.display()
+        );
+        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default());
+        Test::new().file("copy.rhai", &script).env("PATH", &path).args(&["run", "copy.rhai", "--yes"]).run()
+    }
+}
+
+/// A shell loop that waits (at most 30 s, then fails saying `why`) until `until` holds.
+fn wait_in_sh(until: &str, why: &str) -> String {
+    format!("i=0\nuntil {until}; do\n  i=$((i + 1))\n  if [ $i -gt 600 ]; then echo '{why}' >&2; exit 1; fi\n  sleep 0.05\ndone\n")
+}
+
+#[test]
+fn the_final_pass_copies_while_the_search_still_walks_the_source() {
+    // The search prints what changed, then does not end until a copy has
+    // landed at the target. Were copies started only once the search had
+    // ended, none would land: the search would fail, and the pass would
+    // warn and copy every user of the last pass instead.
+    let site = local();
+    let landed = format!("[ -n \"$(ls -A {})\" ]", site.new.display());
+    site.find(&format!("\"$REAL\" \"$@\" || exit $?\n{}", wait_in_sh(&landed, "no copy began while the search ran")));
     let (done, _scratch) =
-        Test::new().file("final.rhai", &script).env("PATH", &path).args(&["run", "final.rhai", "--yes"]).run();
+        site.run(&format!("{LAST}let p = copies::final_pass(from, to, last, 2, #{{}});\nprint(copies::report(p));\n"));
     done.status(0);
     assert!(!done.stderr.contains("cannot tell what changed"), "{}", done.stderr);
     assert!(done.stdout.starts_with("copied 3 of 3 users"), "{}", done.stdout);
     assert!(done.stderr.contains("final pass: 3 users changed or were not copied since the last pass (of 3)"));
-    assert_eq!(tree(&old), tree(&new));
+    assert_eq!(tree(&site.old), tree(&site.new));
 }
 
 #[test]
 fn parallel_over_a_search_stops_waiting_for_more_when_an_item_fails() {
-    // A `find` that prints what changed, then does not end until the
-    // script says so (at most 30 s, then it fails). The first item's call
-    // fails: `parallel` must give up on the items still to come rather than
-    // wait for the search to end, so the script gets there first.
-    let dir = tempfile::tempdir().unwrap();
-    let (old, bin, go) = (dir.path().join("old"), dir.path().join("bin"), dir.path().join("go"));
-    write(&old.join("alice/notebooks/n0.ipynb"), "{}\n");
-    let real =
-        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
-            .unwrap();
-    write(
-        &bin.join("find"),
-        &format!(
-            "#!/bin/sh\n{real} \"$@\" || exit $?\ni=0\nwhile [ ! -e {go} ]; do\n  i=$((i + 1))\n  \
-             if [ $i -gt 600 ]; then echo 'never told to end' >&2; exit 1; fi\n  sleep 0.05\ndone\n",
-            real = real.trim(),
-            go = go.display()
-        ),
-    );
-    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
-    let script = format!(
-        "let from = homes::tree(\"local\", \"{old}\");\nlet found = homes::changes(from, 0, []);\n\
+    // The search prints what changed, then does not end until the script
+    // says so. The first item's call fails: `parallel` must give up on the
+    // items still to come rather than wait for the search to end, so the
+    // script gets to say so.
+    let site = local();
+    let go = site.bin.join("go");
+    site.find(&format!(
+        "\"$REAL\" \"$@\" || exit $?\n{}",
+        wait_in_sh(&format!("[ -e {} ]", go.display()), "never told to end")
+    ));
+    let (done, _scratch) = site.run(&format!(
+        "let found = homes::changes(from, 0, []);\n\
          try {{ parallel(found, 2, |user| throw `no copy for ${{user}}`); }} catch (e) {{ print(e.message); }}\n\
-         sh::run(\"touch\", [\"{go}\"]);\nlet how = found.wait();\nprint(`${{how.items}} ${{how.error}}`);\n",
-        old = old.display(),
-        go = go.display()
-    );
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let (done, _scratch) =
-        Test::new().file("feed.rhai", &script).env("PATH", &path).args(&["run", "feed.rhai", "--yes"]).run();
-    done.status(0).stdout("parallel: item 0 (`alice`) failed: no copy for alice\n[\"alice\"] \n");
+         sh::run(\"touch\", [\"{}\"]);\nlet how = found.wait();\nprint(`${{how.items.len()}} ${{how.error}}`);\n",
+        go.display()
+    ));
+    done.status(0);
+    assert!(done.stdout.starts_with("parallel: item 0 (`"), "{}", done.stdout);
+    assert!(done.stdout.ends_with("3 \n"), "the search ended when told, having found all three: {}", done.stdout);
 }
 
 #[test]
 fn a_search_that_fails_midway_still_copies_every_user_of_the_last_pass() {
-    // A search whose `find` prints what it found and then fails, as one
-    // that meets a folder it may not read does (the listing's `find` is the
-    // real one): what it found is copied as it comes,
-    // the rest of the last pass's users after the warning.
-    let dir = tempfile::tempdir().unwrap();
-    let (old, new, bin) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("bin"));
-    for user in ["alice", "bob", "carol"] {
-        write(&old.join(format!("{user}/notebooks/n0.ipynb")), &format!("{{\"user\": \"{user}\"}}\n"));
-    }
-    std::fs::create_dir_all(&new).unwrap();
-    let real =
-        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v find"]).output().unwrap().stdout)
-            .unwrap();
-    write(
-        &bin.join("find"),
-        &format!(
-            "#!/bin/sh\ncase \"$*\" in *-newerct*) ;; *) exec {} \"$@\" ;; esac\n\
-             echo alice/notebooks\necho 'find: ./bob: Permission denied' >&2\nexit 1\n",
-            real.trim()
-        ),
-    );
-    std::process::Command::new("chmod").arg("+x").arg(bin.join("find")).status().unwrap();
-    let script = format!(
-        "import \"homes\" as copies;\nlet from = homes::tree(\"local\", \"{old}\");\nlet to = homes::tree(\"local\", \"{new}\");\n\
-         let last = #{{ results: [#{{user: \"alice\"}}, #{{user: \"bob\"}}, #{{user: \"carol\"}}], users: 3, failed: [], held: [], since: 0 }};\n\
-         let p = copies::final_pass(from, to, last, 2, #{{}});\nfor r in p.results {{ print(r.user); }}\n",
-        old = old.display(),
-        new = new.display()
-    );
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let (done, _scratch) =
-        Test::new().file("final.rhai", &script).env("PATH", &path).args(&["run", "final.rhai", "--yes"]).run();
+    // A search that prints what it found and then fails, as find does when
+    // it meets a folder it may not read: what it found is copied as it
+    // comes, the rest of the last pass's users after the warning.
+    let site = local();
+    site.find("echo alice/notebooks\necho 'find: ./bob: Permission denied' >&2\nexit 1\n");
+    let (done, _scratch) = site.run(&format!(
+        "{LAST}let p = copies::final_pass(from, to, last, 2, #{{}});\nfor r in p.results {{ print(r.user); }}\n"
+    ));
     done.status(0).stdout("alice\nbob\ncarol\n");
     assert!(
         done.stderr.contains("cannot tell what changed since the last pass (cannot tell what changed in `"),
         "{}",
         done.stderr
     );
-    assert!(done.stderr.contains("find failed (status 1)"), "{}", done.stderr);
-    assert_eq!(tree(&old), tree(&new));
+    assert!(done.stderr.contains("find failed (status 1): find: ./bob: Permission denied"), "{}", done.stderr);
+    assert_eq!(tree(&site.old), tree(&site.new));
 }
 
 /// The processes whose command line or working folder holds `needle`
