@@ -24,6 +24,7 @@ use crate::backends::shell::process::{self, Invocation};
 use crate::backends::shell::rsync::{self, Report, Transfer};
 use crate::backends::shell::ssh::{self, Login};
 use crate::backends::shell::world as hosts;
+use crate::backends::shell::SSH_FAILED;
 use crate::backends::Target;
 use crate::cancel::Cancel;
 use crate::effects::{Failure, Permit};
@@ -31,8 +32,6 @@ use remote::Runner;
 
 /// The host that stands for this machine.
 pub const LOCAL: &str = hosts::LOCAL;
-/// What ssh exits with when it, not the remote command, failed.
-const SSH_FAILED: i32 = 255;
 /// How long a listing or a search may take.
 const READ_TIMEOUT: Duration = Duration::from_mins(30);
 

@@ -19,8 +19,9 @@ use rsync::{Report, Transfer};
 use ssh::Session;
 use world::LOCAL;
 
-/// What ssh exits with when it, not the remote command, failed.
-const SSH_FAILED: i32 = 255;
+/// What ssh exits with when it, not the remote command, failed (rsync
+/// passes it on when its own ssh could not connect or log in).
+pub(crate) const SSH_FAILED: i32 = 255;
 /// rsync's "some source files vanished": normal on a live file system.
 const RSYNC_VANISHED: i32 = 24;
 

@@ -15,6 +15,7 @@ use jiff::Timestamp;
 use super::{endpoint, normal, File, Host, HostsWorld, LOCAL};
 use crate::backends::shell::process::Error;
 use crate::backends::shell::rsync::{Report, Transfer};
+use crate::backends::shell::SSH_FAILED;
 use crate::effects::Permit;
 
 /// rsync's "partial transfer due to error" (here: the source is missing).
@@ -25,8 +26,6 @@ const RSYNC_USAGE: i32 = 1;
 const RSYNC_VANISHED: i32 = 24;
 /// rsync's "the --max-delete limit stopped deletions".
 const RSYNC_MAX_DELETE: i32 = 25;
-/// What rsync exits with when its ssh could not connect or log in.
-const SSH_FAILED: i32 = 255;
 
 /// What a simulated rsync run left: its report, exit status and stderr,
 /// and how long it took on the host's `speed`.
