@@ -3,9 +3,9 @@
 //! begin while the source is still being walked). The producer pushes
 //! items and then ends the feed, with an error when it could not find them
 //! all; `parallel(feed, ...)` takes each as it comes, and `feed.wait()`
-//! says how the search ended. On a virtual clock a feed is made whole
-//! before it is handed out, so a rehearsal gives the same journal every
-//! time.
+//! says how the search ended. (`homes::changes` fills its feed before it
+//! hands it out on a virtual clock, so a rehearsal gives the same journal
+//! every time.)
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -70,16 +70,11 @@ impl Feed {
     /// the items are for has stopped).
     #[must_use]
     pub fn get(&self, i: usize, give_up: impl Fn() -> bool) -> Option<Dynamic> {
-        let mut state = self.state();
-        loop {
-            if let Some(item) = state.items.get(i) {
-                return Some(item.clone());
-            }
-            if state.ended.is_some() || give_up() {
-                return None;
-            }
-            state = self.0.more.wait_timeout(state, CHECK).unwrap_or_else(std::sync::PoisonError::into_inner).0;
-        }
+        self.until(give_up, |state| match state.items.get(i) {
+            Some(item) => Some(Some(item.clone())),
+            None => state.ended.is_some().then_some(None),
+        })
+        .flatten()
     }
 
     /// Item `i` if it has come.
@@ -92,12 +87,21 @@ impl Feed {
     /// (`None` when the producer found everything), or `None` on Ctrl-C.
     #[must_use]
     pub fn wait(&self, cancel: &Cancel) -> Option<(Array, Option<Dynamic>)> {
+        self.until(
+            || cancel.is_cancelled(),
+            |state| state.ended.as_ref().map(|ended| (state.items.clone(), ended.clone().err())),
+        )
+    }
+
+    /// What `answer` gives once it gives something, woken by every push and
+    /// end; `None` when `give_up` says so first (looked at every 50 ms).
+    fn until<T>(&self, give_up: impl Fn() -> bool, answer: impl Fn(&State) -> Option<T>) -> Option<T> {
         let mut state = self.state();
         loop {
-            if let Some(ended) = &state.ended {
-                return Some((state.items.clone(), ended.clone().err()));
+            if let Some(found) = answer(&state) {
+                return Some(found);
             }
-            if cancel.is_cancelled() {
+            if give_up() {
                 return None;
             }
             state = self.0.more.wait_timeout(state, CHECK).unwrap_or_else(std::sync::PoisonError::into_inner).0;

@@ -266,10 +266,15 @@ fn changed(ctx: &NativeCallContext, tree: &Tree, since: i64) -> ScriptResult<Arr
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
     let homes = family(&run);
-    let change =
-        Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe())).idempotent();
-    let names = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since, None))?.into_inner();
+    let names =
+        run.change(find_changes(tree, since), async |p: &Permit| homes.changed(p, &tree.0, since, None))?.into_inner();
     Ok(names.into_iter().map(Dynamic::from).collect())
+}
+
+/// The search for what changed in `tree` since `since`, as the gate sees it
+/// (`homes::changed` and `homes::changes` make the same one).
+fn find_changes(tree: &Tree, since: i64) -> Change {
+    Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe())).idempotent()
 }
 
 fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> ScriptResult<Feed> {
@@ -297,10 +302,9 @@ fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> Scr
     let search = {
         let feed = feed.clone();
         move || {
-            let change = Change::new(system(&tree.0), "find changes", format!("{} since {since}", tree.0.describe()))
-                .idempotent();
             let found: LineSink = Box::new(hand.clone());
-            let result = run.change(change, async |p: &Permit| homes.changed(p, &tree.0, since, Some(found)));
+            let result = run
+                .change(find_changes(&tree, since), async |p: &Permit| homes.changed(p, &tree.0, since, Some(found)));
             match result {
                 Ok(outcome) => {
                     // A resume hands the earlier answer back without searching.
