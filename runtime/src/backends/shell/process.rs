@@ -262,7 +262,8 @@ pub fn run(permit: &Permit, inv: &Invocation, cancel: &Cancel) -> Result<Output,
 pub type LineSink = Box<dyn FnMut(&str) + Send>;
 
 /// [`run`], handing each line of stdout to `lines` as the process prints
-/// it (stdout is still captured whole for the answer).
+/// it, instead of keeping stdout for the answer (whose `stdout` is then
+/// empty: what the lines say is the caller's to keep).
 pub fn run_with_lines(
     permit: &Permit,
     inv: &Invocation,
@@ -342,8 +343,10 @@ impl Exit {
             let pid = nix::unistd::Pid::from_raw(pid);
             let spawned = std::thread::Builder::new().name("hubops-wait".into()).spawn(move || {
                 use nix::sys::wait::{waitid, Id, WaitPidFlag};
-                // An error (the child was reaped already) is word too.
-                let _ = waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+                // Any other error (the child was reaped already) is word too.
+                while waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) == Err(nix::errno::Errno::EINTR)
+                {
+                }
                 let _ = tx.send(());
             });
             if spawned.is_err() {
@@ -408,13 +411,12 @@ impl Capture {
                     match pipe.read(&mut chunk) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            {
+                            if let Some(sink) = &mut lines {
+                                hand_lines(&mut partial, &chunk[..n], sink);
+                            } else {
                                 let mut guard = lock(&shared.0);
                                 let room = CAPTURE_LIMIT.saturating_sub(guard.0.len());
                                 guard.0.extend_from_slice(&chunk[..n.min(room)]);
-                            }
-                            if let Some(sink) = &mut lines {
-                                hand_lines(&mut partial, &chunk[..n], sink);
                             }
                         }
                     }
@@ -501,14 +503,14 @@ mod tests {
     }
 
     #[test]
-    fn hands_each_line_of_stdout_over_and_keeps_it_all() {
+    fn hands_each_line_of_stdout_over_instead_of_keeping_it() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let inv = sh("echo alice; printf 'bob\\n\\ncarol'");
         let lines: LineSink = Box::new(move |l| lock(&sink).push(l.to_string()));
         let out = run_with_lines(&Permit::for_tests(), &inv, &Cancel::default(), Some(lines)).unwrap();
         assert_eq!(*lock(&seen), ["alice", "bob", "", "carol"]);
-        assert_eq!((out.status, out.stdout.as_str()), (0, "alice\nbob\n\ncarol"));
+        assert_eq!((out.status, out.stdout.as_str()), (0, ""), "kept once, by the sink");
     }
 
     #[test]
@@ -521,7 +523,10 @@ mod tests {
         let made = Invocation::new("mkfifo", vec![fifo.display().to_string()], Duration::from_secs(10));
         run(&Permit::for_tests(), &made, &Cancel::default()).unwrap();
         let told = fifo.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
         let lines: LineSink = Box::new(move |line| {
+            lock(&sink).push(line.to_string());
             if line == "first" {
                 let tell = Invocation::new(
                     "sh",
@@ -534,7 +539,8 @@ mod tests {
         let mut inv = sh("echo first; read -r x < \"$1\"; echo \"then $x\"");
         inv.args.extend(["waits".into(), fifo.display().to_string()]);
         let out = run_with_lines(&Permit::for_tests(), &inv, &Cancel::default(), Some(lines)).unwrap();
-        assert_eq!(out.stdout, "first\nthen go\n");
+        assert_eq!(out.status, 0);
+        assert_eq!(*lock(&seen), ["first", "then go"]);
     }
 
     #[test]
