@@ -373,6 +373,28 @@ fn parallel_over_a_search_stops_waiting_for_more_when_an_item_fails() {
 }
 
 #[test]
+fn a_search_nobody_waits_for_any_more_is_stopped_before_hubops_ends() {
+    // The search prints what changed, then would go on for 30 s. The copy
+    // of the first folder raises an error that nothing catches: the run
+    // ends, and it must take the search with it rather than leave find
+    // walking the tree for nobody (locally it would outlive hubops).
+    let site = local();
+    site.find(&format!("\"$REAL\" \"$@\" || exit $?\n{}", wait_in_sh("false", "never stopped")));
+    let (done, _scratch) =
+        site.run("let found = homes::changes(from, 0, []);\nparallel(found, 2, |user| throw `no copy for ${user}`);\n");
+    done.status(1);
+    assert!(done.stderr.contains("no copy for "), "{}", done.stderr);
+    let left = processes_with(&site.bin.display().to_string());
+    assert!(left.is_empty(), "the search outlived the run: {left:#?}");
+    // The journal has the search's end before the run's.
+    let journal = done.stderr.split("Journal ").nth(1).and_then(|s| s.lines().next()).unwrap().trim().to_string();
+    let events: Vec<String> = std::fs::read_to_string(journal).unwrap().lines().map(str::to_string).collect();
+    let ended = events.iter().position(|e| e.contains("\"phase\":\"failed\"") && e.contains("\"find changes\""));
+    let run_end = events.iter().position(|e| e.contains("\"run_end\""));
+    assert!(ended.is_some() && ended < run_end, "{events:#?}");
+}
+
+#[test]
 fn a_search_that_fails_midway_still_copies_every_user_of_the_last_pass() {
     // A search that prints what it found and then fails, as find does when
     // it meets a folder it may not read: what it found is copied as it

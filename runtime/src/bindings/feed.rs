@@ -1,13 +1,17 @@
 //! A feed: items handed out as something finds them, for `parallel` to
 //! start work on while the search goes on (`homes::changes` is one: copies
 //! begin while the source is still being walked). The producer pushes
-//! items and then ends the feed, with an error when it could not find them
-//! all; `parallel(feed, ...)` takes each as it comes, and `feed.wait()`
-//! says how the search ended. (`homes::changes` fills its feed before it
-//! hands it out on a virtual clock, so a rehearsal gives the same journal
-//! every time.)
+//! items through its [`Filler`] and then ends the feed, with an error when
+//! it could not find them all; `parallel(feed, ...)` takes each as it
+//! comes, and `feed.wait()` says how the search ended. Once no clone of the
+//! feed is left (the script that wanted it failed, or dropped it), the
+//! thread filling it is stopped and waited for, so a search does not go on
+//! walking a tree for nobody, nor outlive the run. (`homes::changes` fills
+//! its feed before it hands it out on a virtual clock, so a rehearsal gives
+//! the same journal every time.)
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rhai::{Array, Dynamic};
@@ -18,8 +22,17 @@ use crate::cancel::Cancel;
 const CHECK: Duration = Duration::from_millis(50);
 
 /// Items as they are found (cheap to clone: clones share the items).
-#[derive(Debug, Clone, Default)]
-pub struct Feed(Arc<Shared>);
+#[derive(Debug, Clone)]
+pub struct Feed {
+    shared: Arc<Shared>,
+    /// Shared by the clones only, not by the filler: dropped with the last.
+    work: Arc<Work>,
+}
+
+/// The end of a feed its producer fills. Holding it does not keep the feed
+/// wanted.
+#[derive(Debug, Clone)]
+pub struct Filler(Arc<Shared>);
 
 #[derive(Debug, Default)]
 struct Shared {
@@ -34,14 +47,29 @@ struct State {
     ended: Option<Result<(), Dynamic>>,
 }
 
-impl Feed {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// The thread that fills a feed, and the flag that stops it.
+#[derive(Debug, Default)]
+struct Work(Mutex<Option<(Cancel, JoinHandle<()>)>>);
 
+impl Drop for Work {
+    fn drop(&mut self) {
+        let work = self.0.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((stop, thread)) = work {
+            stop.cancel();
+            // A producer that panicked has nothing left to stop.
+            let _ = thread.join();
+        }
+    }
+}
+
+fn state(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
+    shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Filler {
     /// Adds an item (ignored once the feed has ended).
     pub fn push(&self, item: Dynamic) {
-        let mut state = self.state();
+        let mut state = state(&self.0);
         if state.ended.is_none() {
             state.items.push(item);
             self.0.more.notify_all();
@@ -51,11 +79,30 @@ impl Feed {
     /// Ends the feed: `Err` with the error (a script error value) when the
     /// producer could not find everything. Only the first end counts.
     pub fn end(&self, how: Result<(), Dynamic>) {
-        let mut state = self.state();
+        let mut state = state(&self.0);
         if state.ended.is_none() {
             state.ended = Some(how);
             self.0.more.notify_all();
         }
+    }
+}
+
+impl Feed {
+    /// An empty feed, and the end that fills it.
+    #[must_use]
+    pub fn new() -> (Self, Filler) {
+        let shared = Arc::new(Shared::default());
+        (Self { shared: shared.clone(), work: Arc::default() }, Filler(shared))
+    }
+
+    /// Gives the feed the thread that fills it: once no clone of the feed
+    /// is left, `stop` is cancelled and the thread waited for.
+    pub fn filled_by(&self, stop: Cancel, thread: JoinHandle<()>) {
+        *self.work.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((stop, thread));
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        state(&self.shared)
     }
 
     /// How many items there are, when the feed has ended.
@@ -104,7 +151,7 @@ impl Feed {
             if give_up() {
                 return None;
             }
-            state = self.0.more.wait_timeout(state, CHECK).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            state = self.shared.more.wait_timeout(state, CHECK).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 }
@@ -115,13 +162,13 @@ mod tests {
 
     #[test]
     fn hands_out_items_as_they_come_and_says_how_it_ended() {
-        let feed = Feed::default();
+        let (feed, filler) = Feed::new();
         let cancel = Cancel::default();
-        feed.push("alice".into());
+        filler.push("alice".into());
         let no = || false;
         assert_eq!(feed.get(0, no).map(|d| d.to_string()), Some("alice".into()));
         assert_eq!(feed.len_if_ended(), None);
-        let producer = feed.clone();
+        let producer = filler.clone();
         let later = std::thread::spawn(move || {
             producer.push("bob".into());
             producer.end(Err("find failed".into()));
@@ -138,7 +185,7 @@ mod tests {
 
     #[test]
     fn ctrl_c_ends_a_wait_for_an_item_that_never_comes() {
-        let feed = Feed::default();
+        let (feed, _filler) = Feed::new();
         let cancel = Cancel::default();
         let stop = cancel.clone();
         let presser = std::thread::spawn(move || {
@@ -148,5 +195,32 @@ mod tests {
         assert!(feed.get(0, || cancel.is_cancelled()).is_none());
         assert!(feed.wait(&cancel).is_none());
         presser.join().unwrap();
+    }
+
+    #[test]
+    fn the_work_filling_a_feed_nobody_holds_is_stopped_and_waited_for() {
+        let run = Cancel::default();
+        let (feed, filler) = Feed::new();
+        let stop = run.child();
+        let seen = stop.clone();
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = finished.clone();
+        let thread = std::thread::spawn(move || {
+            filler.push("alice".into());
+            let start = std::time::Instant::now();
+            while !seen.is_cancelled() && start.elapsed() < Duration::from_secs(30) {
+                seen.wait_timeout(CHECK);
+            }
+            filler.end(Err("stopped".into()));
+            done.store(seen.is_cancelled(), std::sync::atomic::Ordering::SeqCst);
+        });
+        feed.filled_by(stop, thread);
+        let copy = feed.clone();
+        assert!(copy.get(0, || false).is_some());
+        drop(feed);
+        assert!(!finished.load(std::sync::atomic::Ordering::SeqCst), "a clone still wants it");
+        drop(copy);
+        assert!(finished.load(std::sync::atomic::Ordering::SeqCst), "stopped, and ended before the drop returned");
+        assert!(!run.is_cancelled(), "the run goes on");
     }
 }

@@ -280,10 +280,10 @@ fn find_changes(tree: &Tree, since: i64) -> Change {
 fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> ScriptResult<Feed> {
     let run = Run::from_context(ctx)?;
     run.check_cancelled()?;
-    let feed = Feed::default();
+    let (feed, filler) = Feed::new();
     let handed = Arc::new(Mutex::new(BTreeSet::new()));
     let hand = {
-        let (feed, handed) = (feed.clone(), handed.clone());
+        let (feed, handed) = (filler.clone(), handed.clone());
         move |name: &str| {
             if handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string()) {
                 feed.push(name.into());
@@ -297,10 +297,12 @@ fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> Scr
         user_name(&name)?;
         hand(&name);
     }
-    let homes = family(&run);
+    // Its own flag: stopped on Ctrl-C, and when nobody holds the feed any more.
+    let stop = run.cancel.child();
+    let homes = Homes::new(run.target(), stop.clone());
     let on_world = matches!(homes, Homes::World(_));
     let search = {
-        let feed = feed.clone();
+        let feed = filler;
         move || {
             let found: LineSink = Box::new(hand.clone());
             let result = run
@@ -321,8 +323,12 @@ fn changes(ctx: &NativeCallContext, tree: Tree, since: i64, first: Array) -> Scr
         // Whole before it is handed out: a rehearsal's journal is the same
         // every time.
         search();
-    } else if let Err(e) = std::thread::Builder::new().name("hubops-search".into()).spawn(search) {
-        return Err(script_error("Failed", &format!("cannot start the search for changes: {e}")));
+    } else {
+        let thread = std::thread::Builder::new()
+            .name("hubops-search".into())
+            .spawn(search)
+            .map_err(|e| script_error("Failed", &format!("cannot start the search for changes: {e}")))?;
+        feed.filled_by(stop, thread);
     }
     Ok(feed)
 }
