@@ -29,6 +29,12 @@
 //! `HUBOPS_BASELINE_BIN` names another, timed in the same rounds and shown
 //! beside it (an earlier build, to see what a change did on a machine
 //! whose speed drifts from one run to the next).
+//!
+//! Beside each time it prints the CPU time the whole machine spent in that
+//! run (from /proc/stat; over ssh the rsyncs run under sshd, so only a
+//! machine-wide count sees them; run it on an idle machine), and that CPU
+//! time divided by the cores: no spreading of the copies over the cores can
+//! make a run faster than that.
 
 // A benchmark starts processes (hubops, rsync, xargs) and writes its trees;
 // the effects gate's rule is about hubops itself.
@@ -61,10 +67,54 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn timed(mut f: impl FnMut() -> Result<(), String>) -> Result<Duration, String> {
+/// What a run took: its wall-clock time, and the CPU time the whole
+/// machine spent meanwhile (every process: over ssh the rsyncs are sshd's
+/// children, not this one's).
+#[derive(Clone, Copy)]
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Took {
+    const NONE: Self = Self { wall: Duration::MAX, cpu: Duration::MAX };
+
+    /// The best of two rounds, wall and CPU each.
+    fn min(self, other: Self) -> Self {
+        Self { wall: self.wall.min(other.wall), cpu: self.cpu.min(other.cpu) }
+    }
+}
+
+/// The machine's busy CPU time so far, from /proc/stat (every CPU's user,
+/// nice, system, irq, softirq and steal ticks), at `tick` a tick.
+fn machine_cpu(tick: Duration) -> Result<Duration, String> {
+    let stat = std::fs::read_to_string("/proc/stat").map_err(|e| format!("/proc/stat: {e}"))?;
+    let line = stat.lines().next().filter(|l| l.starts_with("cpu ")).ok_or("/proc/stat has no `cpu` line")?;
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).map(|t| t.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|i| ticks.get(*i)).sum();
+    Ok(tick.saturating_mul(u32::try_from(busy).unwrap_or(u32::MAX)))
+}
+
+/// The length of a /proc/stat tick (`getconf CLK_TCK`, 100 a second on Linux).
+fn clock_tick() -> Duration {
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|hz| *hz > 0)
+        .unwrap_or(100);
+    Duration::from_secs(1) / hz
+}
+
+fn timed(tick: Duration, mut f: impl FnMut() -> Result<(), String>) -> Result<Took, String> {
+    let cpu = machine_cpu(tick)?;
     let start = Instant::now();
     f()?;
-    Ok(start.elapsed())
+    let wall = start.elapsed();
+    Ok(Took { wall, cpu: machine_cpu(tick)?.saturating_sub(cpu) })
 }
 
 /// The users' folders: `users` folders of `files` files of 1-4 KB each.
@@ -292,20 +342,21 @@ fn measure(setup: &Setup<'_>, ways: &Ways) -> Result<(), String> {
     };
     let (src, pristine, dst) = (setup.src, setup.pristine, setup.dst);
 
-    let mut best = [Duration::MAX; 4];
-    let mut baseline_best = Duration::MAX;
+    let tick = clock_tick();
+    let mut best = [Took::NONE; 4];
+    let mut baseline_best = Took::NONE;
     for _ in 0..ROUNDS {
         if let Some(bin) = setup.baseline {
             reset(pristine, dst)?;
-            baseline_best = baseline_best.min(timed(|| run(&mut run_with(bin, &script)))?);
+            baseline_best = baseline_best.min(timed(tick, || run(&mut run_with(bin, &script)))?);
         }
-        best[3] = best[3].min(timed(|| run(&mut hubops_run(&empty)))?);
+        best[3] = best[3].min(timed(tick, || run(&mut hubops_run(&empty)))?);
         reset(pristine, dst)?;
-        best[0] = best[0].min(timed(|| run(&mut hubops_run(&script)))?);
+        best[0] = best[0].min(timed(tick, || run(&mut hubops_run(&script)))?);
         reset(pristine, dst)?;
-        best[1] = best[1].min(timed(|| run(&mut shell(&ways.serial)))?);
+        best[1] = best[1].min(timed(tick, || run(&mut shell(&ways.serial)))?);
         reset(pristine, dst)?;
-        best[2] = best[2].min(timed(|| run(&mut shell(&ways.per_user)))?);
+        best[2] = best[2].min(timed(tick, || run(&mut shell(&ways.per_user)))?);
     }
     // Every way leaves dst equal to src: checked once, on the last.
     run(Command::new("diff").arg("-r").arg(src).arg(dst))?;
@@ -316,15 +367,35 @@ fn measure(setup: &Setup<'_>, ways: &Ways) -> Result<(), String> {
         .map_err(|e| format!("hubops' final pass left a difference: {e}"))?;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let [hub, serial, xargs, base] = best.map(ms);
-    println!("hubops final pass (parallel 16): {hub:8.0} ms  ({:.0} ms without its {base:.0} ms start)", hub - base);
-    println!("serial rsync -a of the tree:     {serial:8.0} ms");
-    println!("xargs -P16 rsync per user:       {xargs:8.0} ms");
+    let [hub, serial, xargs, base] = best.map(|t| ms(t.wall));
+    let [hub_cpu, serial_cpu, xargs_cpu, _] = best.map(|t| ms(t.cpu));
+    println!(
+        "hubops final pass (parallel 16): {hub:8.0} ms, CPU {hub_cpu:6.0} ms  ({:.0} ms without its {base:.0} ms start)",
+        hub - base
+    );
+    println!("serial rsync -a of the tree:     {serial:8.0} ms, CPU {serial_cpu:6.0} ms");
+    println!("xargs -P16 rsync per user:       {xargs:8.0} ms, CPU {xargs_cpu:6.0} ms");
     println!("hubops / xargs:  {:.2}x   hubops / serial: {:.2}x", hub / xargs, hub / serial);
     println!("(minus start)    {:.2}x                    {:.2}x", (hub - base) / xargs, (hub - base) / serial);
+    // However the copies are spread over the cores, a run cannot end before
+    // the cores have done its CPU work.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    #[allow(clippy::cast_precision_loss)]
+    let floor = |cpu: f64| cpu / cores as f64;
+    println!(
+        "CPU / {cores} cores (no run here can be faster): hubops {:.0} ms, xargs {:.0} ms; hubops' CPU is {:.2}x serial's",
+        floor(hub_cpu),
+        floor(xargs_cpu),
+        hub_cpu / serial_cpu
+    );
     if let Some(bin) = setup.baseline {
-        let b = ms(baseline_best);
-        println!("baseline {}: {b:8.0} ms  (/xargs {:.2}x, /serial {:.2}x)", bin.display(), b / xargs, b / serial);
+        let (b, b_cpu) = (ms(baseline_best.wall), ms(baseline_best.cpu));
+        println!(
+            "baseline {}: {b:8.0} ms, CPU {b_cpu:6.0} ms  (/xargs {:.2}x, /serial {:.2}x)",
+            bin.display(),
+            b / xargs,
+            b / serial
+        );
     }
     Ok(())
 }
