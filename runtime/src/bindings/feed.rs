@@ -47,6 +47,14 @@ struct State {
     ended: Option<Result<(), Dynamic>>,
 }
 
+/// How long a dropped feed waits for its stopped producer to end (a
+/// process it runs gets 2 s after SIGTERM before SIGKILL); past that, the
+/// run goes on without it.
+#[cfg(not(test))]
+const STOPPING: Duration = Duration::from_secs(10);
+#[cfg(test)]
+const STOPPING: Duration = Duration::from_millis(300);
+
 /// The thread that fills a feed, and the flag that stops it.
 #[derive(Debug, Default)]
 struct Work(Mutex<Option<(Cancel, JoinHandle<()>)>>);
@@ -56,8 +64,18 @@ impl Drop for Work {
         let work = self.0.get_mut().unwrap_or_else(PoisonError::into_inner).take();
         if let Some((stop, thread)) = work {
             stop.cancel();
-            // A producer that panicked has nothing left to stop.
-            let _ = thread.join();
+            let until = std::time::Instant::now() + STOPPING;
+            while !thread.is_finished() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                // A producer that panicked has nothing left to stop.
+                let _ = thread.join();
+            } else {
+                tracing::warn!(
+                    "the work filling a feed was told to stop {STOPPING:?} ago and still runs; going on without it"
+                );
+            }
         }
     }
 }
@@ -222,5 +240,23 @@ mod tests {
         drop(copy);
         assert!(finished.load(std::sync::atomic::Ordering::SeqCst), "stopped, and ended before the drop returned");
         assert!(!run.is_cancelled(), "the run goes on");
+    }
+
+    #[test]
+    fn a_producer_that_does_not_stop_holds_the_drop_up_only_so_long() {
+        let (feed, filler) = Feed::new();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        // Deaf to its flag: ends only when the test lets it.
+        let thread = std::thread::spawn(move || {
+            let _ = held.recv_timeout(Duration::from_secs(30));
+            filler.end(Ok(()));
+        });
+        feed.filled_by(Cancel::default(), thread);
+        let start = std::time::Instant::now();
+        drop(feed);
+        let took = start.elapsed();
+        assert!(took >= STOPPING, "waited for it first: {took:?}");
+        assert!(took < Duration::from_secs(20), "not for good: {took:?}");
+        let _ = release.send(());
     }
 }
