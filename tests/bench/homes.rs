@@ -93,7 +93,9 @@ fn machine_cpu(tick: Duration) -> Result<Duration, String> {
     let ticks: Vec<u64> = line.split_whitespace().skip(1).map(|t| t.parse().unwrap_or(0)).collect();
     // user nice system idle iowait irq softirq steal: all but idle and iowait.
     let busy: u64 = [0, 1, 2, 5, 6, 7].iter().filter_map(|i| ticks.get(*i)).sum();
-    Ok(tick.saturating_mul(u32::try_from(busy).unwrap_or(u32::MAX)))
+    // In nanoseconds: a many-core machine passes u32::MAX ticks in days.
+    let tick = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX);
+    Ok(Duration::from_nanos(busy.saturating_mul(tick)))
 }
 
 /// The length of a /proc/stat tick (`getconf CLK_TCK`, 100 a second on Linux).
