@@ -1,7 +1,8 @@
 //! The functions every runbook has: `params`, `step`, `window`, `fail`,
 //! `confirm`, `acknowledge`, `wait_until`, `sleep`, `now`, `timestamp`,
-//! `parallel` (over an array, or a [`Feed`] as it comes), the "must undo" ledger (`must_undo`, `undone`,
-//! `pending_undo`), and `log::info` / `log::warn`.
+//! `parallel` (over an array, or a [`Feed`] as it comes), the "must undo"
+//! ledger (`must_undo`, `undone`, `pending_undo`), and `log::info` /
+//! `log::warn`.
 //! Bookkeeping and flow only; none of these touches an outside system.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
